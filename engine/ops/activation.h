@@ -1,0 +1,25 @@
+// Pointwise activations, usable on their own or fused into the op before them
+// (conv2d, batch_norm, space_to_depth) so the data is touched once.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/tensor.h"
+
+namespace spdinfer {
+
+enum class Activation { None, ReLU, SiLU, Sigmoid };
+
+// "none", "relu", "silu", "sigmoid"; parse throws spdinfer::Error on anything else.
+Activation parse_activation(const std::string& name);
+const char* activation_name(Activation a);
+
+// Plain loop, one element at a time: the reference.
+void activation_reference(const Tensor& input, Activation a, Tensor& output);
+// Fast form over a raw range, in place; what fused ops call on their output.
+void apply_activation(float* data, int64_t n, Activation a);
+// Fast form, tensor to tensor (may be the same memory), split over threads.
+void activation(const Tensor& input, Activation a, Tensor& output, int threads);
+
+}  // namespace spdinfer
