@@ -1,0 +1,263 @@
+// Graph validation, shape inference, memory planning and execution.
+#include "engine/graph.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "engine/error.h"
+#include "engine/memory_plan.h"
+
+namespace spdinfer {
+namespace {
+
+std::string describe(const Node& node) { return "node '" + node.name + "' (" + node.op + ")"; }
+
+std::string arity_text(int min, int max) {
+  if (max < 0) return "at least " + std::to_string(min);
+  if (min == max) return std::to_string(min);
+  return std::to_string(min) + " to " + std::to_string(max);
+}
+
+void check_arity(const Node& node, const char* what, std::size_t count, int min, int max) {
+  const int n = static_cast<int>(count);
+  if (n < min || (max >= 0 && n > max))
+    throw Error("graph: " + describe(node) + " takes " + arity_text(min, max) + " " + what + ", got " +
+                std::to_string(n));
+}
+
+// Orders nodes so each comes after the producers of its inputs, keeping the
+// given order where it already is one (Kahn's algorithm, lowest index first).
+std::vector<Node> topological_order(std::vector<Node> nodes, const std::set<std::string>& graph_inputs) {
+  std::map<std::string, std::size_t> producer;
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    for (const auto& out : nodes[i].outputs) producer[out] = i;
+
+  std::vector<std::vector<std::size_t>> readers(nodes.size());
+  std::vector<int> pending(nodes.size(), 0);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    for (const auto& in : nodes[i].inputs) {
+      if (graph_inputs.count(in)) continue;
+      auto it = producer.find(in);
+      if (it == producer.end())
+        throw Error("graph: " + describe(nodes[i]) + " reads '" + in +
+                    "', which is neither a graph input nor any node's output");
+      readers[it->second].push_back(i);
+      ++pending[i];
+    }
+  }
+  std::set<std::size_t> ready;
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    if (pending[i] == 0) ready.insert(i);
+  std::vector<Node> ordered;
+  ordered.reserve(nodes.size());
+  while (!ready.empty()) {
+    std::size_t i = *ready.begin();
+    ready.erase(ready.begin());
+    for (std::size_t r : readers[i])
+      if (--pending[r] == 0) ready.insert(r);
+    ordered.push_back(std::move(nodes[i]));
+  }
+  if (ordered.size() != nodes.size()) {
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      if (pending[i] > 0) throw Error("graph: cycle through " + describe(nodes[i]));
+  }
+  return ordered;
+}
+
+}  // namespace
+
+Graph::Graph(GraphDef def, WeightStore weights, const OpRegistry& ops, bool reuse_buffers)
+    : weights_(std::move(weights)), ops_(&ops), reuse_buffers_(reuse_buffers) {
+  std::set<std::string> values(def.inputs.begin(), def.inputs.end());
+  if (values.size() != def.inputs.size()) throw Error("graph: duplicate graph input name");
+  if (def.inputs.empty()) throw Error("graph: no graph inputs");
+  std::set<std::string> node_names;
+  for (const Node& node : def.nodes) {
+    if (node.name.empty()) throw Error("graph: a node of op '" + node.op + "' has no name");
+    if (!node_names.insert(node.name).second) throw Error("graph: two nodes are named '" + node.name + "'");
+    const OpDef* op = ops.find(node.op);
+    if (!op) throw Error("graph: " + describe(node) + ": unknown op '" + node.op + "'");
+    check_arity(node, "inputs", node.inputs.size(), op->min_inputs, op->max_inputs);
+    check_arity(node, "weights", node.weights.size(), op->min_weights, op->max_weights);
+    check_arity(node, "outputs", node.outputs.size(), 1, 1);
+    for (const auto& w : node.weights)
+      if (!weights_.count(w)) throw Error("graph: " + describe(node) + ": weight '" + w + "' is missing");
+    for (const auto& out : node.outputs)
+      if (!values.insert(out).second)
+        throw Error("graph: " + describe(node) + ": value '" + out + "' is produced twice");
+  }
+  if (def.outputs.empty()) throw Error("graph: no graph outputs");
+  for (const auto& out : def.outputs)
+    if (!values.count(out)) throw Error("graph: output '" + out + "' is not produced by any node");
+
+  std::set<std::string> graph_inputs(def.inputs.begin(), def.inputs.end());
+  def.nodes = topological_order(std::move(def.nodes), graph_inputs);
+  def_ = std::move(def);
+}
+
+const Tensor& Graph::weight(const std::string& name) const {
+  auto it = weights_.find(name);
+  if (it == weights_.end()) throw Error("graph: no weight named '" + name + "'");
+  return it->second;
+}
+
+int64_t Graph::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& [name, t] : weights_) n += t.numel();
+  return n;
+}
+
+std::shared_ptr<const ExecutionPlan> Graph::plan(const std::vector<Shape>& input_shapes) const {
+  std::lock_guard<std::mutex> lock(plans_mutex_);
+  auto it = plans_.find(input_shapes);
+  if (it != plans_.end()) return it->second;
+  std::shared_ptr<const ExecutionPlan> p = build_plan(input_shapes);
+  plans_.emplace(input_shapes, p);
+  return p;
+}
+
+std::shared_ptr<ExecutionPlan> Graph::build_plan(const std::vector<Shape>& input_shapes) const {
+  if (input_shapes.size() != def_.inputs.size())
+    throw Error("graph: expected " + std::to_string(def_.inputs.size()) + " inputs, got " +
+                std::to_string(input_shapes.size()));
+  auto plan = std::make_shared<ExecutionPlan>();
+  plan->graph_ = this;
+  plan->input_shapes_ = input_shapes;
+  for (std::size_t i = 0; i < input_shapes.size(); ++i) {
+    shape_numel(input_shapes[i]);  // rejects negative or overflowing shapes
+    plan->value_shapes_[def_.inputs[i]] = input_shapes[i];
+    plan->slots_[def_.inputs[i]] = {ExecutionPlan::Slot::kInput, i};
+  }
+
+  // Shape inference: every kernel is prepared (attributes and shapes checked)
+  // before any memory is planned or touched.
+  const int steps = static_cast<int>(def_.nodes.size());
+  for (const Node& node : def_.nodes) {
+    std::vector<Shape> in_shapes;
+    for (const auto& in : node.inputs) in_shapes.push_back(plan->value_shapes_.at(in));
+    std::vector<const Tensor*> node_weights;
+    for (const auto& w : node.weights) node_weights.push_back(&weights_.at(w));
+    std::unique_ptr<Kernel> kernel;
+    try {
+      kernel = ops_->find(node.op)->prepare(node, in_shapes, node_weights);
+    } catch (const Error& e) {
+      throw Error(describe(node) + ": " + e.what());
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(describe(node) + ": bad attribute: " + e.what());
+    }
+    if (shape_numel(kernel->output_shape()) == 0)
+      throw Error(describe(node) + ": output shape " + shape_to_string(kernel->output_shape()) + " is empty");
+    plan->value_shapes_[node.outputs[0]] = kernel->output_shape();
+    plan->kernels_.push_back(std::move(kernel));
+    plan->node_weights_.push_back(std::move(node_weights));
+  }
+
+  // Lifetimes: from the producing step to the last reading step; graph
+  // outputs stay live to the end.
+  std::map<std::string, std::size_t> request_of;
+  std::vector<BufferRequest> requests;
+  for (int step = 0; step < steps; ++step) {
+    const Node& node = def_.nodes[step];
+    request_of[node.outputs[0]] = requests.size();
+    requests.push_back({static_cast<std::size_t>(shape_numel(plan->kernels_[step]->output_shape())), step, step});
+    for (const auto& in : node.inputs) {
+      auto it = request_of.find(in);
+      if (it != request_of.end()) requests[it->second].last_step = step;
+    }
+  }
+  for (const auto& out : def_.outputs) {
+    auto it = request_of.find(out);
+    if (it != request_of.end()) requests[it->second].last_step = steps;
+  }
+  // A node's output must not share memory with its own inputs: lifetimes that
+  // touch at a step overlap, which plan_memory already honours.
+  MemoryPlan memory = plan_memory(requests, reuse_buffers_);
+  for (const auto& [value, index] : request_of)
+    plan->slots_[value] = {ExecutionPlan::Slot::kArena, memory.offsets[index]};
+  plan->arena_floats_ = memory.arena_floats;
+  for (const auto& r : requests) plan->unshared_floats_ += r.floats;
+  return plan;
+}
+
+std::vector<Tensor> Graph::forward(const std::vector<const Tensor*>& inputs, const RunOptions& options) const {
+  std::vector<Shape> shapes;
+  for (const Tensor* t : inputs) {
+    if (!t) throw Error("graph: null input tensor");
+    shapes.push_back(t->shape());
+  }
+  return plan(shapes)->run(inputs, options);
+}
+
+const Shape& ExecutionPlan::value_shape(const std::string& value) const {
+  auto it = value_shapes_.find(value);
+  if (it == value_shapes_.end()) throw Error("graph: no value named '" + value + "'");
+  return it->second;
+}
+
+double ExecutionPlan::total_macs() const {
+  double macs = 0;
+  for (const auto& k : kernels_) macs += k->macs();
+  return macs;
+}
+
+namespace {
+
+struct FloatBuffer {
+  explicit FloatBuffer(std::size_t n) : data(aligned_alloc_floats(n)) {}
+  ~FloatBuffer() { aligned_free_floats(data); }
+  FloatBuffer(const FloatBuffer&) = delete;
+  FloatBuffer& operator=(const FloatBuffer&) = delete;
+  float* data;
+};
+
+}  // namespace
+
+std::vector<Tensor> ExecutionPlan::run(const std::vector<const Tensor*>& inputs, const RunOptions& options) const {
+  const GraphDef& def = graph_->def();
+  if (inputs.size() != input_shapes_.size())
+    throw Error("graph: expected " + std::to_string(input_shapes_.size()) + " inputs, got " +
+                std::to_string(inputs.size()));
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (!inputs[i] || inputs[i]->shape() != input_shapes_[i])
+      throw Error("graph: input '" + def.inputs[i] + "' has shape " +
+                  (inputs[i] ? shape_to_string(inputs[i]->shape()) : "null") + ", the plan expects " +
+                  shape_to_string(input_shapes_[i]));
+  const int threads = std::max(1, options.threads);
+
+  std::size_t workspace_floats = 0;
+  for (const auto& k : kernels_) workspace_floats = std::max(workspace_floats, k->workspace_floats(threads));
+  FloatBuffer arena(arena_floats_);
+  FloatBuffer workspace(workspace_floats);
+
+  // Views of every value: graph inputs as given, the rest in the arena.
+  std::map<std::string, Tensor> values;
+  for (const auto& [name, slot] : slots_) {
+    const Shape& shape = value_shapes_.at(name);
+    float* base = slot.kind == Slot::kInput ? const_cast<float*>(inputs[slot.index]->data())
+                                            : arena.data + slot.index;
+    values.emplace(name, Tensor::view(base, shape));
+  }
+
+  using Clock = std::chrono::steady_clock;
+  for (std::size_t i = 0; i < def.nodes.size(); ++i) {
+    const Node& node = def.nodes[i];
+    std::vector<const Tensor*> node_inputs;
+    node_inputs.reserve(node.inputs.size() + node_weights_[i].size());
+    for (const auto& in : node.inputs) node_inputs.push_back(&values.at(in));
+    for (const Tensor* w : node_weights_[i]) node_inputs.push_back(w);
+    Tensor& output = values.at(node.outputs[0]);
+    const auto start = options.observer ? Clock::now() : Clock::time_point{};
+    kernels_[i]->run(node_inputs, output, workspace.data, threads);
+    if (options.observer) {
+      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      options.observer(node, output, ms);
+    }
+  }
+
+  std::vector<Tensor> outputs;
+  for (const auto& out : def.outputs) outputs.push_back(values.at(out).clone());
+  return outputs;
+}
+
+}  // namespace spdinfer

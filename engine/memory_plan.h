@@ -1,0 +1,26 @@
+// Assigns each intermediate value an offset in one arena so that values whose
+// lifetimes do not overlap share memory (greedy by size, as TFLite's and
+// ggml's planners do). Lifetimes are in node steps: a value is live from the
+// step that writes it to the last step that reads it.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace spdinfer {
+
+struct BufferRequest {
+  std::size_t floats = 0;
+  int first_step = 0;  // producer
+  int last_step = 0;   // last reader (or the end, for graph outputs)
+};
+
+struct MemoryPlan {
+  std::vector<std::size_t> offsets;  // floats, one per request, 64-byte aligned
+  std::size_t arena_floats = 0;
+};
+
+// reuse=false gives every value its own range (for tests and debugging).
+MemoryPlan plan_memory(const std::vector<BufferRequest>& requests, bool reuse);
+
+}  // namespace spdinfer

@@ -1,0 +1,257 @@
+// Model-file reader: the container rules, one check at a time, each with its
+// own message, because this is what stands between the engine and a file
+// from anywhere.
+#include "engine/model_file.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <set>
+
+#include "engine/error.h"
+
+namespace spdinfer {
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
+
+bool valid_utf8(const std::uint8_t* s, std::size_t n) {
+  std::size_t i = 0;
+  while (i < n) {
+    std::uint8_t c = s[i];
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > n) return false;
+    for (std::size_t k = 1; k < len; ++k)
+      if ((s[i + k] & 0xC0) != 0x80) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::size_t dtype_size(const std::string& dtype) {
+  if (dtype == "F32") return 4;
+  if (dtype == "F16") return 2;
+  return 0;
+}
+
+struct Entry {
+  TensorInfo info;
+  std::uint64_t begin = 0, end = 0;
+};
+
+Entry parse_entry(const std::string& path, const std::string& name, const nlohmann::json& j) {
+  const std::string where = "tensor '" + name + "'";
+  if (!j.is_object()) fail(path, where + ": header entry is not a JSON object");
+  for (const auto& [key, value] : j.items())
+    if (key != "dtype" && key != "shape" && key != "data_offsets")
+      fail(path, where + ": unknown header field '" + key + "'");
+  Entry e;
+  e.info.name = name;
+  auto dtype = j.find("dtype");
+  if (dtype == j.end() || !dtype->is_string()) fail(path, where + ": missing or non-string dtype");
+  e.info.dtype = dtype->get<std::string>();
+  if (!dtype_size(e.info.dtype))
+    fail(path, where + ": unsupported dtype '" + e.info.dtype + "' (expected F32 or F16)");
+  auto shape = j.find("shape");
+  if (shape == j.end() || !shape->is_array()) fail(path, where + ": missing or non-list shape");
+  if (shape->size() > 8) fail(path, where + ": shape has " + std::to_string(shape->size()) + " dimensions");
+  for (const auto& d : *shape) {
+    if (!d.is_number_unsigned()) fail(path, where + ": shape " + shape->dump() + " is not non-negative integers");
+    if (d.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<int64_t>::max()))
+      fail(path, where + ": shape dimension " + d.dump() + " is too large");
+    e.info.shape.push_back(d.get<int64_t>());
+  }
+  auto offsets = j.find("data_offsets");
+  if (offsets == j.end() || !offsets->is_array() || offsets->size() != 2 || !(*offsets)[0].is_number_unsigned() ||
+      !(*offsets)[1].is_number_unsigned())
+    fail(path, where + ": data_offsets must be [begin, end], non-negative integers");
+  e.begin = (*offsets)[0].get<std::uint64_t>();
+  e.end = (*offsets)[1].get<std::uint64_t>();
+  if (e.end < e.begin) fail(path, where + ": data_offsets end before they begin");
+
+  // Element count with overflow checks: the product of a crafted shape must
+  // not wrap around into a small, plausible size.
+  std::uint64_t numel = 1;
+  for (int64_t d : e.info.shape) {
+    if (d != 0 && numel > static_cast<std::uint64_t>(std::numeric_limits<int64_t>::max()) / static_cast<std::uint64_t>(d))
+      fail(path, where + ": shape " + shape_to_string(e.info.shape) + " overflows");
+    numel *= static_cast<std::uint64_t>(d);
+  }
+  const std::uint64_t elem = dtype_size(e.info.dtype);
+  if (numel > std::numeric_limits<std::uint64_t>::max() / elem)
+    fail(path, where + ": shape " + shape_to_string(e.info.shape) + " overflows");
+  if (numel * elem != e.end - e.begin)
+    fail(path, where + ": shape " + shape_to_string(e.info.shape) + " of " + e.info.dtype + " needs " +
+                   std::to_string(numel * elem) + " bytes, data_offsets span " + std::to_string(e.end - e.begin));
+  return e;
+}
+
+void widen(const Entry& e, const std::uint8_t* data, Tensor& out) {
+  const std::uint8_t* src = data + e.begin;
+  const int64_t n = out.numel();
+  if (e.info.dtype == "F32") {
+    if (n) std::memcpy(out.data(), src, static_cast<std::size_t>(n) * sizeof(float));
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      std::uint16_t h;
+      std::memcpy(&h, src + 2 * i, 2);
+      out[i] = half_to_float(h);
+    }
+  }
+}
+
+}  // namespace
+
+float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000) << 16;
+  std::uint32_t exponent = (h >> 10) & 0x1F;
+  std::uint32_t mantissa = h & 0x3FF;
+  std::uint32_t bits;
+  if (exponent == 0x1F) {
+    bits = sign | 0x7F800000u | (mantissa << 13);  // Inf or NaN
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {
+    bits = sign;  // signed zero
+  } else {
+    // Subnormal half: normalise it into a float.
+    exponent = 113;
+    while (!(mantissa & 0x400)) {
+      mantissa <<= 1;
+      --exponent;
+    }
+    bits = sign | (exponent << 23) | ((mantissa & 0x3FF) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+const std::string& ModelFile::meta(const std::string& key) const {
+  auto it = metadata.find(key);
+  if (it == metadata.end()) fail(path, "metadata has no '" + key + "' (re-run weights_tools/convert.py)");
+  return it->second;
+}
+
+ModelFile parse_model_file(const std::string& path, const std::uint8_t* bytes, std::size_t size,
+                           bool require_spdinfer_metadata) {
+  if (size < 8) fail(path, "file is " + std::to_string(size) + " bytes, too short for a model file header");
+  std::uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
+  if (header_len > kMaxHeaderBytes)
+    fail(path, "header length " + std::to_string(header_len) + " exceeds the " + std::to_string(kMaxHeaderBytes) +
+                   "-byte limit (not a model file?)");
+  if (header_len > size - 8)
+    fail(path, "header length " + std::to_string(header_len) + " runs past the end of the " + std::to_string(size) +
+                   "-byte file (truncated?)");
+  const std::uint8_t* header = bytes + 8;
+  if (!valid_utf8(header, header_len)) fail(path, "header is not valid UTF-8");
+
+  // Duplicate keys must be an error, but JSON parsers keep the last one
+  // silently: catch them with the parser callback at the top level.
+  std::set<std::string> seen;
+  std::string duplicate;
+  auto callback = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    if (depth == 1 && event == nlohmann::json::parse_event_t::key && !seen.insert(parsed.get<std::string>()).second)
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(header, header + header_len, callback);
+  } catch (const nlohmann::json::exception&) {
+    fail(path, "header is not valid JSON (not a model file?)");
+  }
+  if (!j.is_object()) fail(path, "header is not a JSON object");
+  if (!duplicate.empty()) fail(path, "tensor '" + duplicate + "' appears twice in the header");
+
+  ModelFile file;
+  file.path = path;
+  std::vector<Entry> entries;
+  for (const auto& [name, value] : j.items()) {
+    if (name == "__metadata__") {
+      if (!value.is_object()) fail(path, "__metadata__ is not a JSON object");
+      for (const auto& [key, v] : value.items()) {
+        if (!v.is_string()) fail(path, "metadata '" + key + "' is not a string");
+        file.metadata[key] = v.get<std::string>();
+      }
+      continue;
+    }
+    entries.push_back(parse_entry(path, name, value));
+  }
+
+  if (require_spdinfer_metadata) {
+    auto format = file.metadata.find("format");
+    if (format == file.metadata.end() || format->second != kModelFormatName)
+      fail(path, "not a spdinfer model file (metadata 'format' is not 'spdinfer'); convert the checkpoint with "
+                 "weights_tools/convert.py");
+    auto version = file.metadata.find("format_version");
+    if (version == file.metadata.end() || version->second != std::to_string(kModelFormatVersion))
+      fail(path, "unknown model format version '" +
+                     (version == file.metadata.end() ? std::string("(none)") : version->second) +
+                     "' (this spdinfer reads version " + std::to_string(kModelFormatVersion) +
+                     "); re-run weights_tools/convert.py");
+  }
+
+  // Data layout: tensors packed back to back from offset 0, covering the
+  // data section exactly.
+  const std::uint64_t data_size = size - 8 - header_len;
+  std::vector<const Entry*> by_offset;
+  for (const auto& e : entries) by_offset.push_back(&e);
+  std::stable_sort(by_offset.begin(), by_offset.end(),
+                   [](const Entry* a, const Entry* b) { return a->begin < b->begin || (a->begin == b->begin && a->end < b->end); });
+  std::uint64_t expected = 0;
+  for (const Entry* e : by_offset) {
+    if (e->end > data_size)
+      fail(path, "tensor '" + e->info.name + "': data_offsets [" + std::to_string(e->begin) + ", " +
+                     std::to_string(e->end) + "] run past the end of the " + std::to_string(data_size) +
+                     "-byte data section (truncated?)");
+    if (e->begin < expected)
+      fail(path, "tensor '" + e->info.name + "': data overlaps the tensor before it");
+    if (e->begin > expected)
+      fail(path, "tensor '" + e->info.name + "': data starts at " + std::to_string(e->begin) + ", expected " +
+                     std::to_string(expected) + " (offsets must be contiguous from 0)");
+    expected = e->end;
+  }
+  if (expected != data_size)
+    fail(path, std::to_string(data_size - expected) + " trailing bytes after the last tensor");
+
+  const std::uint8_t* data = header + header_len;
+  for (const Entry& e : entries) {
+    Tensor t(e.info.shape);
+    widen(e, data, t);
+    file.weights.emplace(e.info.name, std::move(t));
+    file.tensors.push_back(e.info);
+  }
+  return file;
+}
+
+namespace {
+
+std::vector<std::uint8_t> read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (size < 0) fail(path, "cannot read (not a regular file?)");
+  in.seekg(0);
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) fail(path, "read error");
+  return bytes;
+}
+
+}  // namespace
+
+ModelFile read_model_file(const std::string& path) {
+  std::vector<std::uint8_t> bytes = read_all(path);
+  return parse_model_file(path, bytes.data(), bytes.size(), true);
+}
+
+ModelFile read_safetensors(const std::string& path) {
+  std::vector<std::uint8_t> bytes = read_all(path);
+  return parse_model_file(path, bytes.data(), bytes.size(), false);
+}
+
+}  // namespace spdinfer

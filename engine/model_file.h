@@ -1,0 +1,54 @@
+// Reader of spdinfer model files: the safetensors container (8-byte
+// little-endian header length, a JSON header, tensor bytes) with spdinfer's
+// `__metadata__` (format name and version, family, architecture, ...; see
+// docs/design.md). Every rule of the container is checked and a violation is
+// refused with a message naming the file and the tensor.
+//
+// Not here: whether the tensors fit an architecture; the model builders in
+// models/ check that (missing, extra and wrongly shaped weights).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/graph.h"
+
+namespace spdinfer {
+
+constexpr const char* kModelFormatName = "spdinfer";
+constexpr int kModelFormatVersion = 1;
+// A header larger than this is refused before anything is allocated for it.
+constexpr std::uint64_t kMaxHeaderBytes = 64ull << 20;
+
+struct TensorInfo {
+  std::string name;
+  std::string dtype;  // as stored: "F32" or "F16"
+  Shape shape;
+};
+
+struct ModelFile {
+  std::string path;
+  std::map<std::string, std::string> metadata;
+  std::vector<TensorInfo> tensors;  // in file order
+  WeightStore weights;              // every tensor, widened to float32
+
+  const std::string& meta(const std::string& key) const;  // throws naming the file when absent
+};
+
+// Reads and validates a model file; throws spdinfer::Error("PATH: what is wrong").
+ModelFile read_model_file(const std::string& path);
+// The same for bytes already in memory; `path` is used in messages only.
+// `require_spdinfer_metadata` false accepts any safetensors file (golden dumps).
+ModelFile parse_model_file(const std::string& path, const std::uint8_t* bytes, std::size_t size,
+                           bool require_spdinfer_metadata = true);
+// Reads any safetensors file of F32/F16 tensors with the same checks, without
+// requiring spdinfer metadata (golden files use their own format name).
+ModelFile read_safetensors(const std::string& path);
+
+// IEEE half to float, exact for every value including subnormals, Inf and NaN.
+float half_to_float(std::uint16_t h);
+
+}  // namespace spdinfer
