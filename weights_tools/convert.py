@@ -1,0 +1,471 @@
+"""Convert a PyTorch checkpoint into an spdinfer model file (safetensors + metadata).
+
+Usage:
+  /usr/bin/python3 -m weights_tools.convert IN.pt -o OUT.safetensors [--yaml ARCH.yaml]
+      [--names names.txt] [--preset tinyimagenet|cifar|yolov5] [--input-size N|HxW]
+
+What it is: the CLI and the decisions a conversion needs: which kind of checkpoint this is
+(a ResNet-SPD state_dict; a YOLOv5-family training checkpoint {'model', 'ema', ...}, taking
+`ema` when present; a YOLOv5 state_dict plus --yaml), the YOLOv5 architecture (the model's
+YAML dict + Detect strides), the preprocessing preset and the class names, and the metadata of
+docs/design.md. Errors print one line, `convert: error: FILE: what is wrong`, and exit 2.
+
+What it is not: the safe unpickling (weights_tools/checkpoint.py), ResNet-SPD shape inference
+(weights_tools/resnet_arch.py) or the container format (weights_tools/safetensors_io.py).
+It never imports torch and never runs checkpoint code.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from collections import OrderedDict
+from fractions import Fraction
+
+import numpy as np
+
+from weights_tools.checkpoint import (CheckpointError, StandIn, is_module, load_checkpoint,
+                                      module_state_dict)
+from weights_tools.resnet_arch import ArchitectureError, infer_resnet_spd
+from weights_tools.safetensors_io import SafetensorsError, write_safetensors
+
+FORMAT_VERSION = "1"
+
+# Preprocessing per dataset (docs/design.md, `preprocess`): scale multiplies 0-255 pixels,
+# then (x - mean) / std. The Tiny-ImageNet statistics are on the 0-255 scale.
+PRESETS = {
+    "tinyimagenet": OrderedDict([
+        ("input_size", [64, 64]), ("scale", 1.0),
+        ("mean", [122.4786, 114.2755, 101.3963]), ("std", [70.4924, 68.5679, 71.8127]),
+        ("color", "rgb"), ("resize", "resize_crop")]),
+    "cifar": OrderedDict([
+        ("input_size", [32, 32]), ("scale", 1.0 / 255.0),
+        ("mean", [0.5071, 0.4865, 0.4409]), ("std", [0.2673, 0.2564, 0.2762]),
+        ("color", "rgb"), ("resize", "resize")]),
+    "yolov5": OrderedDict([
+        ("input_size", [640, 640]), ("scale", 1.0 / 255.0),
+        ("mean", [0.0, 0.0, 0.0]), ("std", [1.0, 1.0, 1.0]),
+        ("color", "rgb"), ("resize", "letterbox")]),
+}
+_FAMILY_PRESETS = {"resnet_spd": ("tinyimagenet", "cifar"), "yolov5": ("yolov5",)}
+# ResNet-SPD class count -> dataset, when --preset is not given.
+_RESNET_PRESET_BY_CLASSES = {200: "tinyimagenet", 100: "cifar", 10: "cifar"}
+
+
+class ConvertError(Exception):
+    """A conversion failure attributable to one file; str() is the CLI's message."""
+
+    def __init__(self, path, message):
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+# ---- small inputs ----------------------------------------------------------------------------
+
+def parse_input_size(text):
+    """'640' -> [640, 640]; '256x320' or '256,320' -> [256, 320] (height, width)."""
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected N or HxW, got {text!r}")
+    return values
+
+
+def read_names(path):
+    """Class names from a text file, one per line (blank lines ignored)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConvertError(path, f"cannot read names: {e}") from None
+
+
+def load_yaml(path):
+    """A YOLOv5 model YAML as a dict (PyYAML's safe loader: plain data only)."""
+    try:
+        import yaml  # Debian's python3-yaml; only needed for --yaml
+    except ImportError:
+        raise ConvertError(path, "--yaml needs PyYAML (apt-get install python3-yaml)") from None
+    try:
+        with open(path, encoding="utf-8") as f:
+            cfg = yaml.safe_load(f)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise ConvertError(path, f"cannot read YAML: {str(e).splitlines()[0]}") from None
+    problem = yaml_layout_problem(cfg)
+    if problem:
+        raise ConvertError(path, problem)
+    return cfg
+
+
+def yaml_layout_problem(cfg):
+    """What keeps `cfg` from being a YOLOv5 model YAML (None when it is one)."""
+    if not isinstance(cfg, dict):
+        return "YAML is not a mapping"
+    for key in ("nc", "anchors", "backbone", "head"):
+        if key not in cfg:
+            return f"YAML has no {key!r}"
+    if not isinstance(cfg["nc"], int) or not isinstance(cfg["anchors"], (list, int)):
+        return "YAML nc must be an integer and anchors a list"
+    for part in ("backbone", "head"):
+        if not isinstance(cfg[part], list):
+            return f"YAML {part} is not a list"
+        for i, layer in enumerate(cfg[part]):
+            if not (isinstance(layer, list) and len(layer) == 4 and isinstance(layer[1], int)
+                    and isinstance(layer[2], str) and isinstance(layer[3], list)
+                    and isinstance(layer[0], (int, list))):
+                return f"YAML {part}[{i}] is not [from, number, module, args]"
+    return None
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _plain_json(value, where):
+    """Check `value` is made of JSON types only (the YAML dict can hold anything a pickle made)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ArchitectureError(f"{where}: non-string key {k!r}")
+            _plain_json(v, f"{where}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _plain_json(v, f"{where}[{i}]")
+    elif not (value is None or isinstance(value, (str, bool, int, float))):
+        raise ArchitectureError(f"{where}: {type(value).__name__} is not plain data")
+
+
+# ---- YOLOv5 ----------------------------------------------------------------------------------
+
+# Modules whose YAML `n` sets their inner depth (one module), versus those YOLOv5 repeats n times.
+_CSP_MODULES = {"C3", "C3x", "C3TR", "C3SPP", "C3Ghost", "BottleneckCSP"}
+_STRIDE_ONE = _CSP_MODULES | {"Bottleneck", "SPP", "SPPF", "Concat", "nn.Identity"}
+_STRIDE_ARG2 = {"Conv", "DWConv", "GhostConv", "MixConv2d", "CrossConv", "GhostBottleneck"}
+
+
+def _layer_factor(module, args):
+    """How much one instance of `module` (YAML name) divides the resolution (may be < 1)."""
+    if module in _STRIDE_ONE:
+        return Fraction(1)
+    if module in _STRIDE_ARG2:
+        return Fraction(args[2] if len(args) > 2 else 1)
+    if module == "Focus":
+        return 2 * Fraction(args[2] if len(args) > 2 else 1)
+    if module == "space_to_depth":
+        return Fraction(2)
+    if module == "Contract":
+        return Fraction(args[0] if args else 2)
+    if module == "Expand":
+        return 1 / Fraction(args[0] if args else 2)
+    if module == "nn.Upsample":
+        return 1 / Fraction(args[1])
+    if module == "nn.MaxPool2d":
+        return Fraction(args[1] if len(args) > 1 and args[1] is not None else args[0])
+    return None
+
+
+def yolov5_strides_from_yaml(cfg):
+    """Detect strides [8, 16, 32] computed from a YOLOv5 YAML's layers, as its forward pass
+    would find them. Used when no Detect module (a plain state_dict) gives them."""
+    layers = list(cfg["backbone"]) + list(cfg["head"])
+    gd = cfg.get("depth_multiple", 1.0)
+    strides = []
+    for i, (frm, n, module, args) in enumerate(layers):
+        sources = [frm] if isinstance(frm, int) else list(frm)
+        ins = [Fraction(1) if (i == 0 and s == -1) else strides[s if s >= 0 else i + s]
+               for s in sources]
+        if module == "Detect":
+            if i != len(layers) - 1:
+                raise ArchitectureError(f"layer {i}: Detect is not the last layer")
+            result = [int(s) for s in ins]
+            if any(s != int(s) for s in ins):
+                raise ArchitectureError(f"Detect inputs have fractional strides {ins}")
+            return result
+        if len(set(ins)) != 1:
+            raise ArchitectureError(f"layer {i}: {module} joins inputs of strides {ins}")
+        factor = _layer_factor(module, list(args))
+        if factor is None:
+            raise ArchitectureError(f"layer {i}: module {module!r} has no known stride; "
+                                    "convert the training checkpoint (it records the strides)")
+        repeats = 1 if module in _CSP_MODULES else (max(round(n * gd), 1) if n > 1 else n)
+        strides.append(ins[0] * factor ** repeats)
+    raise ArchitectureError("the YAML has no Detect layer")
+
+
+def _detect_module(model):
+    """The Detect stand-in: the last element of the Sequential `model` inside Model."""
+    seq = model.__dict__.get("_modules", {}).get("model")
+    if not is_module(seq) or not seq.__dict__["_modules"]:
+        raise ArchitectureError("model has no `model` Sequential of layers")
+    detect = list(seq.__dict__["_modules"].values())[-1]
+    if not is_module(detect) or "stride" not in detect.__dict__:
+        raise ArchitectureError(f"last layer {detect!r} is not a Detect module with strides")
+    return detect
+
+
+def _detect_strides(detect):
+    stride = detect.__dict__["stride"]
+    values = np.asarray(stride, dtype=np.float64).reshape(-1) if stride is not None else []
+    if len(values) == 0 or any(v <= 0 or v != round(v) for v in values):
+        raise ArchitectureError(f"Detect stride {stride!r} is not a list of positive integers")
+    return [int(round(v)) for v in values]
+
+
+def check_yolov5_tensors(cfg, shapes):
+    """Check the state_dict against the YAML: every tensor belongs to a layer `model.<i>.`, and
+    the Detect layer has nl anchor sets of na anchors and nl output convs of na*(nc+5) channels.
+    (The layers in between are not rebuilt here; the engine checks them when it builds.)"""
+    layers = list(cfg["backbone"]) + list(cfg["head"])
+    d = len(layers) - 1
+    nc = cfg["nc"]
+    anchors = cfg["anchors"]
+    nl = len(anchors) if isinstance(anchors, list) else len(layers[d][0])
+    na = len(anchors[0]) // 2 if isinstance(anchors, list) else int(anchors)
+    for name in shapes:
+        head, _, rest = name.partition(".")
+        index = rest.split(".", 1)[0]
+        if head != "model" or not index.isdigit() or int(index) > d:
+            raise ArchitectureError(f"{name}: not a tensor of layers model.0..model.{d}")
+    expected = {f"model.{d}.anchors": (nl, na, 2)}
+    for i in range(nl):
+        expected[f"model.{d}.m.{i}.bias"] = (na * (nc + 5),)
+    for name, shape in expected.items():
+        if name not in shapes:
+            raise ArchitectureError(f"{name}: missing (Detect with {nl} levels)")
+        if tuple(shapes[name]) != shape:
+            raise ArchitectureError(f"{name}: shape {list(shapes[name])}, expected {list(shape)} "
+                                    f"(nc={nc}, {na} anchors)")
+    for i in range(nl):
+        name = f"model.{d}.m.{i}.weight"
+        shape = tuple(shapes.get(name, ()))
+        if len(shape) != 4 or shape[0] != na * (nc + 5) or shape[2:] != (1, 1):
+            raise ArchitectureError(f"{name}: shape {list(shape)}, expected "
+                                    f"[{na * (nc + 5)}, C, 1, 1] (nc={nc}, {na} anchors)")
+
+
+def yolov5_architecture(cfg, strides):
+    """docs/design.md's yolov5 `architecture`: the YAML dict plus `stride` and `ch`."""
+    problem = yaml_layout_problem(cfg)
+    if problem:
+        raise ArchitectureError(f"the model's {problem}")
+    arch = OrderedDict(cfg)
+    arch.setdefault("ch", 3)
+    arch["stride"] = list(strides)
+    _plain_json(arch, "yaml")
+    return arch
+
+
+def _names_list(names):
+    """Class names as a YOLOv5 checkpoint holds them: a list, or a dict index -> name."""
+    if isinstance(names, dict):
+        names = [names[k] for k in sorted(names)]
+    if isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names):
+        return list(names)
+    return None
+
+
+# ---- what the checkpoint is --------------------------------------------------------------------
+
+def _is_state_dict(obj):
+    return (isinstance(obj, dict) and obj
+            and all(isinstance(k, str) and isinstance(v, np.ndarray) for k, v in obj.items()))
+
+
+def _yolov5_model(obj):
+    """The module stand-in to convert from a checkpoint object, or None: `ema` when present
+    and not None, else `model` (a training checkpoint), or the object itself (torch.save(model))."""
+    if is_module(obj):
+        return obj
+    if isinstance(obj, dict):
+        for key in ("ema", "model"):
+            if is_module(obj.get(key)):
+                return obj[key]
+    return None
+
+
+def _inner_state_dict(obj):
+    """A state_dict stored directly, or under 'ema'/'model' (ema preferred); 'module.' prefixes
+    from DataParallel are dropped."""
+    if isinstance(obj, dict) and not _is_state_dict(obj):
+        for key in ("ema", "model"):
+            if _is_state_dict(obj.get(key)):
+                obj = obj[key]
+                break
+    if not _is_state_dict(obj):
+        return None
+    if all(k.startswith("module.") for k in obj):
+        obj = OrderedDict((k[len("module."):], v) for k, v in obj.items())
+    return obj
+
+
+def _describe(obj):
+    if isinstance(obj, dict):
+        keys = ", ".join(repr(k) for k in list(obj)[:8])
+        return f"a dict with keys {keys}"
+    if isinstance(obj, StandIn):
+        return f"a {obj.standin_global} object"
+    return f"a {type(obj).__name__}"
+
+
+def storable_tensors(state_dict):
+    """The tensors to write: num_batches_tracked dropped (inference never reads it), float16 and
+    float32 kept as they are, float64 narrowed to float32 (the container holds F32/F16 only)."""
+    out = OrderedDict()
+    for name, array in state_dict.items():
+        if name.endswith(".num_batches_tracked"):
+            continue
+        if array.dtype == np.float64:
+            array = array.astype(np.float32)
+        if array.dtype not in (np.float16, np.float32):
+            raise ArchitectureError(f"{name}: dtype {array.dtype} is not a float tensor")
+        out[name] = array
+    return out
+
+
+def describe_checkpoint(obj, yaml_cfg=None):
+    """(family, state_dict, architecture, checkpoint class names or None) for a loaded object."""
+    model = _yolov5_model(obj)
+    if model is not None:
+        state_dict = module_state_dict(model)
+        cfg = yaml_cfg if yaml_cfg is not None else model.__dict__.get("yaml")
+        if not isinstance(cfg, dict):
+            raise ArchitectureError(f"{model.standin_global} has no `yaml` dict; pass --yaml")
+        strides = _detect_strides(_detect_module(model))
+        names = _names_list(model.__dict__.get("names"))
+        if names is None and isinstance(obj, dict):
+            names = _names_list(obj.get("names"))
+        family = "yolov5"
+    else:
+        state_dict = _inner_state_dict(obj)
+        if state_dict is None:
+            raise ArchitectureError(f"not a state_dict nor a YOLOv5 checkpoint: {_describe(obj)}")
+        names = None
+        if yaml_cfg is not None:
+            cfg, family = yaml_cfg, "yolov5"
+            strides = yolov5_strides_from_yaml(cfg)
+            names = _names_list(cfg.get("names"))
+        elif all(k.startswith("model.") for k in state_dict):
+            raise ArchitectureError("looks like a YOLOv5 state_dict: pass its model YAML with "
+                                    "--yaml")
+        else:
+            family = "resnet_spd"
+    tensors = storable_tensors(state_dict)
+    shapes = OrderedDict((k, v.shape) for k, v in tensors.items())
+    if family == "yolov5":
+        arch = yolov5_architecture(cfg, strides)
+        check_yolov5_tensors(arch, shapes)
+        num_classes = arch["nc"]
+    else:
+        arch = infer_resnet_spd(shapes)
+        num_classes = arch["num_classes"]
+    if names is not None and len(names) != num_classes:
+        names = None  # a stale names list in the checkpoint is worse than none
+    return family, tensors, arch, names, num_classes
+
+
+def choose_preprocess(family, num_classes, preset=None, input_size=None):
+    """The `preprocess` dict: --preset, else by family / class count; --input-size overrides."""
+    if preset is None:
+        preset = ("yolov5" if family == "yolov5"
+                  else _RESNET_PRESET_BY_CLASSES.get(num_classes))
+        if preset is None:
+            raise ArchitectureError(f"no default preprocessing for a {num_classes}-class "
+                                    "ResNet-SPD: pass --preset tinyimagenet or cifar")
+    elif preset not in _FAMILY_PRESETS[family]:
+        raise ArchitectureError(f"--preset {preset} does not fit a {family} model (use one of "
+                                f"{', '.join(_FAMILY_PRESETS[family])})")
+    result = OrderedDict(PRESETS[preset])
+    if input_size is not None:
+        result["input_size"] = list(input_size)
+    return result
+
+
+def convert(in_path, out_path, yaml_path=None, names_path=None, preset=None, input_size=None):
+    """Convert `in_path` to `out_path`; returns the metadata written. Raises ConvertError."""
+    yaml_cfg = load_yaml(yaml_path) if yaml_path else None
+    try:
+        obj = load_checkpoint(in_path)
+        family, tensors, arch, names, num_classes = describe_checkpoint(obj, yaml_cfg)
+        preprocess = choose_preprocess(family, num_classes, preset, input_size)
+    except OSError as e:
+        raise ConvertError(in_path, e.strerror or str(e)) from None
+    except (CheckpointError, ArchitectureError) as e:
+        raise ConvertError(in_path, str(e)) from None
+    if names_path:  # an explicit names file wins over the checkpoint's list
+        names = read_names(names_path)
+        if len(names) != num_classes:
+            raise ConvertError(names_path, f"{len(names)} names for a {num_classes}-class model")
+    if names is None:
+        names = [f"class{i}" for i in range(num_classes)]
+    metadata = OrderedDict([
+        ("format", "spdinfer"),
+        ("format_version", FORMAT_VERSION),
+        ("family", family),
+        ("architecture", json.dumps(arch)),
+        ("preprocess", json.dumps(preprocess)),
+        ("class_names", json.dumps(names, ensure_ascii=False)),
+        ("source_sha256", sha256_of(in_path)),
+        ("source_name", os.path.basename(in_path)),
+    ])
+    try:
+        write_safetensors(out_path, tensors, metadata)
+    except OSError as e:
+        raise ConvertError(out_path, e.strerror or str(e)) from None
+    except SafetensorsError as e:
+        raise ConvertError(in_path, str(e)) from None
+    return metadata
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # argparse's own format is `convert: error: ...` too; keep its exit code 2 but one line.
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser():
+    parser = _Parser(
+        prog="convert",
+        description="Convert a PyTorch checkpoint (ResNet-SPD state_dict, YOLOv5 training "
+                    "checkpoint, or YOLOv5 state_dict + --yaml) into an spdinfer model file. "
+                    "Never runs code from the checkpoint.")
+    parser.add_argument("input", metavar="IN", help="checkpoint written by torch.save")
+    parser.add_argument("-o", "--output", metavar="OUT", required=True,
+                        help="model file to write (.safetensors)")
+    parser.add_argument("--yaml", metavar="ARCH.yaml",
+                        help="YOLOv5 model YAML (needed for a plain YOLOv5 state_dict)")
+    parser.add_argument("--names", metavar="FILE",
+                        help="class names, one per line (overrides the checkpoint's)")
+    parser.add_argument("--preset", choices=sorted(PRESETS),
+                        help="preprocessing preset (default: by family and class count)")
+    parser.add_argument("--input-size", metavar="N|HxW", type=parse_input_size,
+                        help="network input size, overriding the preset's")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        metadata = convert(args.input, args.output, args.yaml, args.names, args.preset,
+                           args.input_size)
+    except ConvertError as e:
+        print(f"convert: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a bug or an input we did not foresee: still one line, no traceback
+        print(f"convert: error: {args.input}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    print(f"convert: wrote {args.output} ({metadata['family']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
