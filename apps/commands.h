@@ -1,0 +1,17 @@
+// The spdinfer subcommands. Each add_*_command registers its options on the
+// app and the callback that runs it; callbacks throw spdinfer::Error for bad
+// input, which main() turns into one line "spdinfer: error: ..." and exit 2.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace spdinfer::cli {
+
+void add_info_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_golden_command(CLI::App& app);
+
+// Exit status a command asks for (golden: 1 when a layer fails).
+extern int exit_status;
+
+}  // namespace spdinfer::cli

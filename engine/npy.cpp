@@ -1,0 +1,114 @@
+// .npy reader and writer. The header is a Python dict literal; only the three
+// keys NumPy writes are accepted, parsed strictly.
+#include "engine/npy.h"
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/model_file.h"
+
+namespace spdinfer {
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
+
+std::string dict_value(const std::string& path, const std::string& header, const std::string& key) {
+  std::smatch m;
+  const std::regex re("'" + key + "'\\s*:\\s*('[^']*'|True|False|\\([^)]*\\))");
+  if (!std::regex_search(header, m, re)) fail(path, ".npy header has no '" + key + "'");
+  return m[1];
+}
+
+}  // namespace
+
+Tensor read_npy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  char magic[8];
+  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) fail(path, "not a .npy file (bad magic)");
+  const int major = static_cast<unsigned char>(magic[6]);
+  std::uint32_t header_len = 0;
+  if (major == 1) {
+    unsigned char b[2];
+    if (!in.read(reinterpret_cast<char*>(b), 2)) fail(path, "truncated .npy header");
+    header_len = b[0] | (b[1] << 8);
+  } else if (major == 2 || major == 3) {
+    unsigned char b[4];
+    if (!in.read(reinterpret_cast<char*>(b), 4)) fail(path, "truncated .npy header");
+    header_len = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<std::uint32_t>(b[3]) << 24);
+  } else {
+    fail(path, "unsupported .npy version " + std::to_string(major));
+  }
+  if (header_len > (1u << 20)) fail(path, ".npy header is implausibly large");
+  std::string header(header_len, '\0');
+  if (!in.read(header.data(), header_len)) fail(path, "truncated .npy header");
+
+  const std::string descr = dict_value(path, header, "descr");
+  if (dict_value(path, header, "fortran_order") != "False") fail(path, "Fortran-order arrays are not supported");
+  std::string dims = dict_value(path, header, "shape");
+  Shape shape;
+  const std::regex number("\\d+");
+  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
+    if (it->str().size() > 12) fail(path, ".npy shape dimension too large");
+    shape.push_back(std::stoll(it->str()));
+  }
+  const int64_t n = shape_numel(shape);
+  std::size_t elem = 0;
+  if (descr == "'<f4'") elem = 4;
+  else if (descr == "'<f8'") elem = 8;
+  else if (descr == "'<f2'") elem = 2;
+  else fail(path, "dtype " + descr + " is not supported (expected little-endian float32, float64 or float16)");
+
+  in.seekg(0, std::ios::end);
+  const std::streamoff end = in.tellg();
+  const std::streamoff data_start = static_cast<std::streamoff>((major == 1 ? 10 : 12) + header_len);
+  if (end - data_start != static_cast<std::streamoff>(n) * static_cast<std::streamoff>(elem))
+    fail(path, "data is " + std::to_string(end - data_start) + " bytes, shape " + shape_to_string(shape) + " needs " +
+                   std::to_string(n * static_cast<int64_t>(elem)));
+  in.seekg(data_start);
+  std::vector<char> raw(static_cast<std::size_t>(n) * elem);
+  if (n && !in.read(raw.data(), static_cast<std::streamsize>(raw.size()))) fail(path, "read error");
+  Tensor t(shape);
+  for (int64_t i = 0; i < n; ++i) {
+    if (elem == 4) {
+      std::memcpy(&t[i], raw.data() + 4 * i, 4);
+    } else if (elem == 8) {
+      double d;
+      std::memcpy(&d, raw.data() + 8 * i, 8);
+      t[i] = static_cast<float>(d);
+    } else {
+      std::uint16_t h;
+      std::memcpy(&h, raw.data() + 2 * i, 2);
+      t[i] = half_to_float(h);
+    }
+  }
+  return t;
+}
+
+void write_npy(const std::string& path, const Tensor& tensor) {
+  // Python tuple syntax: "()", "(5,)", "(1, 3, 8, 8)".
+  std::string dims;
+  for (int64_t d : tensor.shape()) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+  if (tensor.rank() == 1) dims += ",";
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+  // Pad with spaces so the data starts on a 64-byte boundary, newline last.
+  const std::size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  if (!out) fail(path, std::string("cannot write: ") + std::strerror(errno));
+  const std::uint16_t len = static_cast<std::uint16_t>(header.size());
+  out.write("\x93NUMPY\x01\x00", 8);
+  const char len_bytes[2] = {static_cast<char>(len & 0xFF), static_cast<char>(len >> 8)};
+  out.write(len_bytes, 2);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  out.write(reinterpret_cast<const char*>(tensor.data()), static_cast<std::streamsize>(tensor.numel() * 4));
+  if (!out) fail(path, "write error");
+}
+
+}  // namespace spdinfer

@@ -1,0 +1,40 @@
+// Checked architecture reads.
+#include "models/architecture_json.h"
+
+#include "engine/error.h"
+
+namespace spdinfer {
+
+const nlohmann::json& arch_field(const nlohmann::json& j, const std::string& key) {
+  if (!j.is_object() || !j.contains(key)) throw Error("architecture has no '" + key + "'");
+  return j.at(key);
+}
+
+int64_t as_bounded_int(const nlohmann::json& v, const std::string& what, int64_t min, int64_t max) {
+  if (!v.is_number_integer()) throw Error(what + " must be an integer, found " + v.dump());
+  const int64_t i = v.get<int64_t>();
+  if (i < min || i > max)
+    throw Error(what + " is " + std::to_string(i) + ", expected " + std::to_string(min) + " to " + std::to_string(max));
+  return i;
+}
+
+int64_t arch_int(const nlohmann::json& j, const std::string& key, int64_t min, int64_t max) {
+  return as_bounded_int(arch_field(j, key), "architecture '" + key + "'", min, max);
+}
+
+double arch_number(const nlohmann::json& j, const std::string& key) {
+  const auto& v = arch_field(j, key);
+  if (!v.is_number()) throw Error("architecture '" + key + "' must be a number, found " + v.dump());
+  return v.get<double>();
+}
+
+std::vector<int64_t> arch_int_list(const nlohmann::json& j, const std::string& key, int64_t min, int64_t max) {
+  const auto& v = arch_field(j, key);
+  if (!v.is_array()) throw Error("architecture '" + key + "' must be a list, found " + v.dump());
+  std::vector<int64_t> out;
+  for (std::size_t i = 0; i < v.size(); ++i)
+    out.push_back(as_bounded_int(v[i], "architecture '" + key + "'[" + std::to_string(i) + "]", min, max));
+  return out;
+}
+
+}  // namespace spdinfer

@@ -1,0 +1,110 @@
+// Model loading: file -> metadata -> family builder -> graph.
+#include "models/model.h"
+
+#include "engine/error.h"
+#include "models/resnet_spd.h"
+#include "models/yolov5.h"
+
+namespace spdinfer {
+namespace {
+
+nlohmann::json parse_json_meta(const ModelFile& file, const std::string& key) {
+  try {
+    return nlohmann::json::parse(file.meta(key));
+  } catch (const nlohmann::json::exception&) {
+    throw Error(file.path + ": metadata '" + key + "' is not valid JSON");
+  }
+}
+
+std::array<float, 3> triple(const std::string& path, const nlohmann::json& j, const char* key,
+                            std::array<float, 3> fallback) {
+  auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  if (!it->is_array() || it->size() != 3 || !(*it)[0].is_number() || !(*it)[1].is_number() || !(*it)[2].is_number())
+    throw Error(path + ": preprocess '" + key + "' must be a list of 3 numbers");
+  return {(*it)[0].get<float>(), (*it)[1].get<float>(), (*it)[2].get<float>()};
+}
+
+Preprocess parse_preprocess(const std::string& path, const nlohmann::json& j) {
+  Preprocess p;
+  if (!j.is_object()) throw Error(path + ": metadata 'preprocess' is not a JSON object");
+  auto size = j.find("input_size");
+  if (size == j.end() || !size->is_array() || size->size() != 2 || !(*size)[0].is_number_integer() ||
+      !(*size)[1].is_number_integer() || (*size)[0].get<int64_t>() <= 0 || (*size)[1].get<int64_t>() <= 0 ||
+      (*size)[0].get<int64_t>() > 16384 || (*size)[1].get<int64_t>() > 16384)
+    throw Error(path + ": preprocess 'input_size' must be [height, width], positive integers up to 16384");
+  p.height = (*size)[0].get<int>();
+  p.width = (*size)[1].get<int>();
+  if (j.contains("scale")) {
+    if (!j["scale"].is_number()) throw Error(path + ": preprocess 'scale' must be a number");
+    p.scale = j["scale"].get<float>();
+  }
+  p.mean = triple(path, j, "mean", p.mean);
+  p.std = triple(path, j, "std", p.std);
+  for (float s : p.std)
+    if (!(s > 0.0f)) throw Error(path + ": preprocess 'std' must be positive");
+  if (j.contains("resize")) {
+    if (!j["resize"].is_string()) throw Error(path + ": preprocess 'resize' must be a string");
+    p.resize = j["resize"].get<std::string>();
+    if (p.resize != "letterbox" && p.resize != "resize_crop" && p.resize != "resize")
+      throw Error(path + ": preprocess 'resize' is '" + p.resize + "' (expected letterbox, resize_crop or resize)");
+  }
+  return p;
+}
+
+}  // namespace
+
+std::string Model::node_for_module(const std::string& module) const {
+  auto it = aliases.find(module);
+  if (it != aliases.end()) return it->second;
+  for (const Node& n : graph->nodes())
+    if (n.name == module) return module;
+  return "";
+}
+
+Model load_model(const std::string& path) {
+  ModelFile file = read_model_file(path);
+  Model m;
+  m.path = path;
+  m.family = file.meta("family");
+  m.metadata = file.metadata;
+  m.tensors = file.tensors;
+  m.architecture = parse_json_meta(file, "architecture");
+  if (!m.architecture.is_object()) throw Error(path + ": metadata 'architecture' is not a JSON object");
+  m.preprocess = parse_preprocess(path, parse_json_meta(file, "preprocess"));
+  if (file.metadata.count("class_names")) {
+    nlohmann::json names = parse_json_meta(file, "class_names");
+    if (!names.is_array()) throw Error(path + ": metadata 'class_names' is not a JSON list");
+    for (const auto& n : names) {
+      if (!n.is_string()) throw Error(path + ": metadata 'class_names' holds a non-string");
+      m.class_names.push_back(n.get<std::string>());
+    }
+  }
+
+  WeightBinder binder(path, file.weights);
+  GraphBuilder builder(binder);
+  if (m.family == "resnet_spd") {
+    build_resnet_spd(m.architecture, builder);
+  } else if (m.family == "yolov5") {
+    m.strides = build_yolov5(m.architecture, builder);
+  } else {
+    throw Error(path + ": unknown model family '" + m.family + "' (expected resnet_spd or yolov5)");
+  }
+  binder.finish();
+  try {
+    m.graph = std::make_unique<Graph>(std::move(builder.def()), std::move(builder.weights()),
+                                      m.family == "yolov5" ? yolov5_ops() : builtin_ops());
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+  m.aliases = std::move(builder.aliases());
+  const int64_t classes = m.family == "yolov5" ? m.architecture.value("nc", 0) : m.architecture.value("num_classes", 0);
+  if (!m.class_names.empty() && static_cast<int64_t>(m.class_names.size()) != classes)
+    throw Error(path + ": " + std::to_string(m.class_names.size()) + " class names for " + std::to_string(classes) +
+                " classes");
+  for (int64_t i = static_cast<int64_t>(m.class_names.size()); i < classes; ++i)
+    m.class_names.push_back("class" + std::to_string(i));
+  return m;
+}
+
+}  // namespace spdinfer
