@@ -10,6 +10,9 @@ namespace spdinfer::cli {
 void add_info_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_golden_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_classify_command(CLI::App& app);
+void add_detect_command(CLI::App& app);
 
 // Exit status a command asks for (golden: 1 when a layer fails).
 extern int exit_status;

@@ -1,0 +1,123 @@
+// `spdinfer bench MODEL`: latency (min, median, max), throughput, achieved
+// GFLOP/s and peak memory; --per-layer shows where the time goes.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <random>
+
+#include "apps/commands.h"
+#include "engine/error.h"
+#include "models/model.h"
+
+namespace spdinfer::cli {
+namespace {
+
+struct BenchOptions {
+  std::string model, size;
+  int batch = 1, threads = 1, runs = 20, warmup = 3;
+  bool per_layer = false, json = false;
+};
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux reports kilobytes
+}
+
+std::pair<int, int> parse_size(const std::string& text, const Preprocess& p) {
+  if (text.empty()) return {p.height, p.width};
+  int h = 0, w = 0;
+  char x = 0, extra = 0;
+  const int n = std::sscanf(text.c_str(), "%d%c%d%c", &h, &x, &w, &extra);
+  if (n == 1) w = h;
+  else if (n != 3 || (x != 'x' && x != 'X')) throw Error("--size '" + text + "': expected HxW or N");
+  if (h < 1 || w < 1 || h > 8192 || w > 8192) throw Error("--size '" + text + "': sides must be 1 to 8192");
+  return {h, w};
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void run_bench(const BenchOptions& o) {
+  Model m = load_model(o.model);
+  const auto [h, w] = parse_size(o.size, m.preprocess);
+  Tensor x({o.batch, 3, h, w});
+  std::mt19937 rng(0);
+  std::uniform_real_distribution<float> dist(0.0f, 1.0f);
+  for (int64_t i = 0; i < x.numel(); ++i) x[i] = dist(rng);
+  auto plan = m.graph->plan({x.shape()});
+  const double gflop = 2.0 * plan->total_macs() / 1e9;
+
+  std::map<std::string, double> node_ms;
+  RunOptions options;
+  options.threads = o.threads;
+  for (int i = 0; i < o.warmup; ++i) plan->run({&x}, options);
+  if (o.per_layer) options.observer = [&](const Node& n, const Tensor&, double ms) { node_ms[n.name] += ms; };
+  std::vector<double> times;
+  for (int i = 0; i < o.runs; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    plan->run({&x}, options);
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  const double med = median(times);
+  const double mn = *std::min_element(times.begin(), times.end());
+  const double mx = *std::max_element(times.begin(), times.end());
+  const double rss = peak_rss_mb();
+  if (o.json) {
+    std::printf(
+        "{\"model\": \"%s\", \"shape\": [%d, 3, %d, %d], \"threads\": %d, \"runs\": %d, \"median_ms\": %.4f, "
+        "\"min_ms\": %.4f, \"max_ms\": %.4f, \"images_per_s\": %.3f, \"gflop\": %.4f, \"gflops_per_s\": %.3f, "
+        "\"planned_activation_mb\": %.3f, \"peak_rss_mb\": %.2f}\n",
+        o.model.c_str(), o.batch, h, w, o.threads, o.runs, med, mn, mx, 1000.0 * o.batch / med, gflop,
+        gflop / (med / 1000.0), plan->planned_bytes() / 1e6, rss);
+  } else {
+    std::printf("model %s, input (%d, 3, %d, %d), %d threads, %d runs after %d warm-up\n", o.model.c_str(), o.batch,
+                h, w, o.threads, o.runs, o.warmup);
+    std::printf("latency ms: min %.3f  median %.3f  max %.3f\n", mn, med, mx);
+    std::printf("throughput: %.1f images/s, %.2f GFLOP per run, %.1f GFLOP/s\n", 1000.0 * o.batch / med, gflop,
+                gflop / (med / 1000.0));
+    std::printf("memory: %.1f MB planned activations, %.1f MB peak RSS\n", plan->planned_bytes() / 1e6, rss);
+  }
+  if (!o.per_layer) return;
+
+  // Per-node table, slowest first: where the time goes.
+  const auto& nodes = m.graph->nodes();
+  std::vector<std::size_t> order(nodes.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  double total = 0;
+  for (const auto& [name, ms] : node_ms) total += ms;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return node_ms[nodes[a].name] > node_ms[nodes[b].name]; });
+  std::printf("\n%-34s %-16s %-22s %10s %7s %9s\n", "node", "op", "output", "ms/run", "share", "GFLOP/s");
+  for (std::size_t i : order) {
+    const double ms = node_ms[nodes[i].name] / o.runs;
+    const double macs = plan->kernel(i).macs();
+    std::printf("%-34s %-16s %-22s %10.3f %6.1f%% %9.1f\n", nodes[i].name.c_str(), nodes[i].op.c_str(),
+                shape_to_string(plan->node_output_shape(i)).c_str(), ms, 100.0 * node_ms[nodes[i].name] / total,
+                ms > 0 ? 2.0 * macs / 1e9 / (ms / 1000.0) : 0.0);
+  }
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto opts = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Time a model: latency, throughput, GFLOP/s, memory, per-layer profile");
+  cmd->add_option("model", opts->model, "spdinfer model file")->required();
+  cmd->add_option("--size", opts->size, "input HxW (default: the model's input size)");
+  cmd->add_option("--batch", opts->batch, "batch size")->check(CLI::Range(1, 4096));
+  cmd->add_option("--threads", opts->threads, "threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--runs", opts->runs, "timed runs")->check(CLI::Range(1, 100000));
+  cmd->add_option("--warmup", opts->warmup, "untimed runs first")->check(CLI::Range(0, 100000));
+  cmd->add_flag("--per-layer", opts->per_layer, "time every node; print a table sorted by time");
+  cmd->add_flag("--json", opts->json, "one JSON object instead of text");
+  cmd->callback([opts] { run_bench(*opts); });
+}
+
+}  // namespace spdinfer::cli
