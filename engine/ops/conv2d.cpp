@@ -1,0 +1,377 @@
+// conv2d: shape validation, the naive reference and the fast path.
+//
+// Fast path, per (image n, group g), as one GEMM:
+//   out_g (O/groups, OH*OW) = weight_g (O/groups, K) * col (K, OH*OW),  K = C/groups * kH * kW
+// where col is the im2col matrix of the input. The OH*OW columns are cut into tiles so that a
+// tile's im2col block stays in L2 and so that batch-1, groups-1 layers (the common case) still
+// give every thread work: each thread writes its own im2col tile into its own workspace slice
+// and runs a single-threaded sgemm into its slice of the output columns (ldc = OH*OW). Outputs
+// too small to split by columns are split by output channels (GEMM rows) as well.
+// 1x1 stride-1 unpadded convolutions skip im2col: the input plane already is col.
+// Depthwise convolutions (one input channel per group) use direct loops instead of
+// O tiny GEMMs with K = kH*kW.
+#include "engine/ops/conv2d.h"
+
+#include <algorithm>
+#include <climits>
+#include <string>
+
+#include "engine/blas.h"
+#include "engine/error.h"
+#include "engine/parallel.h"
+
+namespace spdinfer {
+namespace {
+
+// Target size of one thread's im2col tile: half of a 1 MiB L2, leaving room for the packed
+// weight panel sgemm keeps next to it.
+constexpr int64_t kIm2colTileFloats = 1 << 17;
+// Narrower tiles make sgemm repack the weights too often for too little work.
+constexpr int64_t kMinTileCols = 128;
+// When splitting a small output over threads: sgemm slows down below about this many columns,
+// and output-channel (row) tiles smaller than an sgemm micro-kernel's height waste it.
+constexpr int64_t kMinSplitCols = 64;
+constexpr int64_t kMinSplitRows = 16;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Every size the kernels need, derived once from validated shapes.
+struct ConvDims {
+  int64_t N, C, H, W;   // input (N, C, H, W)
+  int64_t O, kH, kW;    // weight (O, C/groups, kH, kW)
+  int64_t OH, OW, OHW;  // output (N, O, OH, OW)
+  int64_t groups, Cg, Og, K;
+};
+
+ConvDims conv_dims(const Shape& input, const Shape& weight, const Conv2dParams& p) {
+  const Shape out = conv2d_output_shape(input, weight, p);
+  ConvDims d;
+  d.N = input[0], d.C = input[1], d.H = input[2], d.W = input[3];
+  d.O = weight[0], d.kH = weight[2], d.kW = weight[3];
+  d.OH = out[2], d.OW = out[3], d.OHW = d.OH * d.OW;
+  d.groups = p.groups, d.Cg = d.C / p.groups, d.Og = d.O / p.groups;
+  d.K = d.Cg * d.kH * d.kW;
+  return d;
+}
+
+// Checks the tensors of a conv2d call against each other; returns the sizes.
+ConvDims check_conv_call(const Tensor& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& p,
+                         const Tensor& out) {
+  const ConvDims d = conv_dims(input.shape(), weight.shape(), p);
+  if (bias && bias->shape() != Shape{d.O})
+    throw Error("conv2d: bias must have shape (" + std::to_string(d.O) + ") for weight " +
+                shape_to_string(weight.shape()) + ", found " + shape_to_string(bias->shape()));
+  const Shape expected{d.N, d.O, d.OH, d.OW};
+  if (out.shape() != expected)
+    throw Error("conv2d: output tensor must have shape " + shape_to_string(expected) + ", found " +
+                shape_to_string(out.shape()));
+  return d;
+}
+
+// The output positions x in [0, count) whose input position x * stride + offset lies in
+// [0, size), as [lo, hi). Padding is what falls outside.
+struct Range {
+  int64_t lo, hi;
+};
+Range valid_range(int64_t count, int64_t stride, int64_t offset, int64_t size) {
+  int64_t lo = offset >= 0 ? 0 : ceil_div(-offset, stride);
+  int64_t hi = size - 1 - offset < 0 ? 0 : (size - 1 - offset) / stride + 1;
+  lo = std::min(lo, count);
+  hi = std::max(lo, std::min(hi, count));
+  return {lo, hi};
+}
+
+// How the fast path splits the work; conv2d_workspace_floats and conv2d must agree on it,
+// so both derive it from the same (shapes, params, threads).
+// GEMM paths: work items are (image, group, column tile, row tile). Column tiles bound the im2col
+// tile to the cache budget and are the preferred way to give threads work (no work is repeated);
+// when the output is too small for that (deep layers: few columns, many output channels), the
+// output channels are split as well, each thread building its own copy of the im2col tile.
+enum class ConvPath { Depthwise, Pointwise, Im2col };
+struct ConvPlan {
+  ConvPath path;
+  int64_t col_tiles = 1, tile_cols = 0;  // per (image, group); the last tile may be shorter
+  int64_t row_tiles = 1, tile_rows = 0;  // output channels of a group, likewise
+  int64_t slots = 1;                     // threads actually used = workspace slices
+  int64_t items() const { return col_tiles * row_tiles; }
+};
+
+ConvPlan plan_conv(const ConvDims& d, const Conv2dParams& p, int threads) {
+  threads = std::max(threads, 1);
+  ConvPlan plan{ConvPath::Im2col};
+  if (d.groups > 1 && d.Cg == 1) {
+    plan.path = ConvPath::Depthwise;
+    plan.slots = std::max<int64_t>(1, std::min<int64_t>(threads, d.N * d.O));
+    return plan;
+  }
+  const bool pointwise = d.kH == 1 && d.kW == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
+                         p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
+  if (pointwise) plan.path = ConvPath::Pointwise;
+  const int64_t max_cols = pointwise ? d.OHW : std::max(kMinTileCols, kIm2colTileFloats / d.K);
+  const int64_t planes = d.N * d.groups;
+  int64_t col_tiles = ceil_div(d.OHW, max_cols), row_tiles = 1;
+  if (threads > 1) {
+    // Pieces per plane so that planes * pieces is a multiple of threads: every thread gets
+    // work, and the same amount of it.
+    int64_t pieces = col_tiles;
+    while (planes * pieces % threads != 0) ++pieces;
+    const int64_t max_col_tiles = std::max(col_tiles, d.OHW / kMinSplitCols);
+    if (pieces <= max_col_tiles) {
+      col_tiles = pieces;
+    } else {
+      row_tiles = std::min(ceil_div(pieces, col_tiles), std::max<int64_t>(1, d.Og / kMinSplitRows));
+      // Too few output channels to split either: narrow column tiles beat an idle thread.
+      if (col_tiles * row_tiles < pieces) col_tiles = pieces, row_tiles = 1;
+    }
+  }
+  plan.tile_cols = ceil_div(d.OHW, std::min(col_tiles, d.OHW));
+  plan.col_tiles = ceil_div(d.OHW, plan.tile_cols);
+  plan.tile_rows = ceil_div(d.Og, row_tiles);
+  plan.row_tiles = ceil_div(d.Og, plan.tile_rows);
+  plan.slots = std::max<int64_t>(1, std::min<int64_t>(threads, planes * plan.items()));
+  return plan;
+}
+
+// Columns [c0, c0 + cols) of the im2col matrix of one image and group.
+// in: (C/groups, H, W) of that image and group; col: (K, cols) row-major, row (c, ky, kx),
+// column j = output position c0 + j = oy * OW + ox.
+void im2col_tile(const float* in, const ConvDims& d, const Conv2dParams& p, int64_t c0, int64_t cols,
+                 float* col) {
+  const int64_t sh = p.stride_h, sw = p.stride_w;
+  float* dst = col;
+  for (int64_t c = 0; c < d.Cg; ++c) {
+    const float* plane = in + c * d.H * d.W;
+    for (int64_t ky = 0; ky < d.kH; ++ky) {
+      const int64_t yoff = ky * p.dilation_h - p.pad_top;
+      for (int64_t kx = 0; kx < d.kW; ++kx, dst += cols) {
+        const int64_t xoff = kx * p.dilation_w - p.pad_left;
+        const Range xr = valid_range(d.OW, sw, xoff, d.W);
+        // Walk the tile one output row (run) at a time.
+        int64_t oy = c0 / d.OW, ox = c0 % d.OW;
+        for (int64_t j = 0; j < cols; j += d.OW - ox, ox = 0, ++oy) {
+          const int64_t end = std::min(d.OW, ox + cols - j);  // exclusive ox of this run
+          float* run = dst + j;                               // run[x - ox] is output column x
+          const int64_t iy = oy * sh + yoff;
+          if (iy < 0 || iy >= d.H) {
+            std::fill(run, run + (end - ox), 0.0f);
+            continue;
+          }
+          const float* row = plane + iy * d.W;
+          const int64_t a = std::clamp(xr.lo, ox, end), b = std::clamp(xr.hi, ox, end);
+          std::fill(run, run + (a - ox), 0.0f);
+          if (sw == 1) {
+            if (b > a) std::copy(row + a + xoff, row + b + xoff, run + (a - ox));
+          } else {
+            for (int64_t x = a; x < b; ++x) run[x - ox] = row[x * sw + xoff];
+          }
+          std::fill(run + (b - ox), run + (end - ox), 0.0f);
+        }
+      }
+    }
+  }
+}
+
+// One output plane of a depthwise convolution, accumulated row by row so that each output
+// row stays in L1 while the kH * kW taps are added.
+// in: (H, W) plane of the input channel; w: (kH, kW); out: (OH, OW).
+void depthwise_plane(const float* in, const float* w, float bias, const ConvDims& d, const Conv2dParams& p,
+                     float* out) {
+  const int64_t sw = p.stride_w;
+  for (int64_t oy = 0; oy < d.OH; ++oy) {
+    float* orow = out + oy * d.OW;
+    std::fill(orow, orow + d.OW, bias);
+    for (int64_t ky = 0; ky < d.kH; ++ky) {
+      const int64_t iy = oy * p.stride_h - p.pad_top + ky * p.dilation_h;
+      if (iy < 0 || iy >= d.H) continue;
+      const float* irow = in + iy * d.W;
+      for (int64_t kx = 0; kx < d.kW; ++kx) {
+        const float wv = w[ky * d.kW + kx];
+        const int64_t xoff = kx * p.dilation_w - p.pad_left;
+        const Range xr = valid_range(d.OW, sw, xoff, d.W);
+        if (sw == 1) {
+          for (int64_t x = xr.lo; x < xr.hi; ++x) orow[x] += wv * irow[x + xoff];
+        } else {
+          for (int64_t x = xr.lo; x < xr.hi; ++x) orow[x] += wv * irow[x * sw + xoff];
+        }
+      }
+    }
+  }
+}
+
+// Bias add and activation over a (rows, cols) block of the GEMM output with row stride ld,
+// while the block is still in cache.
+void bias_activation(float* c, int64_t rows, int64_t cols, int64_t ld, const float* bias, Activation a) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = c + r * ld;
+    if (bias) {
+      const float b = bias[r];
+      for (int64_t j = 0; j < cols; ++j) row[j] += b;
+    }
+    apply_activation(row, cols, a);
+  }
+}
+
+void check_fits_int(int64_t value, const char* what) {
+  if (value > INT_MAX)
+    throw Error(std::string("conv2d: ") + what + " " + std::to_string(value) + " exceeds the BLAS int range");
+}
+
+}  // namespace
+
+Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dParams& p) {
+  if (input.size() != 4)
+    throw Error("conv2d: input must be rank 4 (N, C, H, W), found shape " + shape_to_string(input));
+  if (weight.size() != 4)
+    throw Error("conv2d: weight must be rank 4 (O, C/groups, kH, kW), found shape " +
+                shape_to_string(weight));
+  for (int64_t v : input)
+    if (v < 0) throw Error("conv2d: negative dimension in input shape " + shape_to_string(input));
+  if (input[1] <= 0 || weight[0] <= 0 || weight[1] <= 0)
+    throw Error("conv2d: channel counts must be positive, found input " + shape_to_string(input) +
+                " and weight " + shape_to_string(weight));
+  if (weight[2] <= 0 || weight[3] <= 0)
+    throw Error("conv2d: kernel size must be positive, found weight " + shape_to_string(weight));
+  if (p.kernel_h < 0 || p.kernel_w < 0)
+    throw Error("conv2d: kernel size must be positive (or 0 to take it from the weight), found " +
+                std::to_string(p.kernel_h) + "x" + std::to_string(p.kernel_w));
+  if ((p.kernel_h > 0 && p.kernel_h != weight[2]) || (p.kernel_w > 0 && p.kernel_w != weight[3]))
+    throw Error("conv2d: params give kernel " + std::to_string(p.kernel_h) + "x" +
+                std::to_string(p.kernel_w) + " but the weight " + shape_to_string(weight) + " has " +
+                std::to_string(weight[2]) + "x" + std::to_string(weight[3]));
+  if (p.stride_h <= 0 || p.stride_w <= 0)
+    throw Error("conv2d: stride must be positive, found " + std::to_string(p.stride_h) + "x" +
+                std::to_string(p.stride_w));
+  if (p.dilation_h <= 0 || p.dilation_w <= 0)
+    throw Error("conv2d: dilation must be positive, found " + std::to_string(p.dilation_h) + "x" +
+                std::to_string(p.dilation_w));
+  if (p.pad_top < 0 || p.pad_left < 0 || p.pad_bottom < 0 || p.pad_right < 0)
+    throw Error("conv2d: padding must not be negative, found top " + std::to_string(p.pad_top) + " left " +
+                std::to_string(p.pad_left) + " bottom " + std::to_string(p.pad_bottom) + " right " +
+                std::to_string(p.pad_right));
+  if (p.groups <= 0) throw Error("conv2d: groups must be positive, found " + std::to_string(p.groups));
+  const int64_t C = input[1], O = weight[0];
+  if (C % p.groups != 0)
+    throw Error("conv2d: input channels " + std::to_string(C) + " (input " + shape_to_string(input) +
+                ") are not divisible by groups " + std::to_string(p.groups));
+  if (O % p.groups != 0)
+    throw Error("conv2d: output channels " + std::to_string(O) + " (weight " + shape_to_string(weight) +
+                ") are not divisible by groups " + std::to_string(p.groups));
+  if (weight[1] != C / p.groups)
+    throw Error("conv2d: weight " + shape_to_string(weight) + " has " + std::to_string(weight[1]) +
+                " input channels per group, expected input channels " + std::to_string(C) + " / groups " +
+                std::to_string(p.groups) + " = " + std::to_string(C / p.groups));
+  auto out_size = [&](int64_t size, int pad_a, int pad_b, int64_t k, int dil, int stride, const char* what) {
+    const int64_t span = size + pad_a + pad_b, dilated = int64_t{dil} * (k - 1) + 1;
+    if (span < dilated)
+      throw Error(std::string("conv2d: output ") + what + " would be <= 0: input " + what + " " +
+                  std::to_string(size) + " + padding " + std::to_string(pad_a) + " + " +
+                  std::to_string(pad_b) + " is smaller than the dilated kernel " + what + " " +
+                  std::to_string(dilated) + " (input " + shape_to_string(input) + ", weight " +
+                  shape_to_string(weight) + ")");
+    return (span - dilated) / stride + 1;
+  };
+  const int64_t OH =
+      out_size(input[2], p.pad_top, p.pad_bottom, weight[2], p.dilation_h, p.stride_h, "height");
+  const int64_t OW =
+      out_size(input[3], p.pad_left, p.pad_right, weight[3], p.dilation_w, p.stride_w, "width");
+  return {input[0], O, OH, OW};
+}
+
+void conv2d_reference(const Tensor& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& p,
+                      Tensor& out) {
+  const ConvDims d = check_conv_call(input, weight, bias, p, out);
+  // input (N, C, H, W), weight (O, C/groups, kH, kW), out (N, O, OH, OW)
+  for (int64_t n = 0; n < d.N; ++n) {
+    for (int64_t o = 0; o < d.O; ++o) {
+      const int64_t g = o / d.Og;
+      for (int64_t oy = 0; oy < d.OH; ++oy) {
+        for (int64_t ox = 0; ox < d.OW; ++ox) {
+          double acc = bias ? (*bias)[o] : 0.0;
+          for (int64_t ci = 0; ci < d.Cg; ++ci) {
+            const int64_t c = g * d.Cg + ci;
+            for (int64_t ky = 0; ky < d.kH; ++ky) {
+              const int64_t iy = oy * p.stride_h - p.pad_top + ky * p.dilation_h;
+              if (iy < 0 || iy >= d.H) continue;
+              for (int64_t kx = 0; kx < d.kW; ++kx) {
+                const int64_t ix = ox * p.stride_w - p.pad_left + kx * p.dilation_w;
+                if (ix < 0 || ix >= d.W) continue;
+                acc += double{weight[((o * d.Cg + ci) * d.kH + ky) * d.kW + kx]} *
+                       input[((n * d.C + c) * d.H + iy) * d.W + ix];
+              }
+            }
+          }
+          out[((n * d.O + o) * d.OH + oy) * d.OW + ox] = static_cast<float>(acc);
+        }
+      }
+    }
+  }
+  activation_reference(out, p.activation, out);
+}
+
+std::size_t conv2d_workspace_floats(const Shape& input, const Shape& weight, const Conv2dParams& params,
+                                    int threads) {
+  const ConvDims d = conv_dims(input, weight, params);
+  const ConvPlan plan = plan_conv(d, params, threads);
+  if (plan.path != ConvPath::Im2col) return 0;
+  return static_cast<std::size_t>(plan.slots * d.K * plan.tile_cols);
+}
+
+void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& p, Tensor& out,
+            float* workspace, int threads) {
+  const ConvDims d = check_conv_call(input, weight, bias, p, out);
+  const ConvPlan plan = plan_conv(d, p, threads);
+  const float* in = input.data();
+  const float* w = weight.data();
+  const float* b = bias ? bias->data() : nullptr;
+  float* o = out.data();
+
+  if (plan.path == ConvPath::Depthwise) {
+    // One input channel per group: output channel oc reads input channel oc / (O / C).
+    parallel_for(d.N * d.O, threads, [&](int64_t plane) {
+      const int64_t n = plane / d.O, oc = plane % d.O, c = oc / d.Og;
+      float* dst = o + plane * d.OHW;
+      depthwise_plane(in + (n * d.C + c) * d.H * d.W, w + oc * d.kH * d.kW, b ? b[oc] : 0.0f, d, p, dst);
+      apply_activation(dst, d.OHW, p.activation);
+    });
+    return;
+  }
+
+  check_fits_int(d.K, "GEMM depth C/groups*kH*kW");
+  check_fits_int(d.H * d.W, "input plane size H*W");
+  check_fits_int(d.OHW, "output plane size OH*OW");
+  if (plan.path == ConvPath::Im2col && !workspace)
+    throw Error("conv2d: this convolution needs a workspace of " +
+                std::to_string(plan.slots * d.K * plan.tile_cols) + " floats, got none");
+
+  const int64_t items = d.N * d.groups * plan.items();
+  // Items are (image, group, column tile, row tile), row tile fastest; each slot takes a
+  // contiguous run of them and owns workspace slice `slot`, so no two threads share im2col
+  // memory, and consecutive row tiles of one column tile reuse the slot's im2col tile.
+  parallel_for(plan.slots, threads, [&](int64_t slot) {
+    float* col = plan.path == ConvPath::Im2col ? workspace + slot * d.K * plan.tile_cols : nullptr;
+    int64_t built = -1;  // (plane, column tile) whose im2col tile `col` holds
+    for (int64_t item = slot * items / plan.slots; item < (slot + 1) * items / plan.slots; ++item) {
+      const int64_t rt = item % plan.row_tiles, ct = item / plan.row_tiles % plan.col_tiles;
+      const int64_t plane = item / plan.items(), n = plane / d.groups, g = plane % d.groups;
+      const int64_t c0 = ct * plan.tile_cols, cols = std::min(plan.tile_cols, d.OHW - c0);
+      const int64_t r0 = rt * plan.tile_rows, rows = std::min(plan.tile_rows, d.Og - r0);
+      const float* in_g = in + (n * d.C + g * d.Cg) * d.H * d.W;  // (C/groups, H, W)
+      // B (K, cols): the input plane itself for pointwise (ld H*W), else the im2col tile (ld cols).
+      const float* B = col;
+      int64_t ldb = cols;
+      if (!col) {
+        B = in_g + c0, ldb = d.H * d.W;
+      } else if (built != item / plan.row_tiles) {
+        im2col_tile(in_g, d, p, c0, cols, col);
+        built = item / plan.row_tiles;
+      }
+      const int64_t oc0 = g * d.Og + r0;              // first output channel of the item
+      float* dst = o + (n * d.O + oc0) * d.OHW + c0;  // (rows, cols), ld OH*OW
+      sgemm(static_cast<int>(rows), static_cast<int>(cols), static_cast<int>(d.K), w + oc0 * d.K,
+            static_cast<int>(d.K), B, static_cast<int>(ldb), dst, static_cast<int>(d.OHW));
+      bias_activation(dst, rows, cols, d.OHW, b ? b + oc0 : nullptr, p.activation);
+    }
+  });
+}
+
+}  // namespace spdinfer
