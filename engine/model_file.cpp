@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -17,17 +18,54 @@ namespace {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
 
+// Strict UTF-8 (RFC 3629): no overlong forms, no UTF-16 surrogates, nothing above U+10FFFF.
 bool valid_utf8(const std::uint8_t* s, std::size_t n) {
   std::size_t i = 0;
   while (i < n) {
-    std::uint8_t c = s[i];
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > n) return false;
-    for (std::size_t k = 1; k < len; ++k)
+    const std::uint8_t c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len;
+    std::uint8_t lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+    } else {
+      return false;  // continuation byte, overlong C0/C1, or F5..FF
+    }
+    if (n - i < len || s[i + 1] < lo || s[i + 1] > hi) return false;
+    for (std::size_t k = 2; k < len; ++k)
       if ((s[i + k] & 0xC0) != 0x80) return false;
     i += len;
   }
   return true;
+}
+
+// At most about 100 bytes of `s` for a message (names and values come from the
+// file and may be megabytes long), cut at a character boundary.
+std::string shorten(const std::string& s) {
+  constexpr std::size_t kMax = 100;
+  if (s.size() <= kMax) return s;
+  std::size_t n = kMax;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n) + "...";
+}
+
+// A JSON value for a message, without printing nested values (which may be
+// nested a million levels deep: the serializer recurses).
+std::string describe(const nlohmann::json& v) {
+  if (v.is_array()) return "a list";
+  if (v.is_object()) return "an object";
+  return shorten(v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::size_t dtype_size(const std::string& dtype) {
@@ -42,40 +80,47 @@ struct Entry {
 };
 
 Entry parse_entry(const std::string& path, const std::string& name, const nlohmann::json& j) {
-  const std::string where = "tensor '" + name + "'";
+  const std::string where = "tensor '" + shorten(name) + "'";
   if (!j.is_object()) fail(path, where + ": header entry is not a JSON object");
   for (const auto& [key, value] : j.items())
     if (key != "dtype" && key != "shape" && key != "data_offsets")
-      fail(path, where + ": unknown header field '" + key + "'");
+      fail(path,
+           where + ": unknown header field '" + shorten(key) + "' (expected dtype, shape, data_offsets)");
   Entry e;
   e.info.name = name;
   auto dtype = j.find("dtype");
   if (dtype == j.end() || !dtype->is_string()) fail(path, where + ": missing or non-string dtype");
   e.info.dtype = dtype->get<std::string>();
   if (!dtype_size(e.info.dtype))
-    fail(path, where + ": unsupported dtype '" + e.info.dtype + "' (expected F32 or F16)");
+    fail(path, where + ": unsupported dtype '" + shorten(e.info.dtype) + "' (expected F32 or F16)");
   auto shape = j.find("shape");
   if (shape == j.end() || !shape->is_array()) fail(path, where + ": missing or non-list shape");
   if (shape->size() > 8) fail(path, where + ": shape has " + std::to_string(shape->size()) + " dimensions");
-  for (const auto& d : *shape) {
-    if (!d.is_number_unsigned()) fail(path, where + ": shape " + shape->dump() + " is not non-negative integers");
+  for (std::size_t i = 0; i < shape->size(); ++i) {
+    const auto& d = (*shape)[i];
+    if (!d.is_number_unsigned())
+      fail(path, where + ": shape dimension " + std::to_string(i) + " is " + describe(d) +
+                     ", not a non-negative integer");
     if (d.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<int64_t>::max()))
       fail(path, where + ": shape dimension " + d.dump() + " is too large");
     e.info.shape.push_back(d.get<int64_t>());
   }
   auto offsets = j.find("data_offsets");
-  if (offsets == j.end() || !offsets->is_array() || offsets->size() != 2 || !(*offsets)[0].is_number_unsigned() ||
-      !(*offsets)[1].is_number_unsigned())
+  if (offsets == j.end() || !offsets->is_array() || offsets->size() != 2 ||
+      !(*offsets)[0].is_number_unsigned() || !(*offsets)[1].is_number_unsigned())
     fail(path, where + ": data_offsets must be [begin, end], non-negative integers");
   e.begin = (*offsets)[0].get<std::uint64_t>();
   e.end = (*offsets)[1].get<std::uint64_t>();
-  if (e.end < e.begin) fail(path, where + ": data_offsets end before they begin");
+  if (e.end < e.begin)
+    fail(path, where + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                   "] end before they begin");
 
   // Element count with overflow checks: the product of a crafted shape must
   // not wrap around into a small, plausible size.
   std::uint64_t numel = 1;
   for (int64_t d : e.info.shape) {
-    if (d != 0 && numel > static_cast<std::uint64_t>(std::numeric_limits<int64_t>::max()) / static_cast<std::uint64_t>(d))
+    if (d != 0 && numel > static_cast<std::uint64_t>(std::numeric_limits<int64_t>::max()) /
+                              static_cast<std::uint64_t>(d))
       fail(path, where + ": shape " + shape_to_string(e.info.shape) + " overflows");
     numel *= static_cast<std::uint64_t>(d);
   }
@@ -84,7 +129,8 @@ Entry parse_entry(const std::string& path, const std::string& name, const nlohma
     fail(path, where + ": shape " + shape_to_string(e.info.shape) + " overflows");
   if (numel * elem != e.end - e.begin)
     fail(path, where + ": shape " + shape_to_string(e.info.shape) + " of " + e.info.dtype + " needs " +
-                   std::to_string(numel * elem) + " bytes, data_offsets span " + std::to_string(e.end - e.begin));
+                   std::to_string(numel * elem) + " bytes, data_offsets span " +
+                   std::to_string(e.end - e.begin));
   return e;
 }
 
@@ -141,31 +187,48 @@ ModelFile parse_model_file(const std::string& path, const std::uint8_t* bytes, s
   std::uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
   if (header_len > kMaxHeaderBytes)
-    fail(path, "header length " + std::to_string(header_len) + " exceeds the " + std::to_string(kMaxHeaderBytes) +
-                   "-byte limit (not a model file?)");
+    fail(path, "header length " + std::to_string(header_len) + " exceeds the " +
+                   std::to_string(kMaxHeaderBytes) + "-byte limit (not a model file?)");
   if (header_len > size - 8)
-    fail(path, "header length " + std::to_string(header_len) + " runs past the end of the " + std::to_string(size) +
-                   "-byte file (truncated?)");
+    fail(path, "header length " + std::to_string(header_len) + " runs past the end of the " +
+                   std::to_string(size) + "-byte file (truncated?)");
   const std::uint8_t* header = bytes + 8;
   if (!valid_utf8(header, header_len)) fail(path, "header is not valid UTF-8");
 
   // Duplicate keys must be an error, but JSON parsers keep the last one
-  // silently: catch them with the parser callback at the top level.
-  std::set<std::string> seen;
-  std::string duplicate;
-  auto callback = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    if (depth == 1 && event == nlohmann::json::parse_event_t::key && !seen.insert(parsed.get<std::string>()).second)
-      duplicate = parsed.get<std::string>();
+  // silently: catch them with the parser callback, in the top-level object
+  // (tensor names) and one level down (metadata keys, tensor entry fields).
+  // Deeper objects are refused by the type checks anyway.
+  using Event = nlohmann::json::parse_event_t;
+  std::set<std::string> top_keys, inner_keys;
+  std::string owner, duplicate;  // owner: the top-level key whose object is being parsed
+  auto callback = [&](int depth, Event event, nlohmann::json& parsed) {
+    if (event == Event::object_start && depth == 1) inner_keys.clear();
+    if (event != Event::key || depth > 2 || !duplicate.empty()) return true;
+    const std::string& key = parsed.get_ref<const std::string&>();
+    if (depth == 1) {
+      owner = key;
+      if (!top_keys.insert(key).second)
+        duplicate = key == "__metadata__" ? "'__metadata__' appears twice in the header"
+                                          : "tensor '" + shorten(key) + "' appears twice in the header";
+    } else if (!inner_keys.insert(key).second) {
+      duplicate = owner == "__metadata__"
+                      ? "metadata '" + shorten(key) + "' appears twice"
+                      : "tensor '" + shorten(owner) + "': field '" + shorten(key) + "' appears twice";
+    }
     return true;
   };
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(header, header + header_len, callback);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(path, "header is not valid JSON (error at byte " + std::to_string(e.byte) +
+                   " of the header; not a model file?)");
   } catch (const nlohmann::json::exception&) {
     fail(path, "header is not valid JSON (not a model file?)");
   }
   if (!j.is_object()) fail(path, "header is not a JSON object");
-  if (!duplicate.empty()) fail(path, "tensor '" + duplicate + "' appears twice in the header");
+  if (!duplicate.empty()) fail(path, duplicate);
 
   ModelFile file;
   file.path = path;
@@ -174,7 +237,8 @@ ModelFile parse_model_file(const std::string& path, const std::uint8_t* bytes, s
     if (name == "__metadata__") {
       if (!value.is_object()) fail(path, "__metadata__ is not a JSON object");
       for (const auto& [key, v] : value.items()) {
-        if (!v.is_string()) fail(path, "metadata '" + key + "' is not a string");
+        if (!v.is_string())
+          fail(path, "metadata '" + shorten(key) + "' is " + describe(v) + ", not a string");
         file.metadata[key] = v.get<std::string>();
       }
       continue;
@@ -185,12 +249,15 @@ ModelFile parse_model_file(const std::string& path, const std::uint8_t* bytes, s
   if (require_spdinfer_metadata) {
     auto format = file.metadata.find("format");
     if (format == file.metadata.end() || format->second != kModelFormatName)
-      fail(path, "not a spdinfer model file (metadata 'format' is not 'spdinfer'); convert the checkpoint with "
-                 "weights_tools/convert.py");
+      fail(path, "not a spdinfer model file (" +
+                     (format == file.metadata.end()
+                          ? std::string("metadata has no 'format'")
+                          : "metadata 'format' is '" + shorten(format->second) + "', expected 'spdinfer'") +
+                     "); convert the checkpoint with weights_tools/convert.py");
     auto version = file.metadata.find("format_version");
     if (version == file.metadata.end() || version->second != std::to_string(kModelFormatVersion))
       fail(path, "unknown model format version '" +
-                     (version == file.metadata.end() ? std::string("(none)") : version->second) +
+                     (version == file.metadata.end() ? std::string("(none)") : shorten(version->second)) +
                      "' (this spdinfer reads version " + std::to_string(kModelFormatVersion) +
                      "); re-run weights_tools/convert.py");
   }
@@ -200,30 +267,37 @@ ModelFile parse_model_file(const std::string& path, const std::uint8_t* bytes, s
   const std::uint64_t data_size = size - 8 - header_len;
   std::vector<const Entry*> by_offset;
   for (const auto& e : entries) by_offset.push_back(&e);
-  std::stable_sort(by_offset.begin(), by_offset.end(),
-                   [](const Entry* a, const Entry* b) { return a->begin < b->begin || (a->begin == b->begin && a->end < b->end); });
+  std::stable_sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
+    return a->begin < b->begin || (a->begin == b->begin && a->end < b->end);
+  });
   std::uint64_t expected = 0;
+  const Entry* previous = nullptr;
   for (const Entry* e : by_offset) {
     if (e->end > data_size)
-      fail(path, "tensor '" + e->info.name + "': data_offsets [" + std::to_string(e->begin) + ", " +
+      fail(path, "tensor '" + shorten(e->info.name) + "': data_offsets [" + std::to_string(e->begin) + ", " +
                      std::to_string(e->end) + "] run past the end of the " + std::to_string(data_size) +
                      "-byte data section (truncated?)");
     if (e->begin < expected)
-      fail(path, "tensor '" + e->info.name + "': data overlaps the tensor before it");
+      fail(path, "tensor '" + shorten(e->info.name) + "': data overlaps tensor '" +
+                     shorten(previous->info.name) + "' (bytes [" + std::to_string(e->begin) + ", " +
+                     std::to_string(e->end) + "] vs [" + std::to_string(previous->begin) + ", " +
+                     std::to_string(previous->end) + "])");
     if (e->begin > expected)
-      fail(path, "tensor '" + e->info.name + "': data starts at " + std::to_string(e->begin) + ", expected " +
-                     std::to_string(expected) + " (offsets must be contiguous from 0)");
+      fail(path, "tensor '" + shorten(e->info.name) + "': data starts at " + std::to_string(e->begin) +
+                     ", expected " + std::to_string(expected) + " (offsets must be contiguous from 0)");
     expected = e->end;
+    previous = e;
   }
   if (expected != data_size)
     fail(path, std::to_string(data_size - expected) + " trailing bytes after the last tensor");
 
+  // Every size is now known to lie within the file: allocation is bounded by it.
   const std::uint8_t* data = header + header_len;
-  for (const Entry& e : entries) {
-    Tensor t(e.info.shape);
-    widen(e, data, t);
-    file.weights.emplace(e.info.name, std::move(t));
-    file.tensors.push_back(e.info);
+  for (const Entry* e : by_offset) {
+    Tensor t(e->info.shape);
+    widen(*e, data, t);
+    file.weights.emplace(e->info.name, std::move(t));
+    file.tensors.push_back(e->info);
   }
   return file;
 }
@@ -231,6 +305,12 @@ ModelFile parse_model_file(const std::string& path, const std::uint8_t* bytes, s
 namespace {
 
 std::vector<std::uint8_t> read_all(const std::string& path) {
+  // Only regular files: a directory opens and claims a huge size on some file
+  // systems, a device or pipe has no size.
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (ec) fail(path, "cannot open: " + ec.message());
+  if (!std::filesystem::is_regular_file(status)) fail(path, "not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
   in.seekg(0, std::ios::end);
