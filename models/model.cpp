@@ -62,8 +62,10 @@ std::string Model::node_for_module(const std::string& module) const {
   return "";
 }
 
-Model load_model(const std::string& path) {
-  ModelFile file = read_model_file(path);
+Model load_model(const std::string& path) { return build_model(read_model_file(path)); }
+
+Model build_model(ModelFile file) {
+  const std::string path = file.path;
   Model m;
   m.path = path;
   m.family = file.meta("family");

@@ -43,5 +43,7 @@ struct Model {
 
 // Reads, validates and builds; throws spdinfer::Error("PATH: ...").
 Model load_model(const std::string& path);
+// Builds from a model file already read (its weights are moved into the graph).
+Model build_model(ModelFile file);
 
 }  // namespace spdinfer
