@@ -294,10 +294,10 @@ def _yolov5_model(obj):
 
 
 def _inner_state_dict(obj):
-    """A state_dict stored directly, or under 'ema'/'model' (ema preferred); 'module.' prefixes
-    from DataParallel are dropped."""
+    """A state_dict stored directly, or under 'ema'/'model'/'state_dict' (ema preferred);
+    'module.' prefixes from DataParallel are dropped."""
     if isinstance(obj, dict) and not _is_state_dict(obj):
-        for key in ("ema", "model"):
+        for key in ("ema", "model", "state_dict"):
             if _is_state_dict(obj.get(key)):
                 obj = obj[key]
                 break
@@ -350,10 +350,14 @@ def describe_checkpoint(obj, yaml_cfg=None):
         if state_dict is None:
             raise ArchitectureError(f"not a state_dict nor a YOLOv5 checkpoint: {_describe(obj)}")
         names = None
+        if yaml_cfg is None and isinstance(obj, dict) and isinstance(obj.get("yaml"), dict):
+            yaml_cfg = obj["yaml"]  # a state_dict saved with its architecture (weights_tools.transplant)
         if yaml_cfg is not None:
             cfg, family = yaml_cfg, "yolov5"
             strides = yolov5_strides_from_yaml(cfg)
             names = _names_list(cfg.get("names"))
+            if names is None and isinstance(obj, dict):
+                names = _names_list(obj.get("names"))
         elif all(k.startswith("model.") for k in state_dict):
             raise ArchitectureError("looks like a YOLOv5 state_dict: pass its model YAML with "
                                     "--yaml")

@@ -7,10 +7,8 @@ writes
   OUT.safetensors   spdinfer model file (metadata as weights_tools.convert writes it: the source's
                     class names, preprocess and source_sha256; the SPD architecture and strides)
   OUT.pt            {'state_dict', 'yaml', 'names'} for training code (plain tensors, lists and
-                    strings: torch.load needs no model class, even with weights_only=True)
-  OUT.yaml          the SPD architecture with `names` (JSON, which is valid YAML)
-  OUT.state_dict.pt the bare state_dict: with OUT.yaml, the shape the converter takes
-                    (`python -m weights_tools.convert OUT.state_dict.pt --yaml OUT.yaml -o X`)
+                    strings: torch.load needs no model class); `weights_tools.convert OUT.pt`
+                    takes it too
 
 What it is: the exact mapping of docs/transplant.md. The 6x6 stride-2 stem becomes Focus (its taps
 rearranged over the space_to_depth slots), every 3x3 stride-2 padding-1 Conv becomes a stride-1
@@ -44,7 +42,7 @@ _PASS_THROUGH = {'Concat', 'nn.Upsample'}
 _INPUT_CONVS = {'Conv': ('conv.weight',), 'C3': ('cv1.conv.weight', 'cv2.conv.weight'),
                 'SPPF': ('cv1.conv.weight',), 'SPP': ('cv1.conv.weight',)}
 VERIFY_RTOL = 1e-4
-OUTPUT_SUFFIXES = ('.safetensors', '.pt', '.yaml')
+OUTPUT_SUFFIXES = ('.safetensors', '.pt')
 
 
 class TransplantError(ValueError):
@@ -292,20 +290,16 @@ def output_base(out):
 
 
 def write_outputs(base, new_tensors, new_metadata):
-    """Write base.safetensors, base.pt, base.yaml and base.state_dict.pt; returns their paths."""
+    """Write base.safetensors and base.pt; returns their paths."""
     import torch
 
     names = json.loads(new_metadata['class_names'])
     yaml_dict = OrderedDict((k, v) for k, v in json.loads(new_metadata['architecture']).items()
                             if k != 'stride')  # strides follow from the layers
     state = training_state_dict(new_tensors, new_metadata)
-    paths = {k: base + k for k in ('.safetensors', '.pt', '.yaml', '.state_dict.pt')}
+    paths = {k: base + k for k in ('.safetensors', '.pt')}
     write_safetensors(paths['.safetensors'], new_tensors, new_metadata)
     torch.save({'state_dict': state, 'yaml': dict(yaml_dict), 'names': names}, paths['.pt'])
-    with open(paths['.yaml'], 'w', encoding='utf-8') as f:
-        json.dump(dict(yaml_dict, names=names), f, indent=1, ensure_ascii=False)
-        f.write('\n')
-    torch.save(state, paths['.state_dict.pt'])
     return paths
 
 
@@ -313,7 +307,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog='transplant', description=__doc__.split('\n')[0])
     p.add_argument('source', metavar='SRC.pt', help='standard YOLOv5 v6/v7 checkpoint (or model file)')
     p.add_argument('-o', '--output', metavar='OUT', required=True,
-                   help='output base name: writes OUT.safetensors, OUT.pt, OUT.yaml, OUT.state_dict.pt')
+                   help='output base name: writes OUT.safetensors and OUT.pt')
     p.add_argument('--no-verify', action='store_true', help='skip the PyTorch comparison of both models')
     args = p.parse_args(argv)
     try:
