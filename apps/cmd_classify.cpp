@@ -1,0 +1,131 @@
+// `spdinfer classify MODEL IMAGE|DIR|GLOB... [--topk 5] [--labels FILE] [--json] [--threads N]
+//  [--size N|HxW] [--resize resize|resize_crop|letterbox]`:
+// the model's preprocessing preset (overridable), softmax, top-k with class
+// names; a text line per image like YOLOv5's classify/predict.py, or JSON
+// lines. Thin: the numerics are models/preprocess and models/classification.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "apps/image_batch.h"
+#include "engine/error.h"
+#include "models/classification.h"
+#include "models/image.h"
+#include "models/model.h"
+#include "models/preprocess.h"
+
+namespace spdinfer::cli {
+namespace {
+struct ClassifyOptions {
+  std::string model;
+  std::vector<std::string> inputs;
+  int topk = 5;
+  std::string labels;
+  bool json = false;
+  int threads = 1;
+  std::string size;    // "" = the model's
+  std::string resize;  // "" = the model's
+};
+
+// "64" -> 64x64, "48x64" -> height 48, width 64.
+void parse_size(const std::string& text, Preprocess& p) {
+  int h = 0, w = 0;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%dx%d%c", &h, &w, &tail) != 2) {
+    if (std::sscanf(text.c_str(), "%d%c", &h, &tail) != 1)
+      throw Error("--size " + text + ": expected N or HxW");
+    w = h;
+  }
+  if (h < 1 || w < 1 || h > 8192 || w > 8192)
+    throw Error("--size " + text + ": sides must be 1 to 8192 pixels");
+  p.height = h;
+  p.width = w;
+}
+
+void run_classify(const ClassifyOptions& o) {
+  Model m = load_model(o.model);
+  if (m.family != "resnet_spd")
+    throw Error(o.model + ": is a " + m.family +
+                " detector, not a ResNet-SPD classifier; use `spdinfer detect`");
+  std::vector<std::string> names = m.class_names;
+  if (!o.labels.empty()) {
+    names = read_label_file(o.labels);
+    if (names.size() != m.class_names.size())
+      throw Error(o.labels + ": " + std::to_string(names.size()) + " labels for a model with " +
+                  std::to_string(m.class_names.size()) + " classes");
+  }
+  Preprocess p = m.preprocess;
+  if (!o.size.empty()) parse_size(o.size, p);
+  if (!o.resize.empty()) p.resize = o.resize;
+
+  const std::vector<std::string> files = expand_image_inputs(o.inputs);
+  std::FILE* human = o.json ? stderr : stdout;
+  ProgressBar bar(files.size());
+  double total_pre = 0, total_infer = 0, total_post = 0;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const std::string& path = files[i];
+    bar.update(i);
+    auto t0 = Clock::now();
+    const Image img = load_image(path);
+    const Tensor x = image_to_tensor(resize_for_classifier(img, p), p);
+    const double pre = ms_since(t0);
+    double infer = 0;
+    const std::vector<Tensor> out = forward_image(m, x, o.threads, path, &infer);
+    auto t2 = Clock::now();
+    const Tensor& logits = out.at(0);  // (1, classes)
+    const std::vector<ClassScore> best =
+        top_k(softmax(std::vector<float>(logits.data(), logits.data() + logits.numel())), o.topk);
+    const double post = ms_since(t2);
+    total_pre += pre;
+    total_infer += infer;
+    total_post += post;
+    const double ms = pre + infer + post;
+
+    bar.clear();
+    std::string summary;
+    for (const ClassScore& c : best) {
+      char prob[32];
+      std::snprintf(prob, sizeof prob, " %.2f, ", static_cast<double>(c.probability));
+      summary += names.at(c.class_id) + prob;
+    }
+    std::fprintf(human, "image %zu/%zu %s: %dx%d %s%.1fms\n", i + 1, files.size(), path.c_str(), p.height,
+                 p.width, summary.c_str(), ms);
+    if (o.json) {
+      nlohmann::json topk = nlohmann::json::array();
+      for (const ClassScore& c : best)
+        topk.push_back({{"class_id", c.class_id},
+                        {"class_name", names.at(c.class_id)},
+                        {"probability", round_significant(c.probability, 6)}});
+      const nlohmann::json line = {{"image", path}, {"topk", topk}, {"ms", round_decimals(ms, 3)}};
+      std::printf("%s\n", line.dump().c_str());
+    }
+    std::fflush(stdout);
+  }
+  bar.clear();
+  const double n = static_cast<double>(files.size());
+  std::fprintf(
+      human,
+      "Speed: %.1fms pre-process, %.1fms inference, %.1fms post-process per image at shape (1, 3, %d, %d)\n",
+      total_pre / n, total_infer / n, total_post / n, p.height, p.width);
+}
+
+}  // namespace
+
+void add_classify_command(CLI::App& app) {
+  auto opts = std::make_shared<ClassifyOptions>();
+  CLI::App* cmd = app.add_subcommand("classify", "Classify images with a ResNet-SPD model");
+  cmd->option_defaults()->always_capture_default();
+  cmd->add_option("model", opts->model, "spdinfer model file (ResNet-SPD)")->required();
+  cmd->add_option("images", opts->inputs, "image files, directories or glob patterns (JPEG, PNG, BMP)")
+      ->required();
+  cmd->add_option("--topk", opts->topk, "how many classes to show per image")->check(CLI::Range(1, 100000));
+  cmd->add_option("--labels", opts->labels, "class names, one per line (instead of the model's)");
+  cmd->add_flag("--json", opts->json, "one JSON object per image on stdout (other output goes to stderr)");
+  cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
+  cmd->add_option("--size", opts->size, "input size N or HxW instead of the model's");
+  cmd->add_option("--resize", opts->resize, "resize mode instead of the model's")
+      ->check(CLI::IsMember({"resize", "resize_crop", "letterbox"}));
+  cmd->callback([opts] { run_classify(*opts); });
+}
+
+}  // namespace spdinfer::cli

@@ -1,0 +1,57 @@
+// What `classify` and `detect` share around the numerics: turning IMAGE, DIR
+// and GLOB arguments into a sorted list of image files, running the model on
+// one image with timing, a progress bar on a terminal, and number formatting
+// for JSON lines. What it is not: decoding or any numerics (models/).
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "models/model.h"
+
+namespace spdinfer::cli {
+
+// Each argument in order: an existing file is taken as it is (decoding decides
+// whether it is an image); a directory gives its .jpg/.jpeg/.png/.bmp files
+// (not recursive), sorted; anything else with *, ? or [ is a glob, sorted.
+// Files skipped from directories and globs for their extension get a note on
+// stderr. Throws spdinfer::Error for a missing path, a glob matching nothing,
+// or no images at all.
+std::vector<std::string> expand_image_inputs(const std::vector<std::string>& args);
+
+using Clock = std::chrono::steady_clock;
+inline double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+// m.graph->forward on one image's (1, 3, H, W) input with `threads`; an engine
+// error is rethrown naming the image. Adds the wall time to *ms.
+std::vector<Tensor> forward_image(const Model& m, const Tensor& x, int threads, const std::string& image,
+                                  double* ms);
+
+// A one-line bar redrawn on stderr, only when stderr is a terminal and there
+// are at least kMinImages images. clear() before printing anything else.
+class ProgressBar {
+ public:
+  static constexpr std::size_t kMinImages = 8;
+  explicit ProgressBar(std::size_t total);
+  ~ProgressBar();
+  void update(std::size_t done);
+  void clear();
+  bool enabled() const { return enabled_; }
+
+ private:
+  std::size_t total_;
+  bool enabled_;
+  bool drawn_ = false;
+};
+
+// Shortest decimal with `digits` significant digits, so JSON shows 0.87312
+// rather than float noise like 0.8731200098991394.
+double round_significant(double value, int digits);
+// Rounded to `decimals` places (pixel coordinates, milliseconds).
+double round_decimals(double value, int decimals);
+
+}  // namespace spdinfer::cli

@@ -1,0 +1,96 @@
+// Image file I/O. The one translation unit that compiles stb_image (JPEG, PNG
+// and BMP only: fewer decoders, less attack surface for untrusted files) and
+// stb_image_write.
+#include "models/image.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "engine/error.h"
+
+// Third-party code: its own warnings (-Wextra's missing initialisers, ...)
+// are not ours to fix.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_ONLY_BMP
+#define STBI_NO_HDR
+#define STBI_NO_LINEAR
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb_image.h>
+
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb_image_write.h>
+#pragma GCC diagnostic pop
+
+namespace spdinfer {
+namespace {
+
+std::string lower_extension(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const auto dot = path.find_last_of('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+  std::string ext = path.substr(dot);
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
+}  // namespace
+
+bool has_image_extension(const std::string& path) {
+  const std::string ext = lower_extension(path);
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
+}
+
+Image load_image(const std::string& path) {
+  // One open file for both the header check and the decode, so the file
+  // cannot change in between.
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file) throw Error(path + ": cannot open image: " + std::strerror(errno));
+  int w = 0, h = 0, channels = 0;
+  if (!stbi_info_from_file(file.get(), &w, &h, &channels))
+    throw Error(path + ": not a readable JPEG, PNG or BMP image (" + stbi_failure_reason() + ")");
+  if (w <= 0 || h <= 0 || w > kMaxImageSide || h > kMaxImageSide ||
+      static_cast<std::int64_t>(w) * h > kMaxImagePixels)
+    throw Error(path + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels; at most " +
+                std::to_string(kMaxImageSide) + " per side and " + std::to_string(kMaxImagePixels / 1000000) +
+                " M pixels are accepted");
+  int dw = 0, dh = 0, dc = 0;
+  // Always 3 channels: stb converts grey / grey+alpha / RGBA and narrows 16-bit.
+  stbi_uc* data = stbi_load_from_file(file.get(), &dw, &dh, &dc, 3);
+  if (!data) throw Error(path + ": cannot decode image (" + stbi_failure_reason() + ")");
+  std::unique_ptr<stbi_uc, void (*)(void*)> owned(data, stbi_image_free);
+  if (dw != w || dh != h) throw Error(path + ": image size changed while decoding");
+  Image img;
+  img.width = dw;
+  img.height = dh;
+  img.pixels.assign(data, data + std::size_t(dw) * dh * 3);
+  return img;
+}
+
+void save_image(const std::string& path, const Image& image) {
+  const std::string ext = lower_extension(path);
+  int ok = 0;
+  if (ext == ".png")
+    ok = stbi_write_png(path.c_str(), image.width, image.height, 3, image.pixels.data(), image.width * 3);
+  else if (ext == ".bmp")
+    ok = stbi_write_bmp(path.c_str(), image.width, image.height, 3, image.pixels.data());
+  else
+    ok = stbi_write_jpg(path.c_str(), image.width, image.height, 3, image.pixels.data(), 95);
+  if (!ok) throw Error(path + ": cannot write image");
+}
+
+}  // namespace spdinfer

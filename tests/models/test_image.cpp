@@ -1,0 +1,221 @@
+// Tests of models/image: every PNG/BMP/JPEG layout comes back as 8-bit RGB
+// (grey, grey+alpha, RGBA via stb_image_write; 16-bit grey and RGB via a
+// small PNG writer here, as stb_image_write has no 16-bit output), the size
+// limits checked from the header alone, and errors that name the file.
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "engine/error.h"
+#include "models/image.h"
+
+// The implementation is compiled into the library (models/image.cpp).
+#include <stb/stb_image_write.h>
+
+using namespace spdinfer;
+
+namespace {
+
+// A file removed when the test ends, in the current (build) directory.
+struct TempFile {
+  std::string path;
+  explicit TempFile(std::string name) : path("spdinfer_test_" + std::move(name)) {}
+  ~TempFile() { std::remove(path.c_str()); }
+};
+
+using Bytes = std::vector<std::uint8_t>;
+
+void put_be32(Bytes& b, std::uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<std::uint8_t>(v >> s));
+}
+
+std::uint32_t crc32(const Bytes& data, std::size_t from) {
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (std::size_t i = from; i < data.size(); ++i) {
+    c ^= data[i];
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return c ^ 0xFFFFFFFFu;
+}
+
+void put_chunk(Bytes& png, const char* type, const Bytes& data) {
+  put_be32(png, static_cast<std::uint32_t>(data.size()));
+  const std::size_t start = png.size();
+  png.insert(png.end(), type, type + 4);
+  png.insert(png.end(), data.begin(), data.end());
+  put_be32(png, crc32(png, start));
+}
+
+// A PNG with `bit_depth`-bit samples (big-endian when 16), colour type 0 (grey)
+// or 2 (RGB); `samples` row-major. IDAT is zlib with stored (uncompressed) blocks.
+Bytes make_png(int w, int h, int bit_depth, int color_type, const std::vector<std::uint16_t>& samples,
+               bool with_pixels = true) {
+  Bytes png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  Bytes ihdr;
+  put_be32(ihdr, w);
+  put_be32(ihdr, h);
+  ihdr.insert(ihdr.end(),
+              {static_cast<std::uint8_t>(bit_depth), static_cast<std::uint8_t>(color_type), 0, 0, 0});
+  put_chunk(png, "IHDR", ihdr);
+  if (with_pixels) {
+    const int channels = color_type == 2 ? 3 : 1;
+    Bytes raw;
+    for (int y = 0; y < h; ++y) {
+      raw.push_back(0);  // filter: none
+      for (int i = 0; i < w * channels; ++i) {
+        const std::uint16_t v = samples[static_cast<std::size_t>(y) * w * channels + i];
+        if (bit_depth == 16) raw.push_back(static_cast<std::uint8_t>(v >> 8));
+        raw.push_back(static_cast<std::uint8_t>(v));
+      }
+    }
+    Bytes z = {0x78, 0x01};
+    for (std::size_t off = 0; off < raw.size() || off == 0; off += 65535) {
+      const std::size_t n = std::min<std::size_t>(65535, raw.size() - off);
+      z.push_back(off + n >= raw.size() ? 1 : 0);
+      z.insert(z.end(), {static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(n >> 8),
+                         static_cast<std::uint8_t>(~n), static_cast<std::uint8_t>(~n >> 8)});
+      z.insert(z.end(), raw.begin() + off, raw.begin() + off + n);
+      if (raw.empty()) break;
+    }
+    std::uint32_t a = 1, b = 0;
+    for (std::uint8_t v : raw) {
+      a = (a + v) % 65521;
+      b = (b + a) % 65521;
+    }
+    put_be32(z, (b << 16) | a);
+    put_chunk(png, "IDAT", z);
+  }
+  put_chunk(png, "IEND", {});
+  return png;
+}
+
+void write_bytes(const std::string& path, const Bytes& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<int> rgb(const Image& img, int x, int y) {
+  const std::uint8_t* p = img.at(x, y);
+  return {p[0], p[1], p[2]};
+}
+
+}  // namespace
+
+TEST_CASE("grey, grey+alpha, RGB and RGBA PNGs load as RGB", "[image]") {
+  SECTION("grey") {
+    TempFile f("grey.png");
+    const std::uint8_t px[] = {0, 128, 255, 7};
+    REQUIRE(stbi_write_png(f.path.c_str(), 2, 2, 1, px, 2));
+    const Image img = load_image(f.path);
+    REQUIRE(img.width == 2);
+    REQUIRE(img.height == 2);
+    CHECK(rgb(img, 1, 0) == std::vector<int>{128, 128, 128});
+    CHECK(rgb(img, 1, 1) == std::vector<int>{7, 7, 7});
+  }
+  SECTION("grey + alpha: alpha dropped") {
+    TempFile f("grey_alpha.png");
+    const std::uint8_t px[] = {10, 0, 200, 255, 30, 128};
+    REQUIRE(stbi_write_png(f.path.c_str(), 3, 1, 2, px, 6));
+    const Image img = load_image(f.path);
+    REQUIRE(img.width == 3);
+    CHECK(rgb(img, 0, 0) == std::vector<int>{10, 10, 10});
+    CHECK(rgb(img, 2, 0) == std::vector<int>{30, 30, 30});
+  }
+  SECTION("RGBA: alpha dropped, colour kept") {
+    TempFile f("rgba.png");
+    const std::uint8_t px[] = {1, 2, 3, 0, 250, 100, 50, 255};
+    REQUIRE(stbi_write_png(f.path.c_str(), 1, 2, 4, px, 4));
+    const Image img = load_image(f.path);
+    REQUIRE(img.height == 2);
+    CHECK(rgb(img, 0, 0) == std::vector<int>{1, 2, 3});
+    CHECK(rgb(img, 0, 1) == std::vector<int>{250, 100, 50});
+  }
+  SECTION("8-bit RGB through save_image and back, PNG and BMP exactly") {
+    Image src(5, 3);
+    for (std::size_t i = 0; i < src.pixels.size(); ++i) src.pixels[i] = static_cast<std::uint8_t>(i * 17);
+    for (const char* name : {"rgb.png", "rgb.bmp"}) {
+      TempFile f(name);
+      save_image(f.path, src);
+      CAPTURE(name);
+      CHECK(load_image(f.path).pixels == src.pixels);
+    }
+  }
+  SECTION("JPEG round trip is close") {
+    TempFile f("flat.jpg");
+    save_image(f.path, Image(16, 16, 90));
+    const Image img = load_image(f.path);
+    REQUIRE(img.width == 16);
+    CHECK(std::abs(img.at(8, 8)[1] - 90) <= 2);
+  }
+}
+
+TEST_CASE("16-bit PNGs are narrowed to 8 bits", "[image]") {
+  SECTION("16-bit grey") {
+    TempFile f("grey16.png");
+    write_bytes(f.path, make_png(2, 1, 16, 0, {0xABCD, 0x0102}));
+    const Image img = load_image(f.path);
+    REQUIRE(img.width == 2);
+    CHECK(rgb(img, 0, 0) == std::vector<int>{0xAB, 0xAB, 0xAB});
+    CHECK(rgb(img, 1, 0) == std::vector<int>{0x01, 0x01, 0x01});
+  }
+  SECTION("16-bit RGB") {
+    TempFile f("rgb16.png");
+    write_bytes(f.path, make_png(1, 2, 16, 2, {0xFF00, 0x8000, 0x00FF, 0x1234, 0x5678, 0x9ABC}));
+    const Image img = load_image(f.path);
+    REQUIRE(img.height == 2);
+    CHECK(rgb(img, 0, 0) == std::vector<int>{0xFF, 0x80, 0x00});
+    CHECK(rgb(img, 0, 1) == std::vector<int>{0x12, 0x56, 0x9A});
+  }
+  SECTION("the hand-made writer is right for 8 bits too") {
+    TempFile f("grey8.png");
+    write_bytes(f.path, make_png(3, 1, 8, 0, {5, 6, 7}));
+    CHECK(rgb(load_image(f.path), 2, 0) == std::vector<int>{7, 7, 7});
+  }
+}
+
+TEST_CASE("image size limits are checked before decoding", "[image]") {
+  SECTION("a side over 20000 pixels") {
+    TempFile f("wide.png");
+    write_bytes(f.path, make_png(30000, 2, 8, 0, {}, false));  // header only: never decoded
+    CHECK_THROWS_WITH(load_image(f.path), Catch::Contains(f.path) && Catch::Contains("30000x2"));
+  }
+  SECTION("more than 100 M pixels in total") {
+    TempFile f("huge.png");
+    write_bytes(f.path, make_png(15000, 15000, 8, 0, {}, false));
+    CHECK_THROWS_WITH(load_image(f.path), Catch::Contains("15000x15000") && Catch::Contains("100 M"));
+  }
+}
+
+TEST_CASE("unreadable images are errors naming the file", "[image]") {
+  SECTION("missing") {
+    CHECK_THROWS_WITH(load_image("no/such/dir/photo.jpg"),
+                      Catch::StartsWith("no/such/dir/photo.jpg: cannot open image"));
+  }
+  SECTION("a text file named .jpg") {
+    TempFile f("text.jpg");
+    { std::ofstream(f.path) << "this is not a picture\n"; }
+    CHECK_THROWS_WITH(load_image(f.path), Catch::Contains(f.path) && Catch::Contains("not a readable"));
+  }
+  SECTION("a truncated PNG") {
+    TempFile f("truncated.png");
+    Bytes png = make_png(4, 4, 8, 0, std::vector<std::uint16_t>(16, 9));
+    png.resize(png.size() - 30);
+    write_bytes(f.path, png);
+    CHECK_THROWS_AS(load_image(f.path), Error);
+  }
+  SECTION("an empty file") {
+    TempFile f("empty.png");
+    { std::ofstream(f.path); }
+    CHECK_THROWS_AS(load_image(f.path), Error);
+  }
+}
+
+TEST_CASE("image extensions", "[image]") {
+  for (const char* yes : {"a.jpg", "b.JPEG", "dir.x/c.Png", "d.bmp"}) CHECK(has_image_extension(yes));
+  for (const char* no : {"a.txt", "jpg", "dir.jpg/readme", "e.gif", "f.webp", ".hidden"}) {
+    CAPTURE(no);
+    CHECK_FALSE(has_image_extension(no));
+  }
+}

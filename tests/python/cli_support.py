@@ -1,0 +1,49 @@
+"""Helpers for the tests that run the built `spdinfer` binary end to end (test_classify.py,
+test_detect.py): finding the binary, running it and the converter, and checking the one-line
+`spdinfer: error: ...` + exit 2 contract.
+
+What it is not: a test, or anything the tools import.
+"""
+
+import os
+import subprocess
+import sys
+import unittest
+
+from tests.python.helpers import REPO
+
+
+def cli():
+    """The spdinfer binary: $SPDINFER_CLI (CTest sets it), else build/spdinfer; skips if absent."""
+    path = os.environ.get("SPDINFER_CLI") or str(REPO / "build" / "spdinfer")
+    if not os.path.exists(path):
+        raise unittest.SkipTest(f"spdinfer binary not found at {path} (build first, or set SPDINFER_CLI)")
+    return path
+
+
+def run(*args, timeout=600):
+    """Run a command from the repo root; CompletedProcess with text output."""
+    return subprocess.run([str(a) for a in args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def convert(src, out, *extra):
+    """`python -m weights_tools.convert SRC -o OUT EXTRA...`; returns OUT, raises on failure."""
+    done = run(sys.executable, "-m", "weights_tools.convert", src, "-o", out, *extra)
+    if done.returncode != 0:
+        raise AssertionError(f"convert failed: {done.stderr}")
+    return out
+
+
+class CliErrorAssertions:
+    """Mixin for unittest.TestCase."""
+
+    def assertOneLineError(self, done, *fragments):
+        """Exit status 2, nothing on stdout, exactly one stderr line `spdinfer: error: ...`
+        containing every fragment."""
+        self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
+        lines = done.stderr.splitlines()
+        self.assertEqual(len(lines), 1, done.stderr)
+        self.assertTrue(lines[0].startswith("spdinfer: error: "), lines[0])
+        for f in fragments:
+            self.assertIn(str(f), lines[0])
+        self.assertEqual(done.stdout, "")
