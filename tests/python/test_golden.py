@@ -7,9 +7,7 @@ The real YOLOv5n and the reference SPD checkpoint from ../shared are checked too
 message when ../shared is absent).
 """
 
-import os
 import re
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -17,21 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.python.helpers import REPO, shared_file
+from tests.python.cli_support import cli, run
+from tests.python.helpers import shared_file
 from weights_tools.random_model import write_random_model
 
 RTOL = 1e-4  # of the layer's largest magnitude
-
-
-def cli():
-    path = os.environ.get('SPDINFER_CLI') or str(REPO / 'build' / 'spdinfer')
-    if not os.path.exists(path):
-        raise unittest.SkipTest(f'spdinfer binary not found at {path} (build first, or set SPDINFER_CLI)')
-    return path
-
-
-def run(*args, timeout=600):
-    return subprocess.run([str(a) for a in args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
 
 class GoldenTest(unittest.TestCase):

@@ -21,6 +21,7 @@ from weights_tools.convert import convert
 from weights_tools.reference import (build_resnet_spd, build_yolov5, load, load_model, resnet_spd,
                                      resnet_spd_architecture)
 from weights_tools.reference.common import space_to_depth_tensor
+from weights_tools.reference.configs import yolov5_config
 from weights_tools.safetensors_io import read_safetensors, write_safetensors
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -37,22 +38,7 @@ needs_shared = unittest.skipUnless(os.path.isdir(REFERENCE),
 REL_TOL = 1e-4  # max abs error / max abs value, fp32 against the upstream code's fp32
 
 # Standard YOLOv5s v6.0+ (models/yolov5s.yaml) as the dict yaml.safe_load gives.
-YOLOV5S = {
-    'nc': 80, 'depth_multiple': 0.33, 'width_multiple': 0.50,
-    'anchors': [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119], [116, 90, 156, 198, 373, 326]],
-    'backbone': [
-        [-1, 1, 'Conv', [64, 6, 2, 2]], [-1, 1, 'Conv', [128, 3, 2]], [-1, 3, 'C3', [128]],
-        [-1, 1, 'Conv', [256, 3, 2]], [-1, 6, 'C3', [256]], [-1, 1, 'Conv', [512, 3, 2]],
-        [-1, 9, 'C3', [512]], [-1, 1, 'Conv', [1024, 3, 2]], [-1, 3, 'C3', [1024]], [-1, 1, 'SPPF', [1024, 5]],
-    ],
-    'head': [
-        [-1, 1, 'Conv', [512, 1, 1]], [-1, 1, 'nn.Upsample', [None, 2, 'nearest']], [[-1, 6], 1, 'Concat', [1]],
-        [-1, 3, 'C3', [512, False]], [-1, 1, 'Conv', [256, 1, 1]], [-1, 1, 'nn.Upsample', [None, 2, 'nearest']],
-        [[-1, 4], 1, 'Concat', [1]], [-1, 3, 'C3', [256, False]], [-1, 1, 'Conv', [256, 3, 2]],
-        [[-1, 14], 1, 'Concat', [1]], [-1, 3, 'C3', [512, False]], [-1, 1, 'Conv', [512, 3, 2]],
-        [[-1, 10], 1, 'Concat', [1]], [-1, 3, 'C3', [1024, False]], [[17, 20, 23], 1, 'Detect', ['nc', 'anchors']],
-    ],
-}
+YOLOV5S = {k: v for k, v in yolov5_config('s').items() if k != 'ch'}
 
 
 def read_key_listing(name):
