@@ -127,7 +127,6 @@ std::shared_ptr<ExecutionPlan> Graph::build_plan(const std::vector<Shape>& input
   for (std::size_t i = 0; i < input_shapes.size(); ++i) {
     shape_numel(input_shapes[i]);  // rejects negative or overflowing shapes
     plan->value_shapes_[def_.inputs[i]] = input_shapes[i];
-    plan->slots_[def_.inputs[i]] = {ExecutionPlan::Slot::kInput, i};
   }
 
   // Shape inference: every kernel is prepared (attributes and shapes checked)
@@ -173,8 +172,22 @@ std::shared_ptr<ExecutionPlan> Graph::build_plan(const std::vector<Shape>& input
   // A node's output must not share memory with its own inputs: lifetimes that
   // touch at a step overlap, which plan_memory already honours.
   MemoryPlan memory = plan_memory(requests, reuse_buffers_);
-  for (const auto& [value, index] : request_of)
-    plan->slots_[value] = {ExecutionPlan::Slot::kArena, memory.offsets[index]};
+  std::map<std::string, ExecutionPlan::Slot> slots;
+  for (std::size_t i = 0; i < def_.inputs.size(); ++i) slots[def_.inputs[i]] = {ExecutionPlan::Slot::kInput, i};
+  for (const auto& [value, index] : request_of) slots[value] = {ExecutionPlan::Slot::kArena, memory.offsets[index]};
+  std::map<std::string, std::size_t> value_index;
+  for (const auto& [value, slot] : slots) {
+    value_index[value] = plan->value_slots_.size();
+    plan->value_slots_.push_back(slot);
+    plan->value_shape_list_.push_back(plan->value_shapes_.at(value));
+  }
+  for (const Node& node : def_.nodes) {
+    std::vector<std::size_t> ins;
+    for (const auto& in : node.inputs) ins.push_back(value_index.at(in));
+    plan->node_inputs_.push_back(std::move(ins));
+    plan->node_output_.push_back(value_index.at(node.outputs[0]));
+  }
+  for (const auto& out : def_.outputs) plan->graph_outputs_.push_back(value_index.at(out));
   plan->arena_floats_ = memory.arena_floats;
   for (const auto& r : requests) plan->unshared_floats_ += r.floats;
   return plan;
@@ -201,17 +214,37 @@ double ExecutionPlan::total_macs() const {
   return macs;
 }
 
-namespace {
+ExecutionPlan::Scratch::~Scratch() {
+  aligned_free_floats(arena);
+  aligned_free_floats(workspace);
+}
 
-struct FloatBuffer {
-  explicit FloatBuffer(std::size_t n) : data(aligned_alloc_floats(n)) {}
-  ~FloatBuffer() { aligned_free_floats(data); }
-  FloatBuffer(const FloatBuffer&) = delete;
-  FloatBuffer& operator=(const FloatBuffer&) = delete;
-  float* data;
-};
+std::unique_ptr<ExecutionPlan::Scratch> ExecutionPlan::acquire_scratch(std::size_t workspace_floats) const {
+  std::unique_ptr<Scratch> scratch;
+  {
+    std::lock_guard<std::mutex> lock(scratch_mutex_);
+    if (!spare_scratch_.empty()) {
+      scratch = std::move(spare_scratch_.back());
+      spare_scratch_.pop_back();
+    }
+  }
+  if (!scratch) {
+    scratch = std::make_unique<Scratch>();
+    scratch->arena = aligned_alloc_floats(arena_floats_);
+  }
+  if (scratch->workspace_floats < workspace_floats) {
+    aligned_free_floats(scratch->workspace);
+    scratch->workspace = nullptr;
+    scratch->workspace = aligned_alloc_floats(workspace_floats);
+    scratch->workspace_floats = workspace_floats;
+  }
+  return scratch;
+}
 
-}  // namespace
+void ExecutionPlan::release_scratch(std::unique_ptr<Scratch> scratch) const {
+  std::lock_guard<std::mutex> lock(scratch_mutex_);
+  spare_scratch_.push_back(std::move(scratch));
+}
 
 std::vector<Tensor> ExecutionPlan::run(const std::vector<const Tensor*>& inputs, const RunOptions& options) const {
   const GraphDef& def = graph_->def();
@@ -227,36 +260,36 @@ std::vector<Tensor> ExecutionPlan::run(const std::vector<const Tensor*>& inputs,
 
   std::size_t workspace_floats = 0;
   for (const auto& k : kernels_) workspace_floats = std::max(workspace_floats, k->workspace_floats(threads));
-  FloatBuffer arena(arena_floats_);
-  FloatBuffer workspace(workspace_floats);
+  std::unique_ptr<Scratch> scratch = acquire_scratch(workspace_floats);
 
   // Views of every value: graph inputs as given, the rest in the arena.
-  std::map<std::string, Tensor> values;
-  for (const auto& [name, slot] : slots_) {
-    const Shape& shape = value_shapes_.at(name);
+  std::vector<Tensor> values;
+  values.reserve(value_slots_.size());
+  for (std::size_t v = 0; v < value_slots_.size(); ++v) {
+    const Slot& slot = value_slots_[v];
     float* base = slot.kind == Slot::kInput ? const_cast<float*>(inputs[slot.index]->data())
-                                            : arena.data + slot.index;
-    values.emplace(name, Tensor::view(base, shape));
+                                            : scratch->arena + slot.index;
+    values.push_back(Tensor::view(base, value_shape_list_[v]));
   }
 
   using Clock = std::chrono::steady_clock;
+  std::vector<const Tensor*> args;
   for (std::size_t i = 0; i < def.nodes.size(); ++i) {
-    const Node& node = def.nodes[i];
-    std::vector<const Tensor*> node_inputs;
-    node_inputs.reserve(node.inputs.size() + node_weights_[i].size());
-    for (const auto& in : node.inputs) node_inputs.push_back(&values.at(in));
-    for (const Tensor* w : node_weights_[i]) node_inputs.push_back(w);
-    Tensor& output = values.at(node.outputs[0]);
+    args.clear();
+    for (std::size_t v : node_inputs_[i]) args.push_back(&values[v]);
+    for (const Tensor* w : node_weights_[i]) args.push_back(w);
+    Tensor& output = values[node_output_[i]];
     const auto start = options.observer ? Clock::now() : Clock::time_point{};
-    kernels_[i]->run(node_inputs, output, workspace.data, threads);
+    kernels_[i]->run(args, output, scratch->workspace, threads);
     if (options.observer) {
       const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-      options.observer(node, output, ms);
+      options.observer(def.nodes[i], output, ms);
     }
   }
 
   std::vector<Tensor> outputs;
-  for (const auto& out : def.outputs) outputs.push_back(values.at(out).clone());
+  for (std::size_t v : graph_outputs_) outputs.push_back(values[v].clone());
+  release_scratch(std::move(scratch));
   return outputs;
 }
 

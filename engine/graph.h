@@ -70,15 +70,38 @@ class ExecutionPlan {
  private:
   friend class Graph;
   struct Slot {
-    enum Kind { kInput, kArena, kWeightless } kind = kArena;
+    enum Kind { kInput, kArena } kind = kArena;
     std::size_t index = 0;  // input index, or arena offset in floats
   };
+  // Scratch memory of one run (the arena and the kernels' workspace), kept
+  // for the next run so a steady stream of runs allocates nothing; each run
+  // in flight has its own.
+  struct Scratch {
+    float* arena = nullptr;
+    float* workspace = nullptr;
+    std::size_t workspace_floats = 0;
+    Scratch() = default;
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    ~Scratch();
+  };
+  std::unique_ptr<Scratch> acquire_scratch(std::size_t workspace_floats) const;
+  void release_scratch(std::unique_ptr<Scratch> scratch) const;
+
   const class Graph* graph_ = nullptr;
   std::vector<Shape> input_shapes_;
   std::vector<std::unique_ptr<Kernel>> kernels_;
   std::map<std::string, Shape> value_shapes_;
-  std::map<std::string, Slot> slots_;
+  // Values by index: where each lives, and which values each node reads and
+  // writes, resolved once so a run does no name lookups.
+  std::vector<Slot> value_slots_;
+  std::vector<Shape> value_shape_list_;
+  std::vector<std::vector<std::size_t>> node_inputs_;
+  std::vector<std::size_t> node_output_;
+  std::vector<std::size_t> graph_outputs_;
   std::vector<std::vector<const Tensor*>> node_weights_;
+  mutable std::mutex scratch_mutex_;
+  mutable std::vector<std::unique_ptr<Scratch>> spare_scratch_;
   std::size_t arena_floats_ = 0;
   std::size_t unshared_floats_ = 0;
 };
