@@ -10,6 +10,7 @@ namespace spdinfer::cli {
 void add_info_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_golden_command(CLI::App& app);
+void add_val_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_classify_command(CLI::App& app);
 void add_detect_command(CLI::App& app);

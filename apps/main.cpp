@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   spdinfer::cli::add_info_command(app);
   spdinfer::cli::add_run_command(app);
   spdinfer::cli::add_golden_command(app);
+  spdinfer::cli::add_val_command(app);
   spdinfer::cli::add_bench_command(app);
   spdinfer::cli::add_classify_command(app);
   spdinfer::cli::add_detect_command(app);

@@ -1,0 +1,153 @@
+// `spdinfer val MODEL DATASET [--batch N] [--threads N] [--json] [--predictions FILE]`:
+// top-1 and top-5 accuracy of a ResNet-SPD classifier over a labelled dataset
+// (idx files or class folders, see models/dataset.h), per class and overall.
+// Images go through the graph `--batch` at a time. Thin: the numerics are
+// models/dataset and models/accuracy.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "apps/image_batch.h"
+#include "engine/error.h"
+#include "models/accuracy.h"
+#include "models/dataset.h"
+#include "models/model.h"
+
+namespace spdinfer::cli {
+namespace {
+using Clock = std::chrono::steady_clock;
+
+struct ValOptions {
+  std::string model, dataset, predictions;
+  int batch = 32;
+  int threads = 1;
+  bool json = false;
+};
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+void run_val(const ValOptions& o) {
+  const auto start = Clock::now();
+  Model m = load_model(o.model);
+  if (m.family != "resnet_spd")
+    throw Error(o.model + ": is a " + m.family + " detector, not a ResNet-SPD classifier; val measures classifiers");
+  const Preprocess& p = m.preprocess;
+  const LabelledDataset data = open_dataset(o.dataset, m.class_names);
+  const int classes = static_cast<int>(m.class_names.size());
+
+  std::ofstream predictions_out;
+  if (!o.predictions.empty()) {
+    predictions_out.open(o.predictions);
+    if (!predictions_out) throw Error(o.predictions + ": cannot write");
+  }
+  std::FILE* human = o.json ? stderr : stdout;
+  std::fprintf(human, "val: %s: %zu images, %d classes, input %dx%d, batch %d, %d thread%s\n", data.description.c_str(),
+               data.size(), classes, p.height, p.width, o.batch, o.threads, o.threads == 1 ? "" : "s");
+  std::fflush(human);
+
+  AccuracyCounter counter(classes, 5);
+  RunOptions run;
+  run.threads = o.threads;
+  ProgressBar bar(data.size());
+  double pre_s = 0, infer_s = 0;
+  std::vector<int> predictions;
+  for (std::size_t begin = 0; begin < data.size(); begin += static_cast<std::size_t>(o.batch)) {
+    const std::size_t end = std::min(data.size(), begin + static_cast<std::size_t>(o.batch));
+    bar.update(begin);
+    auto t0 = Clock::now();
+    const Tensor x = dataset_batch(data, begin, end, p, o.threads);
+    pre_s += seconds_since(t0);
+    auto t1 = Clock::now();
+    std::vector<Tensor> out;
+    try {
+      out = m.graph->forward({&x}, run);
+    } catch (const Error& e) {
+      throw Error(data.sample_name(begin) + ": " + e.what());
+    }
+    infer_s += seconds_since(t1);
+    const Tensor& logits = out.at(0);
+    if (logits.rank() != 2 || logits.dim(0) != static_cast<int64_t>(end - begin) || logits.dim(1) != classes)
+      throw Error(o.model + ": output shape " + shape_to_string(logits.shape()) + ", expected (" +
+                  std::to_string(end - begin) + ", " + std::to_string(classes) + ")");
+    predictions.clear();
+    counter.add_batch(logits.data(), std::vector<int>(data.labels.begin() + begin, data.labels.begin() + end),
+                      &predictions);
+    if (predictions_out)
+      for (int c : predictions) predictions_out << c << '\n';
+  }
+  bar.clear();
+  if (predictions_out) {
+    predictions_out.close();
+    if (!predictions_out) throw Error(o.predictions + ": write failed");
+  }
+  const double total_s = seconds_since(start);
+  const double n = static_cast<double>(data.size());
+
+  // Per-class table, then the totals.
+  std::size_t name_width = 5;
+  for (const auto& name : m.class_names) name_width = std::max(name_width, name.size());
+  const int w = static_cast<int>(std::min<std::size_t>(name_width, 40));
+  std::fprintf(human, "%-*s %8s %8s\n", w, "class", "images", "top-1");
+  for (int c = 0; c < classes; ++c) {
+    const int64_t count = counter.class_count()[c];
+    if (count == 0) continue;
+    std::fprintf(human, "%-*s %8lld %7.2f%%\n", w, m.class_names[c].c_str(), static_cast<long long>(count),
+                 100.0 * counter.class_top1_correct()[c] / count);
+  }
+  std::fprintf(human, "%-*s %8lld %7.2f%%   top-5 %.2f%%\n", w, "all", static_cast<long long>(counter.count()),
+               100.0 * counter.top1(), 100.0 * counter.topk());
+  std::fprintf(human, "Speed: %.3fms pre-process, %.3fms inference per image; %.1f s in all\n", 1000 * pre_s / n,
+               1000 * infer_s / n, total_s);
+  if (o.json) {
+    nlohmann::json per_class = nlohmann::json::array();
+    for (int c = 0; c < classes; ++c) {
+      const int64_t count = counter.class_count()[c];
+      per_class.push_back({{"class_id", c},
+                           {"class_name", m.class_names[c]},
+                           {"images", count},
+                           {"top1_correct", counter.class_top1_correct()[c]},
+                           {"top1", count ? round_significant(double(counter.class_top1_correct()[c]) / count, 6)
+                                          : 0.0}});
+    }
+    const nlohmann::json result = {
+        {"model", o.model},
+        {"dataset", data.description},
+        {"images", counter.count()},
+        {"classes", classes},
+        {"top1", round_significant(counter.top1(), 6)},
+        {"top1_correct", counter.top1_correct()},
+        {"top5", round_significant(counter.topk(), 6)},
+        {"top5_correct", counter.topk_correct()},
+        {"per_class", per_class},
+        {"input", {p.height, p.width}},
+        {"batch", o.batch},
+        {"threads", o.threads},
+        {"ms_per_image_preprocess", round_decimals(1000 * pre_s / n, 4)},
+        {"ms_per_image_inference", round_decimals(1000 * infer_s / n, 4)},
+        {"seconds", round_decimals(total_s, 3)}};
+    std::printf("%s\n", result.dump().c_str());
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+void add_val_command(CLI::App& app) {
+  auto opts = std::make_shared<ValOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "val", "Top-1 / top-5 accuracy of a ResNet-SPD classifier on a labelled dataset (idx files or class folders)");
+  cmd->add_option("model", opts->model, "spdinfer model file (ResNet-SPD)")->required();
+  cmd->add_option("dataset", opts->dataset,
+                  "idx images file (labels beside it), a folder of idx files (t10k preferred), or a folder of "
+                  "class folders")
+      ->required();
+  cmd->add_option("--batch", opts->batch, "images per forward pass")->check(CLI::Range(1, 4096));
+  cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
+  cmd->add_flag("--json", opts->json, "one JSON object with the results on stdout (the table goes to stderr)");
+  cmd->add_option("--predictions", opts->predictions, "write the predicted class id of every image, one per line");
+  cmd->callback([opts] { run_val(*opts); });
+}
+
+}  // namespace spdinfer::cli

@@ -1,0 +1,319 @@
+"""Train a ResNet-SPD of the reference family on Fashion-MNIST (Debian's dataset-fashion-mnist).
+
+Usage:
+  /usr/bin/python3 -m weights_tools.train_classifier --out DIR [--epochs 15] [--seed 0]
+      [--width 16] [--no-spd] [--degrade 16] [--threads 2] [--data /usr/share/datasets/fashion-mnist]
+
+What it is: the recipe behind the bundled model (assets/fashion_resnet_spd.safetensors) and the
+SPD-versus-strided experiments of docs/experiments.md. The network is
+`resnet_spd('basic', [2, 2, 2, 2], 10, base_width=--width, spd=not --no-spd)` of
+weights_tools/reference, so the normal converter takes its state_dict. Inputs are the 28x28 grey
+images padded with black to 32x32 and replicated to RGB (`to_network_pixels`, the same rule
+`spdinfer val` applies to idx files), normalised with the converter's `cifar` preset (scale 1/255,
+per-channel mean/std), so the model file's `preprocess` is exactly what training used.
+Augmentation: random crop (pad 2), horizontal flip, random erasing; SGD + Nesterov with a
+OneCycle schedule, label smoothing 0.1, weight decay 5e-4. `--degrade N` shrinks every image
+(train and test) to NxN and enlarges it back (bilinear, antialiased), the paper's low-resolution
+setting. The final model (no selection on the test set) is saved as an fp16 state_dict
+(DIR/checkpoint.pt), converted (DIR/model.safetensors, class names from DIR/names.txt) and scored
+on the 10,000 test images from the converted file; DIR/train_log.json records the run.
+
+What it is not: a general training framework, or anything the engine imports.
+"""
+
+import argparse
+import gzip
+import json
+import math
+import os
+import sys
+import time
+
+# libgomp's threads spin while waiting by default: on a machine shared with other work that
+# makes a 2-thread step about 10x slower than a 1-thread one. Must be set before torch loads.
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from weights_tools.convert import PRESETS, convert  # noqa: E402
+from weights_tools.reference import load as load_reference  # noqa: E402
+from weights_tools.reference.resnet_spd import resnet_spd  # noqa: E402
+
+DEFAULT_DATA = '/usr/share/datasets/fashion-mnist'
+CLASS_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
+               'Ankle boot']
+PRESET = 'cifar'  # the converter preset whose normalisation training uses (32x32, scale 1/255, mean/std)
+INPUT_SIZE = 32
+
+
+# ---- data ------------------------------------------------------------------------------------
+
+def read_idx(path):
+    """An idx file (idx3-ubyte images or idx1-ubyte labels, gzip or not) as a uint8 array."""
+    opener = gzip.open if path.endswith('.gz') else open
+    with opener(path, 'rb') as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise ValueError(f'{path}: not an unsigned-byte idx file')
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim)]
+    body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)):
+        raise ValueError(f'{path}: {body.size} bytes of data, dimensions {dims} need {int(np.prod(dims))}')
+    return body.reshape(dims)
+
+
+def load_split(data_dir, split):
+    """(images uint8 [N, 28, 28], labels int64 [N]) of 'train' or 't10k'."""
+    def find(kind):
+        for suffix in ('.gz', ''):
+            path = os.path.join(data_dir, f'{split}-{kind}-ubyte{suffix}')
+            if os.path.exists(path):
+                return path
+        raise FileNotFoundError(f'{data_dir}: no {split}-{kind}-ubyte[.gz] (apt-get install dataset-fashion-mnist)')
+    images = read_idx(find('images-idx3'))
+    labels = read_idx(find('labels-idx1')).astype(np.int64)
+    if images.ndim != 3 or labels.shape != images.shape[:1]:
+        raise ValueError(f'{data_dir}: {split} images {images.shape} and labels {labels.shape} do not match')
+    return images, labels
+
+
+def to_network_pixels(images, size=INPUT_SIZE):
+    """uint8 [N, h, w] grey -> uint8 [N, 3, size, size] RGB: centred on black (top/left padding
+    (size - h) // 2, the rest bottom/right) and replicated to the three channels. 28x28 -> 2 on
+    every side. The engine's idx reader does the same (models/dataset.h, grey_to_network_image)."""
+    n, h, w = images.shape
+    if h > size or w > size:
+        raise ValueError(f'images of {h}x{w} do not fit a {size}x{size} input')
+    top, left = (size - h) // 2, (size - w) // 2
+    out = np.zeros((n, 3, size, size), np.uint8)
+    out[:, :, top:top + h, left:left + w] = images[:, None]
+    return out
+
+
+def normalise(pixels, preset=PRESET):
+    """uint8 [N, 3, H, W] -> float32 network input, exactly as the model file's `preprocess`
+    says: (pixel * scale - mean[c]) / std[c]."""
+    p = PRESETS[preset]
+    x = torch.from_numpy(pixels).float() * float(np.float32(p['scale']))
+    mean = torch.tensor(p['mean'], dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(p['std'], dtype=torch.float32).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def degrade(x, size):
+    """The paper's low-resolution inputs: shrink to size x size (antialiased bilinear) and
+    enlarge back (bilinear), keeping the network's input size."""
+    full = x.shape[-1]
+    small = F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False, antialias=True)
+    return F.interpolate(small, size=(full, full), mode='bilinear', align_corners=False)
+
+
+# ---- augmentation (whole batches at once) ------------------------------------------------------
+
+def random_crop(x, pad, fill, gen):
+    """Pad by `pad` with `fill` per channel, then crop back at a random offset per image."""
+    b, c, h, w = x.shape
+    padded = fill.view(1, c, 1, 1).expand(b, c, h + 2 * pad, w + 2 * pad).clone()
+    padded[:, :, pad:pad + h, pad:pad + w] = x
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
+    rows = (dy[:, None] + torch.arange(h))[:, :, None]          # b, h, 1
+    cols = (dx[:, None] + torch.arange(w))[:, None, :]          # b, 1, w
+    batch = torch.arange(b)[:, None, None]
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)  # channels_last
+
+
+def random_flip(x, gen):
+    flip = torch.rand(x.shape[0], generator=gen) < 0.5
+    return torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+
+
+def random_erase(x, fill, gen, p=0.5, area=(0.02, 0.25), ratio=(0.3, 3.3)):
+    """Random erasing (Zhong et al.): with probability p, a rectangle of random area and aspect
+    is set to `fill` (the normalised black, i.e. background)."""
+    b, c, h, w = x.shape
+    s = torch.empty(b).uniform_(*area, generator=gen) * h * w
+    r = torch.exp(torch.empty(b).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=gen))
+    eh = torch.sqrt(s * r).round().clamp(1, h).long()
+    ew = torch.sqrt(s / r).round().clamp(1, w).long()
+    top = (torch.rand(b, generator=gen) * (h - eh + 1)).long()
+    left = (torch.rand(b, generator=gen) * (w - ew + 1)).long()
+    on = torch.rand(b, generator=gen) < p
+    ys, xs = torch.arange(h)[None, :], torch.arange(w)[None, :]
+    in_y = (ys >= top[:, None]) & (ys < (top + eh)[:, None])     # b, h
+    in_x = (xs >= left[:, None]) & (xs < (left + ew)[:, None])   # b, w
+    mask = (in_y[:, :, None] & in_x[:, None, :] & on[:, None, None])[:, None]
+    return torch.where(mask, fill.view(1, c, 1, 1).expand_as(x), x)
+
+
+# ---- training ------------------------------------------------------------------------------------
+
+def evaluate(net, x, y, batch=500):
+    """(top-1 accuracy, predictions) of `net` in eval mode."""
+    net.eval()
+    preds = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            preds.append(net(x[i:i + batch]).argmax(1))
+    pred = torch.cat(preds)
+    return (pred == y).float().mean().item(), pred
+
+
+def half_state_dict(net):
+    """The state_dict with float tensors in fp16 (the converter keeps the checkpoint's dtype)."""
+    return {k: (v.half() if v.is_floating_point() else v).contiguous().clone() for k, v in net.state_dict().items()}
+
+
+def train(args):
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    gen = torch.Generator().manual_seed(args.seed)
+    t0, cpu0 = time.time(), time.process_time()
+
+    train_images, train_labels = load_split(args.data, 'train')
+    test_images, test_labels = load_split(args.data, 't10k')
+    if args.limit:
+        train_images, train_labels = train_images[:args.limit], train_labels[:args.limit]
+    x_train = normalise(to_network_pixels(train_images))
+    x_test = normalise(to_network_pixels(test_images))
+    if args.degrade:
+        x_train, x_test = degrade(x_train, args.degrade), degrade(x_test, args.degrade)
+    y_train, y_test = torch.from_numpy(train_labels), torch.from_numpy(test_labels)
+    background = normalise(np.zeros((1, 3, 1, 1), np.uint8)).view(3)  # a black pixel, normalised
+
+    net = resnet_spd('basic', [2, 2, 2, 2], num_classes=10, base_width=args.width, spd=not args.no_spd)
+    net = net.to(memory_format=torch.channels_last).train()  # about 15% faster on CPU
+    x_train = x_train.contiguous(memory_format=torch.channels_last)
+    steps_per_epoch = len(x_train) // args.batch  # the last partial batch is dropped
+    optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
+                                weight_decay=args.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
+                                                   steps_per_epoch=steps_per_epoch, pct_start=0.25,
+                                                   div_factor=10, final_div_factor=100)
+    log = {'args': vars(args), 'parameters': sum(p.numel() for p in net.parameters()), 'epochs': []}
+    print(f'train_classifier: {len(x_train)} training images, {log["parameters"]} parameters, '
+          f'spd={not args.no_spd}, degrade={args.degrade or "none"}', flush=True)
+    for epoch in range(args.epochs):
+        net.train()
+        te = time.time()
+        order = torch.randperm(len(x_train), generator=gen)
+        total_loss = 0.0
+        for step in range(steps_per_epoch):
+            idx = order[step * args.batch:(step + 1) * args.batch]
+            xb = random_crop(x_train[idx], 2, background, gen)
+            xb = random_flip(xb, gen)
+            if args.erase > 0:
+                xb = random_erase(xb, background, gen, p=args.erase)
+            loss = F.cross_entropy(net(xb), y_train[idx], label_smoothing=args.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total_loss += loss.item()
+        entry = {'epoch': epoch + 1, 'loss': total_loss / steps_per_epoch, 'seconds': time.time() - te}
+        if args.eval_every and ((epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs):
+            entry['test_top1'] = evaluate(net, x_test, y_test)[0]
+        log['epochs'].append(entry)
+        acc = f", test top-1 {entry['test_top1'] * 100:.2f}%" if 'test_top1' in entry else ''
+        print(f"epoch {epoch + 1}/{args.epochs}: loss {entry['loss']:.4f}, {entry['seconds']:.0f} s{acc}", flush=True)
+    log['train_seconds'] = time.time() - t0
+    log['train_cpu_seconds'] = time.process_time() - cpu0  # all threads; wall time depends on the machine's load
+    log['fp32_test_top1'] = evaluate(net, x_test, y_test)[0]
+
+    os.makedirs(args.out, exist_ok=True)
+    checkpoint = os.path.join(args.out, 'checkpoint.pt')
+    names = os.path.join(args.out, 'names.txt')
+    model_path = os.path.join(args.out, 'model.safetensors')
+    torch.save(half_state_dict(net), checkpoint)
+    with open(names, 'w', encoding='utf-8') as f:
+        f.write('\n'.join(CLASS_NAMES) + '\n')
+    convert(checkpoint, model_path, names_path=names, preset=PRESET, input_size=[INPUT_SIZE, INPUT_SIZE])
+    # The score that counts: the converted (fp16) file, rebuilt by the reference loader.
+    converted, _ = load_reference(model_path)
+    top1, pred = evaluate(converted, x_test, y_test)
+    log['test_top1'] = top1
+    np.savetxt(os.path.join(args.out, 'test_predictions.txt'), pred.numpy(), fmt='%d')
+    with open(os.path.join(args.out, 'train_log.json'), 'w') as f:
+        json.dump(log, f, indent=1)
+    print(f'train_classifier: {args.out}: test top-1 {top1 * 100:.2f}% (converted fp16 model; '
+          f'fp32 {log["fp32_test_top1"] * 100:.2f}%), {log["train_seconds"] / 60:.1f} min '
+          f'({log["train_cpu_seconds"] / 60:.1f} CPU-min)', flush=True)
+    return log
+
+
+def sample_file_name(index, label):
+    """t10k_00000_9_ankle-boot.png: test image index, class id, class name."""
+    slug = CLASS_NAMES[label].lower().replace('/', '-').replace(' ', '-')
+    return f't10k_{index:05d}_{label}_{slug}.png'
+
+
+def export_samples(model_path, out_dir, data_dir=DEFAULT_DATA):
+    """One PNG per class (32x32 RGB, as the network sees it before normalisation): the first test
+    image of each class that the model at `model_path` classifies correctly. Returns the paths."""
+    from PIL import Image
+    images, labels = load_split(data_dir, 't10k')
+    net, _ = load_reference(model_path)
+    pixels = to_network_pixels(images)
+    _, pred = evaluate(net, normalise(pixels), torch.from_numpy(labels))
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    for c in range(len(CLASS_NAMES)):
+        right = np.flatnonzero((labels == c) & (pred.numpy() == c))
+        if right.size == 0:
+            raise ValueError(f'{model_path}: classifies no test image of class {CLASS_NAMES[c]!r} correctly')
+        index = int(right[0])
+        path = os.path.join(out_dir, sample_file_name(index, c))
+        Image.fromarray(pixels[index].transpose(1, 2, 0)).save(path, optimize=True)
+        written.append(path)
+    return written
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog='train_classifier', description=__doc__.split('\n')[0])
+    p.add_argument('--out', help='output directory (checkpoint.pt, model.safetensors, ...)')
+    p.add_argument('--export-samples', metavar='DIR',
+                   help='instead of training: write one correctly classified test PNG per class of --model')
+    p.add_argument('--model', help='model file for --export-samples')
+    p.add_argument('--data', default=DEFAULT_DATA, help=f'folder of the idx files (default {DEFAULT_DATA})')
+    p.add_argument('--epochs', type=int, default=15)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--width', type=int, default=16, help='base width (stem and first stage)')
+    p.add_argument('--no-spd', action='store_true', help='strided convolutions instead of space_to_depth')
+    p.add_argument('--degrade', type=int, default=0, metavar='N',
+                   help='shrink inputs to NxN and enlarge back to 32x32 (train and test)')
+    p.add_argument('--batch', type=int, default=128)
+    p.add_argument('--lr', type=float, default=0.1, help='peak learning rate of the OneCycle schedule')
+    p.add_argument('--weight-decay', type=float, default=5e-4)
+    p.add_argument('--label-smoothing', type=float, default=0.1)
+    p.add_argument('--erase', type=float, default=0.25, help='random-erasing probability (0: off)')
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--eval-every', type=int, default=5, help='test accuracy every N epochs (0: end only)')
+    p.add_argument('--limit', type=int, default=0, help='use only the first N training images (quick checks)')
+    return p
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.export_samples:
+        if not args.model:
+            parser.error('--export-samples needs --model')
+    elif not args.out:
+        parser.error('--out is required')
+    try:
+        if args.export_samples:
+            for path in export_samples(args.model, args.export_samples, args.data):
+                print(path)
+        else:
+            train(args)
+    except (OSError, ValueError) as e:
+        print(f'train_classifier: error: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
