@@ -1,12 +1,12 @@
-// .npy reader and writer. The header is a Python dict literal; only the three
-// keys NumPy writes are accepted, parsed strictly.
+// .npy reader and writer. The header is a Python dict literal; the three keys
+// NumPy writes are read from it.
 #include "engine/npy.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <vector>
 
 #include "engine/error.h"
@@ -17,11 +17,20 @@ namespace {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
 
+// The value of 'key' in the header's dict literal: a quoted string, True/False
+// or a tuple, as NumPy writes them.
 std::string dict_value(const std::string& path, const std::string& header, const std::string& key) {
-  std::smatch m;
-  const std::regex re("'" + key + "'\\s*:\\s*('[^']*'|True|False|\\([^)]*\\))");
-  if (!std::regex_search(header, m, re)) fail(path, ".npy header has no '" + key + "'");
-  return m[1];
+  const std::size_t k = header.find("'" + key + "'");
+  std::size_t v = k == std::string::npos ? k : header.find(':', k);
+  if (v == std::string::npos) fail(path, ".npy header has no '" + key + "'");
+  v = header.find_first_not_of(' ', v + 1);
+  if (v == std::string::npos) fail(path, ".npy header is malformed at '" + key + "'");
+  std::size_t end;
+  if (header[v] == '\'') end = header.find('\'', v + 1);
+  else if (header[v] == '(') end = header.find(')', v + 1);
+  else end = header.find_first_of(",}", v) - 1;
+  if (end == std::string::npos || end < v) fail(path, ".npy header is malformed at '" + key + "'");
+  return header.substr(v, end - v + 1);
 }
 
 }  // namespace
@@ -52,10 +61,18 @@ Tensor read_npy(const std::string& path) {
   if (dict_value(path, header, "fortran_order") != "False") fail(path, "Fortran-order arrays are not supported");
   std::string dims = dict_value(path, header, "shape");
   Shape shape;
-  const std::regex number("\\d+");
-  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
-    if (it->str().size() > 12) fail(path, ".npy shape dimension too large");
-    shape.push_back(std::stoll(it->str()));
+  for (std::size_t i = 0; i < dims.size();) {
+    if (!std::isdigit(static_cast<unsigned char>(dims[i]))) {
+      if (dims[i] != '(' && dims[i] != ')' && dims[i] != ',' && dims[i] != ' ')
+        fail(path, ".npy shape " + dims + " is malformed");
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < dims.size() && std::isdigit(static_cast<unsigned char>(dims[j]))) ++j;
+    if (j - i > 12) fail(path, ".npy shape dimension too large");
+    shape.push_back(std::stoll(dims.substr(i, j - i)));
+    i = j;
   }
   const int64_t n = shape_numel(shape);
   std::size_t elem = 0;
