@@ -175,7 +175,7 @@ LabelledDataset open_folders(const std::string& root, const std::vector<std::str
     }
   }
   if (d.files.empty()) fail(root, "the class folders hold no .jpg/.jpeg/.png/.bmp images");
-  d.description = root + " (" + std::to_string(folders.size()) + " class folders)";
+  d.description = root + " (" + std::to_string(folders.size()) + " class folder" + (folders.size() == 1 ? ")" : "s)");
   return d;
 }
 
