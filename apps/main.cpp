@@ -4,24 +4,13 @@
 #include <exception>
 #include <new>
 
+#include "apps/cli_app.h"
 #include "apps/commands.h"
 #include "engine/error.h"
 
-namespace spdinfer::cli {
-int exit_status = 0;
-}
-
 int main(int argc, char** argv) {
-  CLI::App app{"spdinfer: CPU inference for SPD-Conv networks (ResNet-SPD, SPD-YOLOv5, YOLOv5)", "spdinfer"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "spdinfer 0.1.0");
-  spdinfer::cli::add_info_command(app);
-  spdinfer::cli::add_run_command(app);
-  spdinfer::cli::add_golden_command(app);
-  spdinfer::cli::add_val_command(app);
-  spdinfer::cli::add_bench_command(app);
-  spdinfer::cli::add_classify_command(app);
-  spdinfer::cli::add_detect_command(app);
+  const std::unique_ptr<CLI::App> owned = spdinfer::cli::make_app();
+  CLI::App& app = *owned;
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

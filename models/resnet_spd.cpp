@@ -55,7 +55,7 @@ std::string basic_residual(GraphBuilder& g, const BlockSpec& b, const std::strin
 void build_resnet_spd(const nlohmann::json& arch, GraphBuilder& g) {
   const std::string block = arch_field(arch, "block").is_string() ? arch["block"].get<std::string>() : "";
   if (block != "bottleneck" && block != "basic")
-    throw Error("architecture 'block' must be \"bottleneck\" or \"basic\", found " + arch_field(arch, "block").dump());
+    throw Error("architecture 'block' must be \"bottleneck\" or \"basic\", found " + describe_json(arch_field(arch, "block")));
   const bool bottleneck = block == "bottleneck";
   const int64_t expansion = arch_int(arch, "expansion", 1, 16);
   const int64_t stem = arch_int(arch, "stem_channels", 1, kMaxWidth);

@@ -1,0 +1,25 @@
+// The spdinfer app: name, version, and every subcommand (apps/cmd_*.cpp).
+#include "apps/cli_app.h"
+
+#include "apps/commands.h"
+
+namespace spdinfer::cli {
+
+int exit_status = 0;
+
+std::unique_ptr<CLI::App> make_app() {
+  auto app = std::make_unique<CLI::App>(
+      "spdinfer: CPU inference for SPD-Conv networks (ResNet-SPD, SPD-YOLOv5, YOLOv5)", "spdinfer");
+  app->require_subcommand(1);
+  app->set_version_flag("--version", "spdinfer 0.1.0");
+  add_info_command(*app);
+  add_run_command(*app);
+  add_golden_command(*app);
+  add_val_command(*app);
+  add_bench_command(*app);
+  add_classify_command(*app);
+  add_detect_command(*app);
+  return app;
+}
+
+}  // namespace spdinfer::cli
