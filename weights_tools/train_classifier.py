@@ -1,8 +1,9 @@
 """Train a ResNet-SPD of the reference family on Fashion-MNIST (Debian's dataset-fashion-mnist).
 
 Usage:
-  /usr/bin/python3 -m weights_tools.train_classifier --out DIR [--epochs 15] [--seed 0]
+  /usr/bin/python3 -m weights_tools.train_classifier --out DIR [--epochs 15] [--seed 0] [--ema DECAY]
       [--width 16] [--no-spd] [--degrade 16] [--threads 2] [--data /usr/share/datasets/fashion-mnist]
+      [--val-split 5000]
 
 What it is: the recipe behind the bundled model (assets/fashion_resnet_spd.safetensors) and the
 SPD-versus-strided experiments of docs/experiments.md. The network is
@@ -14,14 +15,20 @@ per-channel mean/std), so the model file's `preprocess` is exactly what training
 Augmentation: random crop (pad 2), horizontal flip, random erasing; SGD + Nesterov with a
 OneCycle schedule, label smoothing 0.1, weight decay 5e-4. `--degrade N` shrinks every image
 (train and test) to NxN and enlarges it back (bilinear, antialiased), the paper's low-resolution
-setting. The final model (no selection on the test set) is saved as an fp16 state_dict
-(DIR/checkpoint.pt), converted (DIR/model.safetensors, class names from DIR/names.txt) and scored
-on the 10,000 test images from the converted file; DIR/train_log.json records the run.
+setting. `--ema DECAY` keeps an exponential moving average of the weights (and batch-norm
+statistics) and saves it instead of the final weights. The model at the end of training (no
+selection on the test set) is saved as an fp16 state_dict (DIR/checkpoint.pt), converted
+(DIR/model.safetensors, class names from DIR/names.txt) and scored on the 10,000 test images from
+the converted file; DIR/train_log.json records the run. For choosing a recipe, `--val-split N`
+holds out N training images (the same N whatever the seed), trains on the rest and scores on them
+instead, without reading the test set; `--ema` then takes several decays, all scored, the first
+saved.
 
 What it is not: a general training framework, or anything the engine imports.
 """
 
 import argparse
+import copy
 import gzip
 import json
 import math
@@ -162,6 +169,46 @@ def evaluate(net, x, y, batch=500):
     return (pred == y).float().mean().item(), pred
 
 
+class WeightAverage:
+    """Exponential moving average of a network's weights and batch-norm statistics (every float
+    entry of its state_dict), updated after each optimiser step with decay
+    min(decay, (1 + t) / (10 + t)) so the first steps do not drag the average towards the
+    initialisation. `model()` is a copy of the network holding the average."""
+
+    def __init__(self, net, decay):
+        self.decay, self.updates = decay, 0
+        self.net = net
+        self.state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        self.keys = [k for k, v in self.state.items() if v.is_floating_point()]
+
+    def update(self):
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        current = self.net.state_dict()
+        with torch.no_grad():
+            average = [self.state[k] for k in self.keys]
+            torch._foreach_mul_(average, d)
+            torch._foreach_add_(average, [current[k].detach() for k in self.keys], alpha=1 - d)
+            for k, v in current.items():
+                if not v.is_floating_point():
+                    self.state[k].copy_(v)
+
+    def model(self):
+        averaged = copy.deepcopy(self.net)
+        averaged.load_state_dict(self.state)
+        return averaged.eval()
+
+
+def split_validation(images, labels, size):
+    """((train images, labels), (validation images, labels)): `size` training images held out for
+    choosing a recipe, the same ones whatever --seed (a fixed permutation of the 60,000)."""
+    if not 0 < size < len(images):
+        raise ValueError(f'--val-split {size}: must be between 1 and {len(images) - 1}')
+    order = np.random.RandomState(20171025).permutation(len(images))
+    held, kept = order[:size], np.sort(order[size:])
+    return (images[kept], labels[kept]), (images[held], labels[held])
+
+
 def half_state_dict(net):
     """The state_dict with float tensors in fp16 (the converter keeps the checkpoint's dtype)."""
     return {k: (v.half() if v.is_floating_point() else v).contiguous().clone() for k, v in net.state_dict().items()}
@@ -174,7 +221,14 @@ def train(args):
     t0, cpu0 = time.time(), time.process_time()
 
     train_images, train_labels = load_split(args.data, 'train')
-    test_images, test_labels = load_split(args.data, 't10k')
+    if args.val_split:
+        # Recipe search: score on held-out training images; the test set is not read at all.
+        (train_images, train_labels), (test_images, test_labels) = split_validation(
+            train_images, train_labels, args.val_split)
+        split = 'val'
+    else:
+        test_images, test_labels = load_split(args.data, 't10k')
+        split = 'test'
     if args.limit:
         train_images, train_labels = train_images[:args.limit], train_labels[:args.limit]
     x_train = normalise(to_network_pixels(train_images))
@@ -193,9 +247,13 @@ def train(args):
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
                                                    steps_per_epoch=steps_per_epoch, pct_start=0.25,
                                                    div_factor=10, final_div_factor=100)
-    log = {'args': vars(args), 'parameters': sum(p.numel() for p in net.parameters()), 'epochs': []}
+    # The first decay is the model saved; any others are only scored (to choose the decay).
+    averages = [WeightAverage(net, d) for d in args.ema]
+    log = {'args': vars(args), 'parameters': sum(p.numel() for p in net.parameters()), 'split': split,
+           'epochs': []}
     print(f'train_classifier: {len(x_train)} training images, {log["parameters"]} parameters, '
-          f'spd={not args.no_spd}, degrade={args.degrade or "none"}', flush=True)
+          f'spd={not args.no_spd}, degrade={args.degrade or "none"}, '
+          f'ema={",".join(map(str, args.ema)) or "none"}, scored on {split} ({len(x_test)} images)', flush=True)
     for epoch in range(args.epochs):
         net.train()
         te = time.time()
@@ -212,34 +270,46 @@ def train(args):
             loss.backward()
             optimizer.step()
             schedule.step()
+            for average in averages:
+                average.update()
             total_loss += loss.item()
         entry = {'epoch': epoch + 1, 'loss': total_loss / steps_per_epoch, 'seconds': time.time() - te}
+        acc = ''
         if args.eval_every and ((epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs):
-            entry['test_top1'] = evaluate(net, x_test, y_test)[0]
+            entry[f'{split}_top1'] = evaluate(net, x_test, y_test)[0]
+            acc = f", {split} top-1 {entry[f'{split}_top1'] * 100:.2f}%"
+            for average in averages:
+                entry[f'ema_{average.decay}_{split}_top1'] = top1 = evaluate(average.model(), x_test, y_test)[0]
+                acc += f' (EMA {average.decay}: {top1 * 100:.2f}%)'
         log['epochs'].append(entry)
-        acc = f", test top-1 {entry['test_top1'] * 100:.2f}%" if 'test_top1' in entry else ''
         print(f"epoch {epoch + 1}/{args.epochs}: loss {entry['loss']:.4f}, {entry['seconds']:.0f} s{acc}", flush=True)
     log['train_seconds'] = time.time() - t0
     log['train_cpu_seconds'] = time.process_time() - cpu0  # all threads; wall time depends on the machine's load
-    log['fp32_test_top1'] = evaluate(net, x_test, y_test)[0]
+    log[f'fp32_{split}_top1'] = evaluate(net, x_test, y_test)[0]  # the network as trained
+    for average in averages:
+        log[f'fp32_ema_{average.decay}_{split}_top1'] = evaluate(average.model(), x_test, y_test)[0]
+    if averages:
+        net = averages[0].model()
 
     os.makedirs(args.out, exist_ok=True)
     checkpoint = os.path.join(args.out, 'checkpoint.pt')
     names = os.path.join(args.out, 'names.txt')
     model_path = os.path.join(args.out, 'model.safetensors')
-    torch.save(half_state_dict(net), checkpoint)
+    torch.save(half_state_dict(net), checkpoint)  # the first weight average if --ema
     with open(names, 'w', encoding='utf-8') as f:
         f.write('\n'.join(CLASS_NAMES) + '\n')
     convert(checkpoint, model_path, names_path=names, preset=PRESET, input_size=[INPUT_SIZE, INPUT_SIZE])
     # The score that counts: the converted (fp16) file, rebuilt by the reference loader.
     converted, _ = load_reference(model_path)
     top1, pred = evaluate(converted, x_test, y_test)
-    log['test_top1'] = top1
-    np.savetxt(os.path.join(args.out, 'test_predictions.txt'), pred.numpy(), fmt='%d')
+    log[f'{split}_top1'] = top1
+    np.savetxt(os.path.join(args.out, f'{split}_predictions.txt'), pred.numpy(), fmt='%d')
     with open(os.path.join(args.out, 'train_log.json'), 'w') as f:
         json.dump(log, f, indent=1)
-    print(f'train_classifier: {args.out}: test top-1 {top1 * 100:.2f}% (converted fp16 model; '
-          f'fp32 {log["fp32_test_top1"] * 100:.2f}%), {log["train_seconds"] / 60:.1f} min '
+    fp32 = ', '.join(f'{k[5:-len(split) - 6] or "as trained"} {v * 100:.2f}%' for k, v in log.items()
+                     if k.startswith('fp32_'))
+    print(f'train_classifier: {args.out}: {split} top-1 {top1 * 100:.2f}% (converted fp16 model; '
+          f'fp32: {fp32}), {log["train_seconds"] / 60:.1f} min '
           f'({log["train_cpu_seconds"] / 60:.1f} CPU-min)', flush=True)
     return log
 
@@ -289,8 +359,14 @@ def build_parser():
     p.add_argument('--weight-decay', type=float, default=5e-4)
     p.add_argument('--label-smoothing', type=float, default=0.1)
     p.add_argument('--erase', type=float, default=0.25, help='random-erasing probability (0: off)')
+    p.add_argument('--ema', type=lambda s: [float(d) for d in s.split(',') if d], default=[], metavar='DECAY[,...]',
+                   help='save an exponential moving average of the weights with this decay (per step) instead '
+                        'of the final weights; further decays are only scored')
+    p.add_argument('--val-split', type=int, default=0, metavar='N',
+                   help='recipe search: hold out N of the training images and score on them, not on the test set')
     p.add_argument('--threads', type=int, default=2)
-    p.add_argument('--eval-every', type=int, default=5, help='test accuracy every N epochs (0: end only)')
+    p.add_argument('--eval-every', type=int, default=5,
+                   help='accuracy (test, or --val-split) every N epochs (0: end only)')
     p.add_argument('--limit', type=int, default=0, help='use only the first N training images (quick checks)')
     return p
 
