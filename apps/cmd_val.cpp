@@ -3,6 +3,8 @@
 // (idx files or class folders, see models/dataset.h), per class and overall.
 // Images go through the graph `--batch` at a time. Thin: the numerics are
 // models/dataset and models/accuracy.
+// For a YOLOv5-family detector (with [--split] [--img] [--conf] [--iou]
+// [--max-det]) it hands over to val_detection.h: COCO mAP over a YOLO dataset.
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -10,6 +12,7 @@
 
 #include "apps/commands.h"
 #include "apps/image_batch.h"
+#include "apps/val_detection.h"
 #include "engine/error.h"
 #include "models/accuracy.h"
 #include "models/dataset.h"
@@ -24,6 +27,7 @@ struct ValOptions {
   int batch = 32;
   int threads = 1;
   bool json = false;
+  DetectionValOptions detection;  // detectors only
 };
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -31,8 +35,17 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 void run_val(const ValOptions& o) {
   const auto start = Clock::now();
   Model m = load_model(o.model);
+  if (m.family == "yolov5") {
+    DetectionValOptions d = o.detection;
+    d.model = o.model;
+    d.dataset = o.dataset;
+    d.predictions = o.predictions;
+    d.threads = o.threads;
+    d.json = o.json;
+    return run_detection_val(d, m);
+  }
   if (m.family != "resnet_spd")
-    throw Error(o.model + ": is a " + m.family + " detector, not a ResNet-SPD classifier; val measures classifiers");
+    throw Error(o.model + ": is a " + m.family + " model; val measures ResNet-SPD classifiers and YOLOv5 detectors");
   const Preprocess& p = m.preprocess;
   const LabelledDataset data = open_dataset(o.dataset, m.class_names);
   const int classes = static_cast<int>(m.class_names.size());
@@ -137,16 +150,33 @@ void run_val(const ValOptions& o) {
 void add_val_command(CLI::App& app) {
   auto opts = std::make_shared<ValOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "val", "Top-1 / top-5 accuracy of a ResNet-SPD classifier on a labelled dataset (idx files or class folders)");
-  cmd->add_option("model", opts->model, "spdinfer model file (ResNet-SPD)")->required();
+      "val",
+      "Top-1 / top-5 accuracy of a ResNet-SPD classifier on a labelled dataset (idx files or class folders); "
+      "COCO mAP@0.5, mAP@0.5:0.95 and AP by object size of a YOLOv5 detector on a YOLO-format dataset");
+  cmd->add_option("model", opts->model, "spdinfer model file (ResNet-SPD or YOLOv5 family)")->required();
   cmd->add_option("dataset", opts->dataset,
-                  "idx images file (labels beside it), a folder of idx files (t10k preferred), or a folder of "
-                  "class folders")
+                  "classifier: idx images file (labels beside it), a folder of idx files (t10k preferred), or a "
+                  "folder of class folders; detector: a dataset.json (or its folder) with --split, or a folder "
+                  "of images whose labels are in the matching labels/ folder")
       ->required();
+  DetectionValOptions& det = opts->detection;
+  cmd->add_option("--split", det.split, "detector: the dataset file's split (train, val, test)")
+      ->capture_default_str();
+  cmd->add_option("--img", det.img, "detector: inference size in pixels (default: the model's input size)")
+      ->check(CLI::Range(32, 8192));
+  cmd->add_option("--conf", det.conf, "detector: confidence threshold")->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--iou", det.iou, "detector: NMS IoU threshold")->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--max-det", det.max_det, "detector: detections kept per image after NMS")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   cmd->add_option("--batch", opts->batch, "images per forward pass")->check(CLI::Range(1, 4096));
   cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
   cmd->add_flag("--json", opts->json, "one JSON object with the results on stdout (the table goes to stderr)");
-  cmd->add_option("--predictions", opts->predictions, "write the predicted class id of every image, one per line");
+  cmd->add_option("--predictions", opts->predictions,
+                  "classifier: write the predicted class id of every image, one per line; detector: write every "
+                  "image's detections and label file as JSON");
   cmd->callback([opts] { run_val(*opts); });
 }
 

@@ -1,0 +1,187 @@
+// The detector half of `spdinfer val`: every image of the split goes through
+// what `spdinfer detect` does (letterbox, forward, NMS at --conf/--iou, boxes
+// back in original pixels), its label file gives the objects, and
+// models/detection_metrics scores the lot. Thin: no numerics here.
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "apps/image_batch.h"
+#include "apps/val_detection.h"
+#include "engine/error.h"
+#include "models/detection.h"
+#include "models/detection_dataset.h"
+#include "models/detection_metrics.h"
+#include "models/image.h"
+#include "models/preprocess.h"
+
+namespace spdinfer::cli {
+namespace {
+
+// -1 (nothing to measure) as JSON null, else rounded.
+nlohmann::json ap_json(double ap) { return ap < 0 ? nlohmann::json(nullptr) : nlohmann::json(round_significant(ap, 6)); }
+
+std::string ap_text(double ap) {
+  char buf[16];
+  if (ap < 0) return "-";
+  std::snprintf(buf, sizeof buf, "%.4f", ap);
+  return buf;
+}
+
+// The image's detections with every number as computed (doubles of the floats),
+// so another implementation of the metric sees exactly what this one saw.
+nlohmann::json predictions_json(const DetectionSample& s, const Image& img, const std::vector<Detection>& dets) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const Detection& d : dets)
+    list.push_back({d.class_id, static_cast<double>(d.confidence), static_cast<double>(d.x1),
+                    static_cast<double>(d.y1), static_cast<double>(d.x2), static_cast<double>(d.y2)});
+  return {{"image", s.image}, {"labels", s.labels}, {"width", img.width}, {"height", img.height},
+          {"detections", list}};
+}
+
+void print_table(std::FILE* out, const Model& m, const DetectionMetrics& r) {
+  std::size_t name_width = 5;
+  for (const auto& name : m.class_names) name_width = std::max(name_width, name.size());
+  const int w = static_cast<int>(std::min<std::size_t>(name_width, 40));
+  std::fprintf(out, "%-*s %8s %8s %8s %8s\n", w, "class", "images", "objects", "AP50", "AP50-95");
+  std::fprintf(out, "%-*s %8lld %8lld %8s %8s\n", w, "all", static_cast<long long>(r.images),
+               static_cast<long long>(r.objects[kAreaAll]), ap_text(r.map50).c_str(), ap_text(r.map50_95).c_str());
+  for (std::size_t c = 0; c < r.per_class.size(); ++c) {
+    const ClassAp& a = r.per_class[c];
+    if (a.objects[kAreaAll] == 0) continue;
+    std::fprintf(out, "%-*s %8lld %8lld %8s %8s\n", w, m.class_names[c].c_str(), static_cast<long long>(a.images),
+                 static_cast<long long>(a.objects[kAreaAll]), ap_text(a.ap50()).c_str(),
+                 ap_text(a.ap50_95()).c_str());
+  }
+  std::fprintf(out, "AP50-95 by object size: small %s (%lld objects), medium %s (%lld), large %s (%lld)\n",
+               ap_text(r.map_area[kAreaSmall]).c_str(), static_cast<long long>(r.objects[kAreaSmall]),
+               ap_text(r.map_area[kAreaMedium]).c_str(), static_cast<long long>(r.objects[kAreaMedium]),
+               ap_text(r.map_area[kAreaLarge]).c_str(), static_cast<long long>(r.objects[kAreaLarge]));
+}
+
+nlohmann::json result_json(const DetectionValOptions& o, const Model& m, const DetectionDataset& data, int img_size,
+                           const DetectionMetrics& r) {
+  nlohmann::json per_class = nlohmann::json::array();
+  for (std::size_t c = 0; c < r.per_class.size(); ++c) {
+    const ClassAp& a = r.per_class[c];
+    per_class.push_back({{"class_id", c},
+                         {"class_name", m.class_names[c]},
+                         {"images", a.images},
+                         {"objects", a.objects[kAreaAll]},
+                         {"ap50", ap_json(a.ap50())},
+                         {"ap50_95", ap_json(a.ap50_95())},
+                         {"ap_small", ap_json(a.ap50_95(kAreaSmall))},
+                         {"ap_medium", ap_json(a.ap50_95(kAreaMedium))},
+                         {"ap_large", ap_json(a.ap50_95(kAreaLarge))}});
+  }
+  nlohmann::json objects;
+  for (int a = 0; a < kAreaRanges; ++a) objects[kAreaNames[a]] = r.objects[a];
+  return {{"model", o.model},
+          {"dataset", data.description},
+          {"split", o.split},
+          {"images", r.images},
+          {"detections", r.detections},
+          {"objects", objects},
+          {"map50", ap_json(r.map50)},
+          {"map75", ap_json(r.map75)},
+          {"map50_95", ap_json(r.map50_95)},
+          {"ap_small", ap_json(r.map_area[kAreaSmall])},
+          {"ap_medium", ap_json(r.map_area[kAreaMedium])},
+          {"ap_large", ap_json(r.map_area[kAreaLarge])},
+          {"per_class", per_class},
+          {"img", img_size},
+          {"conf", round_significant(o.conf, 6)},
+          {"iou", round_significant(o.iou, 6)},
+          {"max_det", o.max_det},
+          {"max_dets_per_class", o.max_dets_coco},
+          {"threads", o.threads}};
+}
+
+}  // namespace
+
+void run_detection_val(const DetectionValOptions& o, const Model& m) {
+  const auto start = Clock::now();
+  // CLI::Range lets "nan" through (every comparison with NaN is false).
+  if (!(o.conf >= 0 && o.conf <= 1)) throw Error("--conf " + std::to_string(o.conf) + ": not in [0, 1]");
+  if (!(o.iou >= 0 && o.iou <= 1)) throw Error("--iou " + std::to_string(o.iou) + ": not in [0, 1]");
+  const DetectionDataset data = open_detection_dataset(o.dataset, o.split);
+  const int nc = static_cast<int>(m.class_names.size());
+  if (!data.class_names.empty() && data.class_names != m.class_names)
+    std::fprintf(stderr, "spdinfer: warning: %s: class names differ from the model's; scoring by class id\n",
+                 data.description.c_str());
+  const int stride = m.strides.empty() ? 32 : *std::max_element(m.strides.begin(), m.strides.end());
+  const int wanted = o.img > 0 ? o.img : std::max(m.preprocess.height, m.preprocess.width);
+  const int img_size = round_up_to_multiple(wanted, stride);
+
+  // Every label file is checked before any inference: a typo should not cost a long run.
+  for (const DetectionSample& s : data.samples) read_yolo_labels(s.labels, 1, 1, nc);
+
+  NmsOptions nms;
+  nms.conf_threshold = o.conf;
+  nms.iou_threshold = o.iou;
+  nms.max_det = o.max_det;
+  std::ofstream predictions_out;
+  if (!o.predictions.empty()) {
+    predictions_out.open(o.predictions);
+    if (!predictions_out) throw Error(o.predictions + ": cannot write");
+  }
+  std::FILE* human = o.json ? stderr : stdout;
+  std::fprintf(human, "val: %s: %zu images, %d classes, input %d, conf %g, iou %g, %d thread%s\n",
+               data.description.c_str(), data.samples.size(), nc, img_size, o.conf, o.iou, o.threads,
+               o.threads == 1 ? "" : "s");
+  std::fflush(human);
+
+  DetectionEvaluator evaluator(nc, o.max_dets_coco);
+  nlohmann::json predictions = nlohmann::json::array();
+  ProgressBar bar(data.samples.size());
+  double pre_ms = 0, infer_ms = 0, nms_ms = 0;
+  for (std::size_t i = 0; i < data.samples.size(); ++i) {
+    const DetectionSample& s = data.samples[i];
+    bar.update(i);
+    auto t0 = Clock::now();
+    const Image img = load_image(s.image);
+    const LetterboxGeometry g = letterbox_geometry(img.width, img.height, img_size, img_size, stride);
+    const Tensor x = image_to_tensor(letterbox(img, g), m.preprocess);
+    pre_ms += ms_since(t0);
+    const std::vector<Tensor> out = forward_image(m, x, o.threads, s.image, &infer_ms);
+    auto t2 = Clock::now();
+    const Tensor& pred = out.at(0);
+    std::vector<Detection> dets = non_max_suppression(pred.data(), pred.dim(1), static_cast<int>(pred.dim(2)), nms);
+    scale_boxes_to_source(dets, g);
+    nms_ms += ms_since(t2);
+    try {
+      evaluator.add_image(read_yolo_labels(s.labels, img.width, img.height, nc), dets);
+    } catch (const Error& e) {
+      throw Error(s.image + ": " + e.what());
+    }
+    if (predictions_out.is_open()) predictions.push_back(predictions_json(s, img, dets));
+  }
+  bar.clear();
+  const DetectionMetrics r = evaluator.compute();
+  if (predictions_out.is_open()) {
+    predictions_out << nlohmann::json{{"model", o.model}, {"classes", nc}, {"max_dets_per_class", o.max_dets_coco},
+                                      {"images", predictions}}
+                           .dump()
+                    << '\n';
+    predictions_out.close();
+    if (!predictions_out) throw Error(o.predictions + ": write failed");
+  }
+  print_table(human, m, r);
+  const double n = static_cast<double>(std::max<std::size_t>(1, data.samples.size()));
+  const double total_s = ms_since(start) / 1000;
+  std::fprintf(human, "Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image; %.1f s in all\n",
+               pre_ms / n, infer_ms / n, nms_ms / n, total_s);
+  if (o.json) {
+    nlohmann::json result = result_json(o, m, data, img_size, r);
+    result["ms_per_image"] = {{"pre", round_decimals(pre_ms / n, 3)},
+                              {"infer", round_decimals(infer_ms / n, 3)},
+                              {"nms", round_decimals(nms_ms / n, 3)}};
+    result["seconds"] = round_decimals(total_s, 3);
+    std::printf("%s\n", result.dump().c_str());
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace spdinfer::cli

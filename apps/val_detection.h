@@ -1,0 +1,25 @@
+// `spdinfer val` for YOLOv5-family detectors: COCO mAP@0.5, mAP@0.5:0.95 and
+// AP by object size over a YOLO-format dataset (models/detection_dataset.h,
+// models/detection_metrics.h). cmd_val.cpp dispatches here when the model is a
+// detector; classifiers keep their own path there.
+#pragma once
+
+#include <string>
+
+#include "models/model.h"
+
+namespace spdinfer::cli {
+
+struct DetectionValOptions {
+  std::string model, dataset, split = "val", predictions;
+  int img = 0;  // 0: the model's input size
+  float conf = 0.001f, iou = 0.6f;
+  int max_det = 300;       // NMS output per image, as YOLOv5's val.py
+  int max_dets_coco = 100;  // detections per image and class that COCO's AP counts
+  int threads = 1;
+  bool json = false;
+};
+
+void run_detection_val(const DetectionValOptions& o, const Model& m);
+
+}  // namespace spdinfer::cli

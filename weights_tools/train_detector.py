@@ -1,0 +1,517 @@
+"""Train a YOLOv5-family detector (SPD-YOLOv5 `space_depth_n` or standard `yolov5n`) on CPU.
+
+Usage:
+  /usr/bin/python3 -m weights_tools.train_detector DATA/dataset.json --arch space_depth_n|yolov5n
+      --out DIR [--epochs N] [--minutes M] [--img 320] [--batch 16] [--threads 2] [--seed 0]
+      [--augment mosaic|simple] [--schedule cosine|linear] [--lr 0.01] [--limit N]
+
+What it is: one recipe for both architectures, so the SPD-versus-strided comparison of
+docs/experiments.md changes nothing but the network. The networks are the project's reference
+modules (weights_tools/reference) built from `space_depth_config('n', nc)` or
+`yolov5_config('n', nc)`. The recipe is YOLOv5's (v6/v7 train.py, utils/loss.py, hyp.scratch-low):
+- targets matched to anchors whose width and height ratios are within 4x, each also assigned to the
+  two neighbouring cells its centre is nearest to (offset 0.5);
+- CIoU box loss, BCE objectness (target: the CIoU of the matched prediction) with the per-level
+  balance 4.0, 1.0, 0.4, BCE class loss; gains box 0.05, obj 1.0 * (img / 640)^2, cls 0.5 * nc / 80,
+  each * 3 / levels; loss times batch size;
+- Detect biases initialised for 8 objects per 640 px image and class priors 0.6 / nc;
+- SGD, Nesterov, momentum 0.937, weight decay 5e-4 on conv weights only; warmup (3 epochs or 100
+  steps at least, bias lr from 0.1, momentum from 0.8), then cosine or linear decay to lr * 0.01;
+- model EMA (decay 0.9999 * (1 - exp(-updates / 2000))), which is what gets saved;
+- augmentation: mosaic of 4 scenes or one scene ('simple'), then a random window at scale 1 +- 0.25
+  and translation +- 0.1, horizontal flip, HSV-like colour jitter; boxes cut by the window are kept
+  when over 2 px and 10% of their area.
+Time: with --minutes and no --epochs the schedule follows the clock (progress = elapsed / budget)
+and training ends at the budget; with --epochs the schedule follows the epochs and --minutes only
+stops early (cleanly: the checkpoint is still written).
+
+Writes DIR/checkpoint.pt ({'state_dict' (EMA, fp16), 'yaml', 'names'}, the layout
+weights_tools/convert.py reads), DIR/model.safetensors (fp16, preprocess input --img) and
+DIR/train_log.json (arguments, losses per epoch, seconds per epoch).
+What it is not: an evaluator (`spdinfer val` measures the converted file) or a general trainer.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+# libgomp's threads spin while waiting by default, which on a shared machine slows everyone.
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from weights_tools.convert import convert  # noqa: E402
+from weights_tools.reference.configs import space_depth_config, yolov5_config  # noqa: E402
+from weights_tools.reference.yolov5 import build_yolov5  # noqa: E402
+
+ARCHITECTURES = {'space_depth_n': lambda nc: space_depth_config('n', nc), 'yolov5n': lambda nc: yolov5_config('n', nc)}
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
+FILL = 114  # YOLOv5's letterbox grey
+HYP = {'box': 0.05, 'obj': 1.0, 'cls': 0.5, 'anchor_t': 4.0, 'momentum': 0.937, 'weight_decay': 5e-4,
+       'warmup_epochs': 3.0, 'warmup_momentum': 0.8, 'warmup_bias_lr': 0.1, 'lrf': 0.01,
+       'scale': 0.25, 'translate': 0.1, 'fliplr': 0.5, 'hsv_s': 0.7, 'hsv_v': 0.4}
+BALANCE = [4.0, 1.0, 0.4]  # objectness weight of the P3, P4, P5 levels
+
+
+class TrainError(Exception):
+    pass
+
+
+# ---- data ------------------------------------------------------------------------------------
+
+def read_dataset(path):
+    """The dataset file (JSON written by weights_tools.synth_scenes, or YOLOv5 YAML) as a dict."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            import yaml
+            data = yaml.safe_load(text)
+    except (OSError, ValueError) as e:
+        raise TrainError(f'{path}: cannot read the dataset file: {e}') from None
+    if not isinstance(data, dict) or 'names' not in data:
+        raise TrainError(f'{path}: not a dataset file (needs names and split folders)')
+    return data
+
+
+def split_files(dataset_path, data, split):
+    """(image paths, label paths) of a split, labels found as YOLOv5 does (/images/ -> /labels/)."""
+    if split not in data:
+        raise TrainError(f'{dataset_path}: no {split!r} split')
+    root = data.get('path') or os.path.dirname(os.path.abspath(dataset_path))
+    folder = os.path.join(root, data[split])
+    if not os.path.isdir(folder):
+        raise TrainError(f'{folder}: the {split} image folder does not exist')
+    images = sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.lower().endswith(IMAGE_SUFFIXES))
+    if not images:
+        raise TrainError(f'{folder}: no images')
+    labels = [os.path.splitext(label_path_for(p))[0] + '.txt' for p in images]
+    return images, labels
+
+
+def label_path_for(image):
+    """YOLOv5's rule: the last /images/ in the path becomes /labels/."""
+    head, sep, tail = image.rpartition(f'{os.sep}images{os.sep}')
+    if not sep:
+        raise TrainError(f'{image}: not under an images/ folder, so it has no labels/ folder')
+    return f'{head}{os.sep}labels{os.sep}{tail}'
+
+
+def read_labels(path, nc):
+    """float32 [n, 5] (class, cx, cy, w, h normalised); a missing file means no objects."""
+    if not os.path.exists(path):
+        return np.zeros((0, 5), np.float32)
+    try:
+        rows = np.loadtxt(path, dtype=np.float32, ndmin=2)
+    except ValueError as e:
+        raise TrainError(f'{path}: not YOLO labels (class cx cy w h): {e}') from None
+    if rows.size == 0:
+        return np.zeros((0, 5), np.float32)
+    if rows.shape[1] != 5 or (rows[:, 0] < 0).any() or (rows[:, 0] >= nc).any() or (rows[:, 0] % 1).any():
+        raise TrainError(f'{path}: expected lines "class cx cy w h" with class 0-{nc - 1}')
+    return rows
+
+
+def load_split(images, labels, nc):
+    """All images (uint8 HxWx3) and their boxes in pixels, [n, 5] (class, x1, y1, x2, y2)."""
+    pixels, boxes = [], []
+    for image, label in zip(images, labels):
+        a = np.asarray(Image.open(image).convert('RGB'))
+        h, w = a.shape[:2]
+        r = read_labels(label, nc)
+        xyxy = np.stack([r[:, 0], (r[:, 1] - r[:, 3] / 2) * w, (r[:, 2] - r[:, 4] / 2) * h,
+                         (r[:, 1] + r[:, 3] / 2) * w, (r[:, 2] + r[:, 4] / 2) * h], 1)
+        pixels.append(a)
+        boxes.append(xyxy.astype(np.float32))
+    return pixels, boxes
+
+
+# ---- augmentation ----------------------------------------------------------------------------
+
+def fit(image, boxes, size):
+    """Scales an image so its longest side is `size` (boxes with it)."""
+    h, w = image.shape[:2]
+    r = size / max(h, w)
+    if r != 1:
+        image = np.asarray(Image.fromarray(image).resize((max(1, round(w * r)), max(1, round(h * r))),
+                                                         Image.BILINEAR))
+        boxes = boxes.copy()
+        boxes[:, 1:] *= r
+    return image, boxes
+
+
+def mosaic_canvas(rng, pixels, boxes, index, size):
+    """YOLOv5's mosaic: four scenes (this one and three random) meeting at a random centre of a
+    2*size canvas. Returns (canvas, boxes in canvas pixels)."""
+    canvas = np.full((2 * size, 2 * size, 3), FILL, np.uint8)
+    xc, yc = (int(rng.uniform(size / 2, 3 * size / 2)) for _ in range(2))
+    out = []
+    for k, i in enumerate([index, *rng.integers(0, len(pixels), 3)]):
+        img, b = fit(pixels[i], boxes[i], size)
+        h, w = img.shape[:2]
+        # Corner k of the image touches the centre: 0 top-left quadrant, 1 top-right, 2 bottom-left, 3 bottom-right.
+        x1 = xc - w if k in (0, 2) else xc
+        y1 = yc - h if k in (0, 1) else yc
+        cx1, cy1 = max(x1, 0), max(y1, 0)
+        cx2, cy2 = min(x1 + w, 2 * size), min(y1 + h, 2 * size)
+        canvas[cy1:cy2, cx1:cx2] = img[cy1 - y1:cy2 - y1, cx1 - x1:cx2 - x1]
+        b = b.copy()
+        b[:, [1, 3]] += x1
+        b[:, [2, 4]] += y1
+        out.append(b)
+    return canvas, np.concatenate(out)
+
+
+def single_canvas(pixels, boxes, index, size):
+    """One scene letterboxed onto a size x size canvas."""
+    img, b = fit(pixels[index], boxes[index], size)
+    h, w = img.shape[:2]
+    canvas = np.full((size, size, 3), FILL, np.uint8)
+    top, left = (size - h) // 2, (size - w) // 2
+    canvas[top:top + h, left:left + w] = img
+    b = b.copy()
+    b[:, [1, 3]] += left
+    b[:, [2, 4]] += top
+    return canvas, b
+
+
+def random_window(rng, canvas, boxes, size, hyp):
+    """A size x size view of the canvas's centre, zoomed by 1 +- scale and shifted by
+    +- translate: the window is cut (padding with FILL) and resized. Boxes are clipped; those left
+    under 2 px or 10% of their area are dropped, as YOLOv5's box_candidates."""
+    zoom = rng.uniform(1 - hyp['scale'], 1 + hyp['scale'])
+    side = size / zoom
+    ch, cw = canvas.shape[:2]
+    x0 = cw / 2 - side / 2 + rng.uniform(-hyp['translate'], hyp['translate']) * size
+    y0 = ch / 2 - side / 2 + rng.uniform(-hyp['translate'], hyp['translate']) * size
+    window = Image.fromarray(canvas).transform((size, size), Image.EXTENT, (x0, y0, x0 + side, y0 + side),
+                                               Image.BILINEAR, fillcolor=(FILL,) * 3)
+    b = boxes.copy()
+    b[:, [1, 3]] = (b[:, [1, 3]] - x0) * zoom
+    b[:, [2, 4]] = (b[:, [2, 4]] - y0) * zoom
+    area0 = (b[:, 3] - b[:, 1]) * (b[:, 4] - b[:, 2])
+    b[:, 1:] = b[:, 1:].clip(0, size)
+    w, h = b[:, 3] - b[:, 1], b[:, 4] - b[:, 2]
+    keep = (w > 2) & (h > 2) & (w * h > 0.1 * area0)
+    return np.asarray(window), b[keep]
+
+
+def colour_jitter(rng, image, hyp):
+    """Saturation and value gains (YOLOv5's HSV augmentation without the hue shift)."""
+    x = image.astype(np.float32)
+    grey = x.mean(2, keepdims=True)
+    x = grey + (x - grey) * rng.uniform(1 - hyp['hsv_s'], 1 + hyp['hsv_s'])
+    x = x * rng.uniform(1 - hyp['hsv_v'], 1 + hyp['hsv_v'])
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def make_sample(rng, pixels, boxes, index, size, augment, hyp):
+    """(uint8 [size, size, 3], [n, 5] class + x1 y1 x2 y2 pixels) of one training sample."""
+    if augment == 'mosaic':
+        canvas, b = mosaic_canvas(rng, pixels, boxes, index, size)
+    else:
+        canvas, b = single_canvas(pixels, boxes, index, size)
+    image, b = random_window(rng, canvas, b, size, hyp)
+    if rng.random() < hyp['fliplr']:
+        image = image[:, ::-1]
+        b[:, [1, 3]] = size - b[:, [3, 1]]
+    return colour_jitter(rng, image, hyp), b
+
+
+def collate(samples, size):
+    """Images (B, 3, H, W) in [0, 1] and targets (n, 6): image index, class, cx, cy, w, h normalised."""
+    x = torch.from_numpy(np.stack([s[0] for s in samples])).permute(0, 3, 1, 2).float() / 255
+    targets = []
+    for i, (_, b) in enumerate(samples):
+        cx, cy = (b[:, 1] + b[:, 3]) / 2, (b[:, 2] + b[:, 4]) / 2
+        w, h = b[:, 3] - b[:, 1], b[:, 4] - b[:, 2]
+        targets.append(np.stack([np.full(len(b), i), b[:, 0], cx / size, cy / size, w / size, h / size], 1))
+    return x, torch.from_numpy(np.concatenate(targets).astype(np.float32))
+
+
+# ---- loss ------------------------------------------------------------------------------------
+
+def ciou(box1, box2, eps=1e-7):
+    """Complete IoU of matching rows of two (n, 4) xywh box sets (Zheng et al. 2020)."""
+    (x1, y1, w1, h1), (x2, y2, w2, h2) = box1.T, box2.T
+    b1x1, b1x2, b1y1, b1y2 = x1 - w1 / 2, x1 + w1 / 2, y1 - h1 / 2, y1 + h1 / 2
+    b2x1, b2x2, b2y1, b2y2 = x2 - w2 / 2, x2 + w2 / 2, y2 - h2 / 2, y2 + h2 / 2
+    inter = (torch.min(b1x2, b2x2) - torch.max(b1x1, b2x1)).clamp(0) * \
+            (torch.min(b1y2, b2y2) - torch.max(b1y1, b2y1)).clamp(0)
+    union = w1 * h1 + w2 * h2 - inter + eps
+    iou = inter / union
+    cw = torch.max(b1x2, b2x2) - torch.min(b1x1, b2x1)
+    ch = torch.max(b1y2, b2y2) - torch.min(b1y1, b2y1)
+    c2 = cw ** 2 + ch ** 2 + eps                                   # enclosing box diagonal squared
+    rho2 = (x2 - x1) ** 2 + (y2 - y1) ** 2                         # centre distance squared
+    v = (4 / math.pi ** 2) * (torch.atan(w2 / (h2 + eps)) - torch.atan(w1 / (h1 + eps))) ** 2
+    with torch.no_grad():
+        alpha = v / (v - iou + (1 + eps))
+    return iou - (rho2 / c2 + v * alpha)
+
+
+class YoloLoss:
+    """YOLOv5's ComputeLoss (utils/loss.py) for the reference Detect head."""
+
+    def __init__(self, detect, img, hyp=HYP):
+        self.na, self.nc, self.nl = detect.na, detect.nc, detect.nl
+        self.anchors = detect.anchors.detach().clone()  # grid units, (nl, na, 2)
+        self.hyp = hyp
+        self.box_gain = hyp['box'] * 3 / self.nl
+        self.cls_gain = hyp['cls'] * self.nc / 80 * 3 / self.nl
+        self.obj_gain = hyp['obj'] * (img / 640) ** 2 * 3 / self.nl
+        self.bce = nn.BCEWithLogitsLoss()
+
+    def __call__(self, raw, targets):
+        """(total loss, detached [box, obj, cls]) for the raw per-level outputs and (n, 6) targets."""
+        lbox, lobj, lcls = (torch.zeros(()) for _ in range(3))
+        for i, pi in enumerate(raw):
+            b, a, gj, gi, tbox, tcls, anchors = self.build_targets(pi, targets, i)
+            tobj = torch.zeros(pi.shape[:4])
+            if len(b):
+                ps = pi[b, a, gj, gi]
+                pxy = ps[:, :2].sigmoid() * 2 - 0.5
+                pwh = (ps[:, 2:4].sigmoid() * 2) ** 2 * anchors
+                iou = ciou(torch.cat((pxy, pwh), 1), tbox)
+                lbox = lbox + (1.0 - iou).mean()
+                tobj[b, a, gj, gi] = iou.detach().clamp(0)
+                if self.nc > 1:
+                    t = torch.zeros_like(ps[:, 5:])
+                    t[range(len(b)), tcls] = 1.0
+                    lcls = lcls + self.bce(ps[:, 5:], t)
+            lobj = lobj + self.bce(pi[..., 4], tobj) * BALANCE[i]
+        bs = raw[0].shape[0]
+        lbox, lobj, lcls = lbox * self.box_gain, lobj * self.obj_gain, lcls * self.cls_gain
+        return (lbox + lobj + lcls) * bs, torch.stack((lbox, lobj, lcls)).detach()
+
+    def build_targets(self, pi, targets, i):
+        """Targets of level i: anchors within anchor_t in both ratios, each target also given to
+        the neighbouring cells (left/up/right/down) its centre lies within half a cell of."""
+        ny, nx = pi.shape[2:4]
+        anchors = self.anchors[i]
+        gain = torch.tensor([1, 1, nx, ny, nx, ny], dtype=torch.float32)
+        t = targets * gain                                              # (n, 6) in grid units
+        t = t[None].expand(self.na, -1, -1)                             # (na, n, 6)
+        ai = torch.arange(self.na, dtype=torch.float32).view(-1, 1, 1).expand(-1, t.shape[1], 1)
+        t = torch.cat((t, ai), 2)
+        r = t[..., 4:6] / anchors[:, None]
+        t = t[torch.max(r, 1 / r).max(2)[0] < self.hyp['anchor_t']]    # (m, 7)
+        g = 0.5
+        gxy = t[:, 2:4]
+        gxi = torch.tensor([nx, ny], dtype=torch.float32) - gxy
+        j, k = ((gxy % 1 < g) & (gxy > 1)).T
+        l, m = ((gxi % 1 < g) & (gxi > 1)).T
+        use = torch.stack((torch.ones_like(j), j, k, l, m))            # (5, m)
+        off = torch.tensor([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1]], dtype=torch.float32) * g
+        t = t[None].expand(5, -1, -1)[use]
+        offsets = off[:, None].expand(-1, use.shape[1], -1)[use]
+        b, c = t[:, 0].long(), t[:, 1].long()
+        gxy, gwh, a = t[:, 2:4], t[:, 4:6], t[:, 6].long()
+        gij = (gxy - offsets).long()
+        gi, gj = gij[:, 0].clamp(0, nx - 1), gij[:, 1].clamp(0, ny - 1)
+        tbox = torch.cat((gxy - torch.stack((gi, gj), 1), gwh), 1)
+        return b, a, gj, gi, tbox, c, anchors[a]
+
+
+# ---- model, optimiser, EMA -------------------------------------------------------------------
+
+def build_model(arch_name, nc, img):
+    """The training-mode network with YOLOv5's Detect bias initialisation."""
+    arch = ARCHITECTURES[arch_name](nc)
+    model = build_yolov5(arch)
+    detect = model.model[-1]
+    with torch.no_grad():
+        for conv, s in zip(detect.m, detect.stride):
+            bias = conv.bias.view(detect.na, -1)
+            bias[:, 4] += math.log(8 / (640 / float(s)) ** 2)     # 8 objects per 640 px image
+            bias[:, 5:] += math.log(0.6 / (nc - 0.99))            # class priors
+    return model.train(), arch
+
+
+def make_optimizer(model, lr, hyp=HYP):
+    """SGD with three groups, as YOLOv5: BatchNorm weights and biases without weight decay."""
+    bn, weights, biases = [], [], []
+    for module in model.modules():
+        if hasattr(module, 'bias') and isinstance(module.bias, nn.Parameter):
+            biases.append(module.bias)
+        if isinstance(module, nn.BatchNorm2d):
+            bn.append(module.weight)
+        elif hasattr(module, 'weight') and isinstance(module.weight, nn.Parameter):
+            weights.append(module.weight)
+    opt = torch.optim.SGD(bn, lr=lr, momentum=hyp['momentum'], nesterov=True)
+    opt.add_param_group({'params': weights, 'weight_decay': hyp['weight_decay']})
+    opt.add_param_group({'params': biases})
+    return opt
+
+
+class ModelEMA:
+    """Exponential moving average of the weights (and BatchNorm buffers), YOLOv5's ModelEMA."""
+
+    def __init__(self, model, decay=0.9999, tau=2000):
+        self.ema = build_yolov5(model.yaml)
+        self.ema.load_state_dict(model.state_dict())
+        self.ema.eval()
+        for p in self.ema.parameters():
+            p.requires_grad_(False)
+        self.decay = lambda n: decay * (1 - math.exp(-n / tau))
+        self.updates = 0
+
+    def update(self, model):
+        self.updates += 1
+        d = self.decay(self.updates)
+        with torch.no_grad():
+            state = model.state_dict()
+            for k, v in self.ema.state_dict().items():
+                if v.dtype.is_floating_point:
+                    v.mul_(d).add_(state[k].detach(), alpha=1 - d)
+
+
+def schedule(progress, kind, lrf):
+    """LR multiplier at progress in [0, 1]: cosine or linear from 1 to lrf."""
+    progress = min(max(progress, 0.0), 1.0)
+    if kind == 'cosine':
+        return ((1 - math.cos(progress * math.pi)) / 2) * (lrf - 1) + 1
+    return (1 - progress) * (1 - lrf) + lrf
+
+
+def set_learning_rate(opt, step, warmup_steps, lr, factor, hyp=HYP):
+    """Warmup (YOLOv5: biases from warmup_bias_lr down, others from 0 up; momentum from
+    warmup_momentum up) into the schedule's lr * factor."""
+    for k, group in enumerate(opt.param_groups):
+        target = lr * factor
+        if step < warmup_steps:
+            start = hyp['warmup_bias_lr'] if k == 2 else 0.0
+            group['lr'] = float(np.interp(step, [0, warmup_steps], [start, target]))
+            group['momentum'] = float(np.interp(step, [0, warmup_steps], [hyp['warmup_momentum'], hyp['momentum']]))
+        else:
+            group['lr'] = target
+            group['momentum'] = hyp['momentum']
+
+
+# ---- output ----------------------------------------------------------------------------------
+
+def save(out, ema, arch, names, img):
+    """DIR/checkpoint.pt (EMA weights in fp16 with the architecture and names), converted to
+    DIR/model.safetensors with the input size used in training."""
+    state = {k: (v.half() if v.is_floating_point() else v).contiguous().clone()
+             for k, v in ema.ema.state_dict().items()}
+    checkpoint = os.path.join(out, 'checkpoint.pt')
+    torch.save({'state_dict': state, 'yaml': dict(arch), 'names': list(names)}, checkpoint)
+    convert(checkpoint, os.path.join(out, 'model.safetensors'), input_size=[img, img])
+    return checkpoint
+
+
+def train(args):
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+    data = read_dataset(args.data)
+    names = list(data['names'])
+    nc = len(names)
+    images, labels = split_files(args.data, data, 'train')
+    if args.limit:
+        images, labels = images[:args.limit], labels[:args.limit]
+    t0 = time.time()
+    pixels, boxes = load_split(images, labels, nc)
+    print(f'train_detector: {len(images)} training scenes, {sum(len(b) for b in boxes)} objects, '
+          f'loaded in {time.time() - t0:.1f} s', flush=True)
+
+    model, arch = build_model(args.arch, nc, args.img)
+    loss_fn = YoloLoss(model.model[-1], args.img)
+    ema = ModelEMA(model)
+    opt = make_optimizer(model, args.lr)
+    steps_per_epoch = max(1, len(images) // args.batch)
+    by_time = args.minutes is not None and args.epochs is None
+    epochs = args.epochs if args.epochs is not None else 10 ** 6  # by time: until the budget ends
+    warmup_steps = max(round(HYP['warmup_epochs'] * steps_per_epoch), 100)
+    budget = args.minutes * 60 if args.minutes is not None else math.inf
+    log = {'args': vars(args), 'parameters': sum(p.numel() for p in model.parameters()), 'epochs': []}
+    print(f'train_detector: {args.arch}, {log["parameters"]} parameters, {steps_per_epoch} steps per epoch, '
+          f'img {args.img}, batch {args.batch}, {args.threads} threads, '
+          f'{"schedule by time" if by_time else f"{epochs} epochs"}', flush=True)
+    start, step, stopped = time.time(), 0, False
+    for epoch in range(epochs):
+        model.train()
+        order = rng.permutation(len(images))
+        sums, epoch_start, epoch_cpu = torch.zeros(3), time.time(), time.process_time()
+        for s in range(steps_per_epoch):
+            elapsed = time.time() - start
+            if elapsed >= budget:
+                stopped = True
+                break
+            progress = elapsed / budget if by_time else (epoch + s / steps_per_epoch) / epochs
+            set_learning_rate(opt, step, warmup_steps, args.lr, schedule(progress, args.schedule, HYP['lrf']))
+            batch = order[s * args.batch:(s + 1) * args.batch]
+            x, targets = collate([make_sample(rng, pixels, boxes, int(i), args.img, args.augment, HYP)
+                                  for i in batch], args.img)
+            loss, parts = loss_fn(model(x), targets)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            opt.step()
+            ema.update(model)
+            sums += parts
+            step += 1
+            if args.verbose and step % 10 == 0:
+                print(f'  step {step}: box {parts[0]:.4f} obj {parts[1]:.4f} cls {parts[2]:.4f}', flush=True)
+        done = s + (0 if stopped else 1)
+        if done:
+            mean = (sums / done).tolist()
+            # CPU seconds say what the epoch costs; wall seconds mostly how busy the machine was.
+            seconds, cpu = time.time() - epoch_start, time.process_time() - epoch_cpu
+            log['epochs'].append({'epoch': epoch + 1, 'steps': done, 'box': mean[0], 'obj': mean[1], 'cls': mean[2],
+                                  'lr': opt.param_groups[1]['lr'], 'seconds': round(seconds, 1),
+                                  'cpu_seconds': round(cpu, 1)})
+            print(f'epoch {epoch + 1}: box {mean[0]:.4f} obj {mean[1]:.4f} cls {mean[2]:.4f} '
+                  f'({done} steps, {seconds:.0f} s, {cpu:.0f} CPU-s)', flush=True)
+        if stopped:
+            print(f'train_detector: time budget of {args.minutes} min reached in epoch {epoch + 1}', flush=True)
+            break
+    log['steps'], log['seconds'] = step, round(time.time() - start, 1)
+    os.makedirs(args.out, exist_ok=True)
+    save(args.out, ema, arch, names, args.img)
+    with open(os.path.join(args.out, 'train_log.json'), 'w') as f:
+        json.dump(log, f, indent=1)
+    print(f'train_detector: wrote {args.out}/checkpoint.pt and {args.out}/model.safetensors '
+          f'({step} steps, {log["seconds"]:.0f} s)', flush=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('data', help='dataset file (dataset.json from weights_tools.synth_scenes, or a YOLOv5 YAML)')
+    p.add_argument('--arch', choices=sorted(ARCHITECTURES), required=True)
+    p.add_argument('--out', required=True, help='run directory to write')
+    p.add_argument('--epochs', type=int, help='epochs (the LR schedule spans them)')
+    p.add_argument('--minutes', type=float, help='time budget; without --epochs the schedule spans it')
+    p.add_argument('--img', type=int, default=320, help='training input size (multiple of 32)')
+    p.add_argument('--batch', type=int, default=16)
+    p.add_argument('--lr', type=float, default=0.01)
+    p.add_argument('--augment', choices=('mosaic', 'simple'), default='mosaic')
+    p.add_argument('--schedule', choices=('cosine', 'linear'), default='cosine')
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--limit', type=int, help='use only the first N training scenes (smoke runs)')
+    p.add_argument('--verbose', action='store_true', help='print the losses every 10 steps')
+    args = p.parse_args(argv)
+    if args.epochs is None and args.minutes is None:
+        p.error('give --epochs, --minutes or both')
+    if args.img % 32:
+        p.error(f'--img {args.img} is not a multiple of 32 (the largest stride)')
+    try:
+        train(args)
+    except (TrainError, OSError) as e:
+        print(f'train_detector: error: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
