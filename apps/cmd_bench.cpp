@@ -8,6 +8,8 @@
 #include <map>
 #include <random>
 
+#include <nlohmann/json.hpp>
+
 #include "apps/commands.h"
 #include "engine/error.h"
 #include "models/model.h"
@@ -70,12 +72,21 @@ void run_bench(const BenchOptions& o) {
   const double mx = *std::max_element(times.begin(), times.end());
   const double rss = peak_rss_mb();
   if (o.json) {
-    std::printf(
-        "{\"model\": \"%s\", \"shape\": [%d, 3, %d, %d], \"threads\": %d, \"runs\": %d, \"median_ms\": %.4f, "
-        "\"min_ms\": %.4f, \"max_ms\": %.4f, \"images_per_s\": %.3f, \"gflop\": %.4f, \"gflops_per_s\": %.3f, "
-        "\"planned_activation_mb\": %.3f, \"peak_rss_mb\": %.2f}\n",
-        o.model.c_str(), o.batch, h, w, o.threads, o.runs, med, mn, mx, 1000.0 * o.batch / med, gflop,
-        gflop / (med / 1000.0), plan->planned_bytes() / 1e6, rss);
+    // Every run's time, so that a caller can take medians over several processes.
+    const nlohmann::json report = {{"model", o.model},
+                                   {"shape", {o.batch, 3, h, w}},
+                                   {"threads", o.threads},
+                                   {"runs", o.runs},
+                                   {"median_ms", med},
+                                   {"min_ms", mn},
+                                   {"max_ms", mx},
+                                   {"times_ms", times},
+                                   {"images_per_s", 1000.0 * o.batch / med},
+                                   {"gflop", gflop},
+                                   {"gflops_per_s", gflop / (med / 1000.0)},
+                                   {"planned_activation_mb", plan->planned_bytes() / 1e6},
+                                   {"peak_rss_mb", rss}};
+    std::printf("%s\n", report.dump().c_str());
   } else {
     std::printf("model %s, input (%d, 3, %d, %d), %d threads, %d runs after %d warm-up\n", o.model.c_str(), o.batch,
                 h, w, o.threads, o.runs, o.warmup);

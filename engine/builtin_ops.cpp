@@ -11,6 +11,7 @@
 #include "engine/ops/batch_norm.h"
 #include "engine/ops/concat.h"
 #include "engine/ops/conv2d.h"
+#include "engine/ops/winograd.h"
 #include "engine/ops/flatten.h"
 #include "engine/ops/linear.h"
 #include "engine/ops/pool.h"
@@ -44,20 +45,29 @@ class Conv2dKernel : public Kernel {
       throw Error("bias shape " + shape_to_string(weights[1]->shape()) + " does not match " +
                   std::to_string(weight_.at(0)) + " output channels");
     output_shape_ = conv2d_output_shape(input, weight_, p_);
+    // Weights laid out for Winograd once, here, rather than on every run.
+    if (winograd_applies(input_, weight_, p_)) winograd_weights_ = winograd_weights(*weights[0]);
   }
   std::size_t workspace_floats(int threads) const override {
+    if (winograd_weights_.numel() > 0) return winograd_workspace_floats(input_, weight_, p_, threads);
     return conv2d_workspace_floats(input_, weight_, p_, threads);
   }
   double macs() const override {
     return static_cast<double>(shape_numel(output_shape_)) * static_cast<double>(weight_[1] * weight_[2] * weight_[3]);
   }
   void run(const std::vector<const Tensor*>& args, Tensor& out, float* ws, int threads) const override {
-    conv2d(*args[0], *args[1], args.size() > 2 ? args[2] : nullptr, p_, out, ws, threads);
+    const Tensor* bias = args.size() > 2 ? args[2] : nullptr;
+    if (winograd_weights_.numel() > 0) {
+      conv2d_winograd(*args[0], winograd_weights_, weight_, bias, p_, out, ws, threads);
+    } else {
+      conv2d(*args[0], *args[1], bias, p_, out, ws, threads);
+    }
   }
 
  private:
   Conv2dParams p_;
   Shape input_, weight_;
+  Tensor winograd_weights_;  // empty unless the Winograd path runs this convolution
 };
 
 // --- space_to_depth: inputs x; optional weights scale, shift (4C) of a

@@ -8,6 +8,10 @@
 // and runs a single-threaded sgemm into its slice of the output columns (ldc = OH*OW). Outputs
 // too small to split by columns are split by output channels (GEMM rows) as well.
 // 1x1 stride-1 unpadded convolutions skip im2col: the input plane already is col.
+// When one image's output plane is small (deep layers of a classifier: 8x8, 4x4), a GEMM per
+// image has too few columns for sgemm to run well, so several images share one GEMM: their
+// im2col blocks (or, for 1x1, their input planes) sit side by side in col, and the result is
+// scattered back to each image's planes while the bias and activation are applied.
 // Depthwise convolutions (one input channel per group) use direct loops instead of
 // O tiny GEMMs with K = kH*kW.
 #include "engine/ops/conv2d.h"
@@ -32,6 +36,9 @@ constexpr int64_t kMinTileCols = 128;
 // and output-channel (row) tiles smaller than an sgemm micro-kernel's height waste it.
 constexpr int64_t kMinSplitCols = 64;
 constexpr int64_t kMinSplitRows = 16;
+// Output planes smaller than this many positions are batched across images, up to about this
+// many columns per GEMM.
+constexpr int64_t kBatchedGemmCols = 256;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -92,8 +99,15 @@ struct ConvPlan {
   ConvPath path;
   int64_t col_tiles = 1, tile_cols = 0;  // per (image, group); the last tile may be shorter
   int64_t row_tiles = 1, tile_rows = 0;  // output channels of a group, likewise
+  int64_t batch_images = 1;              // images per GEMM; > 1 only with col_tiles == 1
   int64_t slots = 1;                     // threads actually used = workspace slices
   int64_t items() const { return col_tiles * row_tiles; }
+  // Floats of one slot's workspace slice: the im2col tile (or, batched, the gathered columns of
+  // batch_images images) and, batched, the GEMM's output before it is scattered to the images.
+  int64_t slot_floats(const ConvDims& d) const {
+    if (batch_images > 1) return (d.K + tile_rows) * batch_images * d.OHW;
+    return path == ConvPath::Im2col ? d.K * tile_cols : 0;
+  }
 };
 
 ConvPlan plan_conv(const ConvDims& d, const Conv2dParams& p, int threads) {
@@ -107,21 +121,26 @@ ConvPlan plan_conv(const ConvDims& d, const Conv2dParams& p, int threads) {
   const bool pointwise = d.kH == 1 && d.kW == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
                          p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
   if (pointwise) plan.path = ConvPath::Pointwise;
-  const int64_t max_cols = pointwise ? d.OHW : std::max(kMinTileCols, kIm2colTileFloats / d.K);
-  const int64_t planes = d.N * d.groups;
+  if (d.N > 1 && d.OHW < kBatchedGemmCols)
+    plan.batch_images = std::min(d.N, ceil_div(kBatchedGemmCols, d.OHW));
+  const bool batched = plan.batch_images > 1;
+  const int64_t max_cols = pointwise || batched ? d.OHW : std::max(kMinTileCols, kIm2colTileFloats / d.K);
+  // A "plane" is one GEMM's worth of images for one group.
+  const int64_t planes = ceil_div(d.N, plan.batch_images) * d.groups;
   int64_t col_tiles = ceil_div(d.OHW, max_cols), row_tiles = 1;
   if (threads > 1) {
     // Pieces per plane so that planes * pieces is a multiple of threads: every thread gets
     // work, and the same amount of it.
     int64_t pieces = col_tiles;
     while (planes * pieces % threads != 0) ++pieces;
-    const int64_t max_col_tiles = std::max(col_tiles, d.OHW / kMinSplitCols);
+    // Batched GEMMs keep whole planes (the scatter assumes it): only output channels split.
+    const int64_t max_col_tiles = batched ? 1 : std::max(col_tiles, d.OHW / kMinSplitCols);
     if (pieces <= max_col_tiles) {
       col_tiles = pieces;
     } else {
       row_tiles = std::min(ceil_div(pieces, col_tiles), std::max<int64_t>(1, d.Og / kMinSplitRows));
       // Too few output channels to split either: narrow column tiles beat an idle thread.
-      if (col_tiles * row_tiles < pieces) col_tiles = pieces, row_tiles = 1;
+      if (col_tiles * row_tiles < pieces && !batched) col_tiles = pieces, row_tiles = 1;
     }
   }
   plan.tile_cols = ceil_div(d.OHW, std::min(col_tiles, d.OHW));
@@ -133,17 +152,17 @@ ConvPlan plan_conv(const ConvDims& d, const Conv2dParams& p, int threads) {
 }
 
 // Columns [c0, c0 + cols) of the im2col matrix of one image and group.
-// in: (C/groups, H, W) of that image and group; col: (K, cols) row-major, row (c, ky, kx),
-// column j = output position c0 + j = oy * OW + ox.
+// in: (C/groups, H, W) of that image and group; col: (K, cols) row-major with row stride ld,
+// row (c, ky, kx), column j = output position c0 + j = oy * OW + ox.
 void im2col_tile(const float* in, const ConvDims& d, const Conv2dParams& p, int64_t c0, int64_t cols,
-                 float* col) {
+                 int64_t ld, float* col) {
   const int64_t sh = p.stride_h, sw = p.stride_w;
   float* dst = col;
   for (int64_t c = 0; c < d.Cg; ++c) {
     const float* plane = in + c * d.H * d.W;
     for (int64_t ky = 0; ky < d.kH; ++ky) {
       const int64_t yoff = ky * p.dilation_h - p.pad_top;
-      for (int64_t kx = 0; kx < d.kW; ++kx, dst += cols) {
+      for (int64_t kx = 0; kx < d.kW; ++kx, dst += ld) {
         const int64_t xoff = kx * p.dilation_w - p.pad_left;
         const Range xr = valid_range(d.OW, sw, xoff, d.W);
         // Walk the tile one output row (run) at a time.
@@ -208,6 +227,39 @@ void bias_activation(float* c, int64_t rows, int64_t cols, int64_t ld, const flo
       for (int64_t j = 0; j < cols; ++j) row[j] += b;
     }
     apply_activation(row, cols, a);
+  }
+}
+
+// One GEMM for `images` consecutive images (from image n) of group g, output channels
+// [oc0, oc0 + rows): col (K, images * OH*OW) holds the images' im2col blocks (for a 1x1
+// convolution, their input planes) side by side, built when `build` is set (the previous item
+// may have left the same block); the product goes to the rows after col and is then copied
+// to each image's output planes with the bias and activation.
+void batched_gemm(const float* in, const float* w, const float* bias, const ConvDims& d, const Conv2dParams& p,
+                  bool pointwise, int64_t n, int64_t images, int64_t g, int64_t oc0, int64_t rows, bool build,
+                  float* col, float* out) {
+  const int64_t ld = images * d.OHW;
+  if (build) {
+    for (int64_t i = 0; i < images; ++i) {
+      const float* in_g = in + ((n + i) * d.C + g * d.Cg) * d.H * d.W;
+      if (pointwise) {
+        for (int64_t c = 0; c < d.Cg; ++c)
+          std::copy(in_g + c * d.OHW, in_g + (c + 1) * d.OHW, col + c * ld + i * d.OHW);
+      } else {
+        im2col_tile(in_g, d, p, 0, d.OHW, ld, col + i * d.OHW);
+      }
+    }
+  }
+  float* product = col + d.K * ld;  // (rows, images * OH*OW)
+  sgemm(static_cast<int>(rows), static_cast<int>(ld), static_cast<int>(d.K), w + oc0 * d.K, static_cast<int>(d.K),
+        col, static_cast<int>(ld), product, static_cast<int>(ld));
+  for (int64_t i = 0; i < images; ++i) {
+    float* dst = out + ((n + i) * d.O + oc0) * d.OHW;  // (rows, OH*OW) of image n + i
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* src = product + r * ld + i * d.OHW;
+      std::copy(src, src + d.OHW, dst + r * d.OHW);
+    }
+    bias_activation(dst, rows, d.OHW, d.OHW, bias ? bias + oc0 : nullptr, p.activation);
   }
 }
 
@@ -312,8 +364,7 @@ std::size_t conv2d_workspace_floats(const Shape& input, const Shape& weight, con
                                     int threads) {
   const ConvDims d = conv_dims(input, weight, params);
   const ConvPlan plan = plan_conv(d, params, threads);
-  if (plan.path != ConvPath::Im2col) return 0;
-  return static_cast<std::size_t>(plan.slots * d.K * plan.tile_cols);
+  return static_cast<std::size_t>(plan.slots * plan.slot_floats(d));
 }
 
 void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& p, Tensor& out,
@@ -338,34 +389,40 @@ void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const
 
   check_fits_int(d.K, "GEMM depth C/groups*kH*kW");
   check_fits_int(d.H * d.W, "input plane size H*W");
-  check_fits_int(d.OHW, "output plane size OH*OW");
-  if (plan.path == ConvPath::Im2col && !workspace)
+  check_fits_int(d.N * d.OHW, "output columns N*OH*OW");
+  if (plan.slot_floats(d) > 0 && !workspace)
     throw Error("conv2d: this convolution needs a workspace of " +
-                std::to_string(plan.slots * d.K * plan.tile_cols) + " floats, got none");
+                std::to_string(plan.slots * plan.slot_floats(d)) + " floats, got none");
 
-  const int64_t items = d.N * d.groups * plan.items();
-  // Items are (image, group, column tile, row tile), row tile fastest; each slot takes a
+  const int64_t items = ceil_div(d.N, plan.batch_images) * d.groups * plan.items();
+  // Items are (images, group, column tile, row tile), row tile fastest; each slot takes a
   // contiguous run of them and owns workspace slice `slot`, so no two threads share im2col
   // memory, and consecutive row tiles of one column tile reuse the slot's im2col tile.
   parallel_for(plan.slots, threads, [&](int64_t slot) {
-    float* col = plan.path == ConvPath::Im2col ? workspace + slot * d.K * plan.tile_cols : nullptr;
+    float* col = workspace ? workspace + slot * plan.slot_floats(d) : nullptr;
     int64_t built = -1;  // (plane, column tile) whose im2col tile `col` holds
     for (int64_t item = slot * items / plan.slots; item < (slot + 1) * items / plan.slots; ++item) {
       const int64_t rt = item % plan.row_tiles, ct = item / plan.row_tiles % plan.col_tiles;
-      const int64_t plane = item / plan.items(), n = plane / d.groups, g = plane % d.groups;
-      const int64_t c0 = ct * plan.tile_cols, cols = std::min(plan.tile_cols, d.OHW - c0);
+      const int64_t plane = item / plan.items(), n = plane / d.groups * plan.batch_images, g = plane % d.groups;
       const int64_t r0 = rt * plan.tile_rows, rows = std::min(plan.tile_rows, d.Og - r0);
+      const int64_t oc0 = g * d.Og + r0;  // first output channel of the item
+      const bool build = built != item / plan.row_tiles;
+      built = item / plan.row_tiles;
+      if (plan.batch_images > 1) {
+        const int64_t images = std::min(plan.batch_images, d.N - n);
+        batched_gemm(in, w, b, d, p, plan.path == ConvPath::Pointwise, n, images, g, oc0, rows, build, col, o);
+        continue;
+      }
+      const int64_t c0 = ct * plan.tile_cols, cols = std::min(plan.tile_cols, d.OHW - c0);
       const float* in_g = in + (n * d.C + g * d.Cg) * d.H * d.W;  // (C/groups, H, W)
       // B (K, cols): the input plane itself for pointwise (ld H*W), else the im2col tile (ld cols).
       const float* B = col;
       int64_t ldb = cols;
-      if (!col) {
+      if (plan.path == ConvPath::Pointwise) {
         B = in_g + c0, ldb = d.H * d.W;
-      } else if (built != item / plan.row_tiles) {
-        im2col_tile(in_g, d, p, c0, cols, col);
-        built = item / plan.row_tiles;
+      } else if (build) {
+        im2col_tile(in_g, d, p, c0, cols, cols, col);
       }
-      const int64_t oc0 = g * d.Og + r0;              // first output channel of the item
       float* dst = o + (n * d.O + oc0) * d.OHW + c0;  // (rows, cols), ld OH*OW
       sgemm(static_cast<int>(rows), static_cast<int>(cols), static_cast<int>(d.K), w + oc0 * d.K,
             static_cast<int>(d.K), B, static_cast<int>(ldb), dst, static_cast<int>(d.OHW));

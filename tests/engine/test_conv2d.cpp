@@ -153,8 +153,28 @@ TEST_CASE("conv2d pointwise path reads the input as the GEMM operand", "[conv2d]
   CAPTURE(C, O, groups, H, W, N, with_bias);
   Conv2dParams p;
   p.groups = groups;
-  CHECK(conv2d_workspace_floats({N, C, H, W}, {O, C / groups, 1, 1}, p, 2) == 0);
+  // Only batched small planes gather the inputs (see the next test); one image reads in place.
+  if (N == 1) CHECK(conv2d_workspace_floats({N, C, H, W}, {O, C / groups, 1, 1}, p, 2) == 0);
   check_conv(N, C, H, W, O, 1, 1, p, with_bias, 3);
+}
+
+TEST_CASE("conv2d batches the small planes of several images into one GEMM", "[conv2d]") {
+  // 4x4 and 8x8 outputs of 37 images: GEMMs of 16 and 4 images and a shorter last one;
+  // 3x3 (im2col into a shared block) and 1x1 (input planes gathered), with groups and, with
+  // 2-4 threads, output channels split between threads.
+  const auto [H, k, pad] = GENERATE(table<int64_t, int, int>({{4, 3, 1}, {8, 3, 1}, {4, 1, 0}, {9, 3, 0}}));
+  const int groups = GENERATE(1, 2);
+  const int64_t N = GENERATE(2, 37);
+  CAPTURE(H, k, pad, groups, N);
+  Conv2dParams p;
+  p.groups = groups;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = pad;
+  p.activation = Activation::SiLU;
+  const int64_t out_plane = (H + 2 * pad - k + 1) * (H + 2 * pad - k + 1);
+  const Shape input{N, 24, H, H}, weight{40 * groups, 24 / groups, k, k};
+  // Batching shows in the workspace: the gathered columns of several images plus the product.
+  CHECK(conv2d_workspace_floats(input, weight, p, 1) >= std::size_t(24 / groups * k * k * 2 * out_plane));
+  check_conv(N, 24, H, H, 40 * groups, k, k, p, true, 4);
 }
 
 TEST_CASE("conv2d splits large GEMMs into column tiles across threads", "[conv2d]") {

@@ -1,0 +1,35 @@
+// 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray, 2016):
+// each 2x2 block of outputs costs 16 multiplies per (input, output) channel pair instead of 36.
+//
+// Is: a fast path for conv2d when winograd_applies() (3x3 kernel, stride 1, dilation 1, one
+// group, enough channels for the transforms to pay off), with the weights transformed once,
+// ahead of time. Its results equal conv2d_reference up to float rounding (the transforms add a
+// few ulps; tests/engine/test_winograd.cpp bounds it).
+// Is not: larger tiles such as F(4x4, 3x3), whose transforms lose more precision.
+#pragma once
+
+#include <cstddef>
+
+#include "engine/ops/conv2d.h"
+#include "engine/tensor.h"
+
+namespace spdinfer {
+
+// Whether conv2d_winograd handles this convolution and is expected to beat im2col + GEMM.
+bool winograd_applies(const Shape& input, const Shape& weight, const Conv2dParams& params);
+
+// weight (O, C, 3, 3) -> (16, O, C): G g G^T per (o, c), element (i, j) of the 4x4 result in
+// row i * 4 + j. Computed in double.
+Tensor winograd_weights(const Tensor& weight);
+
+// Floats of workspace conv2d_winograd needs for these shapes and this `threads` value.
+std::size_t winograd_workspace_floats(const Shape& input, const Shape& weight, const Conv2dParams& params,
+                                      int threads);
+
+// out = conv2d(input, weight) [+ bias], activation applied, where `transformed` is
+// winograd_weights(weight) and `weight_shape` the original weight's shape. Requires
+// winograd_applies(input, weight_shape, params) apart from the channel-count heuristic.
+void conv2d_winograd(const Tensor& input, const Tensor& transformed, const Shape& weight_shape, const Tensor* bias,
+                     const Conv2dParams& params, Tensor& out, float* workspace, int threads);
+
+}  // namespace spdinfer
