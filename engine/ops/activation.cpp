@@ -31,10 +31,15 @@ const char* activation_name(Activation a) {
 
 namespace {
 
+// ReLU as PyTorch's: `x < 0 ? 0 : x` keeps NaN (and -0) where `x > 0 ? x : 0` would make them 0,
+// turning a NaN image into finite, confident-looking logits. Still one compare and a blend per
+// lane, so the loop below vectorises as before.
+inline float relu(float x) { return x < 0.0f ? 0.0f : x; }
+
 float activate_one(float x, Activation a) {
   switch (a) {
     case Activation::None: return x;
-    case Activation::ReLU: return x > 0.0f ? x : 0.0f;
+    case Activation::ReLU: return relu(x);
     case Activation::SiLU: return x / (1.0f + std::exp(-x));
     case Activation::Sigmoid: return 1.0f / (1.0f + std::exp(-x));
   }
@@ -59,7 +64,7 @@ void apply_activation(float* data, int64_t n, Activation a) {
     case Activation::None:
       return;
     case Activation::ReLU:
-      for (int64_t i = 0; i < n; ++i) data[i] = data[i] > 0.0f ? data[i] : 0.0f;
+      for (int64_t i = 0; i < n; ++i) data[i] = relu(data[i]);
       return;
     case Activation::SiLU:
       for (int64_t i = 0; i < n; ++i) data[i] = silu_approx(data[i]);

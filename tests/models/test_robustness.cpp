@@ -284,10 +284,9 @@ TEST_CASE("robustness: NaN and Inf in inputs and weights run without undefined b
   }
 }
 
-// KNOWN BUG (reported, engine/ops/activation.cpp): ReLU computes `x > 0 ? x : 0`, which turns NaN
-// into 0, where PyTorch's ReLU keeps NaN; so a NaN image gives finite, confident-looking logits.
-// [!shouldfail]: passes while the bug is there; when ReLU is fixed this fails: drop the tag.
-TEST_CASE("robustness: a NaN input gives NaN logits (as in PyTorch)", "[robustness][!shouldfail]") {
+// ReLU used to compute `x > 0 ? x : 0`, which turned NaN into 0 where PyTorch's ReLU keeps it: a
+// NaN image gave finite, confident-looking logits. Op-level checks: tests/engine/test_nan_semantics.cpp.
+TEST_CASE("robustness: a NaN input gives NaN logits (as in PyTorch)", "[robustness]") {
   Model resnet = load_model(kData + "tiny_resnet_spd.safetensors");
   Tensor x = Tensor::filled({1, 3, resnet.preprocess.height, resnet.preprocess.width},
                             std::numeric_limits<float>::quiet_NaN());
