@@ -9,8 +9,12 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <vector>
+
+#include <sys/stat.h>
 
 #include "engine/error.h"
+#include "models/jpeg_check.h"
 
 // Third-party code: its own warnings (-Wextra's missing initialisers, ...)
 // are not ours to fix.
@@ -48,6 +52,26 @@ struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
 
+
+// The whole file, from one open file (so what is checked is what is decoded). Refuses what is
+// not a regular file (a directory, /dev/null, a pipe), an empty file and one over the size cap.
+std::vector<std::uint8_t> read_image_file(const std::string& path) {
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file) throw Error(path + ": cannot open image: " + std::strerror(errno));
+  struct stat st {};
+  if (fstat(fileno(file.get()), &st) != 0) throw Error(path + ": cannot read image: " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, not an image");
+  if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file (an image must be a JPEG, PNG or BMP file)");
+  if (st.st_size == 0) throw Error(path + ": empty file, not an image");
+  if (st.st_size > kMaxImageFileBytes)
+    throw Error(path + ": image file is " + std::to_string(st.st_size) + " bytes; at most " +
+                std::to_string(kMaxImageFileBytes) + " are accepted");
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.st_size));
+  if (std::fread(bytes.data(), 1, bytes.size(), file.get()) != bytes.size())
+    throw Error(path + ": cannot read image: the file is shorter than its size, or unreadable");
+  return bytes;
+}
+
 }  // namespace
 
 bool has_image_extension(const std::string& path) {
@@ -56,12 +80,12 @@ bool has_image_extension(const std::string& path) {
 }
 
 Image load_image(const std::string& path) {
-  // One open file for both the header check and the decode, so the file
-  // cannot change in between.
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) throw Error(path + ": cannot open image: " + std::strerror(errno));
+  const std::vector<std::uint8_t> bytes = read_image_file(path);
+  const std::string unsafe = unsafe_jpeg_problem(bytes.data(), bytes.size());
+  if (!unsafe.empty()) throw Error(path + ": " + unsafe);
+  const int size = static_cast<int>(bytes.size());  // <= kMaxImageFileBytes
   int w = 0, h = 0, channels = 0;
-  if (!stbi_info_from_file(file.get(), &w, &h, &channels))
+  if (!stbi_info_from_memory(bytes.data(), size, &w, &h, &channels))
     throw Error(path + ": not a readable JPEG, PNG or BMP image (" + stbi_failure_reason() + ")");
   if (w <= 0 || h <= 0 || w > kMaxImageSide || h > kMaxImageSide ||
       static_cast<std::int64_t>(w) * h > kMaxImagePixels)
@@ -70,7 +94,7 @@ Image load_image(const std::string& path) {
                 " M pixels are accepted");
   int dw = 0, dh = 0, dc = 0;
   // Always 3 channels: stb converts grey / grey+alpha / RGBA and narrows 16-bit.
-  stbi_uc* data = stbi_load_from_file(file.get(), &dw, &dh, &dc, 3);
+  stbi_uc* data = stbi_load_from_memory(bytes.data(), size, &dw, &dh, &dc, 3);
   if (!data) throw Error(path + ": cannot decode image (" + stbi_failure_reason() + ")");
   std::unique_ptr<stbi_uc, void (*)(void*)> owned(data, stbi_image_free);
   if (dw != w || dh != h) throw Error(path + ": image size changed while decoding");

@@ -24,11 +24,15 @@ struct Image {
 // tiny file that claims to be 60000 x 60000 is refused instead of allocating.
 constexpr int kMaxImageSide = 20000;
 constexpr std::int64_t kMaxImagePixels = 100'000'000;
+// The whole file is read before decoding (so it can be checked first): a
+// 100 M pixel uncompressed 32-bit BMP is 400 MB.
+constexpr std::int64_t kMaxImageFileBytes = 512 << 20;
 
 // JPEG, PNG or BMP -> RGB. Grey, grey+alpha, RGBA and 16-bit PNGs all come
 // back as 8-bit RGB (alpha dropped, 16-bit narrowed). Throws spdinfer::Error
 // "PATH: ..." saying what is wrong (missing, unreadable, not an image of a
-// supported format, too large).
+// supported format, too large, not a regular file, a JPEG that the decoder
+// would read out of bounds).
 Image load_image(const std::string& path);
 
 // True for names ending in .jpg, .jpeg, .png or .bmp (any case): what a

@@ -17,17 +17,18 @@ struct Taps {
 };
 
 // Triangle filter taps for resampling `in` samples to `out`, pixel centres at
-// i + 0.5. The weights of taps outside the image are dropped and the rest
-// renormalised, which is exactly the edge clamping of cv2 / torch bilinear.
-std::vector<Taps> make_taps(int in, int out, bool antialias) {
+// i + 0.5, for the outputs i in [begin, begin + count). The weights of taps
+// outside the image are dropped and the rest renormalised, which is exactly
+// the edge clamping of cv2 / torch bilinear.
+std::vector<Taps> make_taps(int in, int out, bool antialias, int begin, int count) {
   const double scale = static_cast<double>(in) / out;
   const double support = antialias ? std::max(scale, 1.0) : 1.0;
-  std::vector<Taps> taps(out);
-  for (int i = 0; i < out; ++i) {
+  std::vector<Taps> taps(count);
+  for (int i = begin; i < begin + count; ++i) {
     const double center = (i + 0.5) * scale;
     const int lo = std::max(0, static_cast<int>(std::floor(center - support - 0.5)));
     const int hi = std::min(in - 1, static_cast<int>(std::ceil(center + support - 0.5)));
-    Taps& t = taps[i];
+    Taps& t = taps[i - begin];
     double sum = 0;
     std::vector<double> w;
     int first = -1;
@@ -60,22 +61,23 @@ std::uint8_t to_u8(float v) {
 // Python's round(): half to even, as YOLOv5's letterbox and torchvision use.
 int round_half_even(double v) { return static_cast<int>(std::nearbyint(v)); }
 
-}  // namespace
-
-Image resize_bilinear(const Image& src, int out_w, int out_h, bool antialias) {
-  if (src.width <= 0 || src.height <= 0 || out_w <= 0 || out_h <= 0)
-    throw Error("resize: cannot resize a " + std::to_string(src.width) + "x" + std::to_string(src.height) +
-                " image to " + std::to_string(out_w) + "x" + std::to_string(out_h));
-  if (out_w == src.width && out_h == src.height) return src;
-  const std::vector<Taps> tx = make_taps(src.width, out_w, antialias);
-  const std::vector<Taps> ty = make_taps(src.height, out_h, antialias);
-  // Horizontal pass into floats (no intermediate rounding, like cv2's
-  // fixed-point buffer), then vertical pass, rounded once.
-  std::vector<float> rows(std::size_t(src.height) * out_w * 3);
-  for (int y = 0; y < src.height; ++y) {
-    const std::uint8_t* in = src.at(0, y);
-    float* out = &rows[std::size_t(y) * out_w * 3];
-    for (int x = 0; x < out_w; ++x) {
+// The pixels [x0, x0 + w) x [y0, y0 + h) of `src` resized to out_w x out_h, computed alone: a
+// centre crop of a resize costs the crop, not the resize (a 20000x1 image resized to cover
+// 64x64 would be 1.28 M x 64 pixels). The same arithmetic per pixel as the whole resize.
+Image resize_bilinear_window(const Image& src, int out_w, int out_h, int x0, int y0, int w, int h,
+                             bool antialias) {
+  const std::vector<Taps> tx = make_taps(src.width, out_w, antialias, x0, w);
+  const std::vector<Taps> ty = make_taps(src.height, out_h, antialias, y0, h);
+  // Horizontal pass into floats (no intermediate rounding, like cv2's fixed-point buffer) over
+  // the source rows the window reads (taps move down monotonically), then vertical pass,
+  // rounded once.
+  const int row0 = ty.front().first;
+  const int rows_used = ty.back().first + static_cast<int>(ty.back().weights.size()) - row0;
+  std::vector<float> rows(std::size_t(rows_used) * w * 3);
+  for (int r = 0; r < rows_used; ++r) {
+    const std::uint8_t* in = src.at(0, row0 + r);
+    float* out = &rows[std::size_t(r) * w * 3];
+    for (int x = 0; x < w; ++x) {
       const Taps& t = tx[x];
       float acc[3] = {0, 0, 0};
       for (std::size_t k = 0; k < t.weights.size(); ++k) {
@@ -85,18 +87,28 @@ Image resize_bilinear(const Image& src, int out_w, int out_h, bool antialias) {
       for (int c = 0; c < 3; ++c) out[x * 3 + c] = acc[c];
     }
   }
-  Image dst(out_w, out_h);
-  for (int y = 0; y < out_h; ++y) {
+  Image dst(w, h);
+  for (int y = 0; y < h; ++y) {
     const Taps& t = ty[y];
     std::uint8_t* out = dst.at(0, y);
-    for (int x = 0; x < out_w * 3; ++x) {
+    for (int x = 0; x < w * 3; ++x) {
       float acc = 0;
       for (std::size_t k = 0; k < t.weights.size(); ++k)
-        acc += t.weights[k] * rows[(std::size_t(t.first) + k) * out_w * 3 + x];
+        acc += t.weights[k] * rows[(std::size_t(t.first - row0) + k) * w * 3 + x];
       out[x] = to_u8(acc);
     }
   }
   return dst;
+}
+
+}  // namespace
+
+Image resize_bilinear(const Image& src, int out_w, int out_h, bool antialias) {
+  if (src.width <= 0 || src.height <= 0 || out_w <= 0 || out_h <= 0)
+    throw Error("resize: cannot resize a " + std::to_string(src.width) + "x" + std::to_string(src.height) +
+                " image to " + std::to_string(out_w) + "x" + std::to_string(out_h));
+  if (out_w == src.width && out_h == src.height) return src;
+  return resize_bilinear_window(src, out_w, out_h, 0, 0, out_w, out_h, antialias);
 }
 
 int round_up_to_multiple(int size, int stride) {
@@ -156,11 +168,13 @@ Image resize_for_classifier(const Image& src, const Preprocess& p) {
     nw = tw;
     nh = std::max(th, static_cast<int>(static_cast<double>(tw) * src.height / src.width));
   }
-  const Image resized = resize_bilinear(src, nw, nh, true);
   const int top = round_half_even((nh - th) / 2.0), left = round_half_even((nw - tw) / 2.0);
-  Image out(tw, th);
-  for (int y = 0; y < th; ++y) std::copy_n(resized.at(left, y + top), std::size_t(tw) * 3, out.at(0, y));
-  return out;
+  if (nw == src.width && nh == src.height) {  // no resampling, as resize_bilinear: a plain crop
+    Image out(tw, th);
+    for (int y = 0; y < th; ++y) std::copy_n(src.at(left, y + top), std::size_t(tw) * 3, out.at(0, y));
+    return out;
+  }
+  return resize_bilinear_window(src, nw, nh, left, top, tw, th, true);
 }
 
 Tensor image_to_tensor(const Image& img, const Preprocess& p) {

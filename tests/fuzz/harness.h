@@ -28,6 +28,7 @@
 #include "engine/graph.h"
 #include "engine/model_file.h"
 #include "models/image.h"
+#include "models/jpeg_check.h"
 #include "models/model.h"
 #include "models/preprocess.h"
 
@@ -80,6 +81,7 @@ constexpr std::size_t kMaxRunBytes = 64u << 20;         // arena + workspace + i
 constexpr int64_t kMaxTensorFloats = 1 << 20;           // one synthesized weight
 constexpr int64_t kMaxWeightFloats = 2 << 20;           // all weights together
 constexpr int kMaxBuildRounds = 400;                    // builds while adding missing weights
+constexpr int64_t kMaxBuildWorkFloats = 64 << 20;       // weight floats built, summed over the rounds
 constexpr int64_t kMaxInputSide = 256;
 
 // FNV-1a: a hash that is the same for every compiler, so a regression input
@@ -222,7 +224,12 @@ inline std::optional<Model> build_with_weights(const std::map<std::string, std::
     if (guess) guessed.insert(name);
     return true;
   };
+  // Every round clones and folds all the weights so far: without this bound a wide model
+  // asking for its ~100 tensors one at a time took over 10 s (a fuzzer timeout) in the harness
+  // alone; one build of it takes milliseconds.
+  int64_t work = 0;
   for (int round = 0; round < kMaxBuildRounds; ++round) {
+    if ((work += total) > kMaxBuildWorkFloats) return fail("fuzz harness: building exceeds its budget");
     ModelFile file;
     file.path = "fuzz.safetensors";
     file.metadata = metadata;
@@ -333,17 +340,6 @@ inline Stage architecture(const std::uint8_t* data, std::size_t size) {
 }
 
 // --------------------------------------------------------------------- image
-// Whether inputs that trigger a known, reported, not yet fixed bug are
-// skipped: yes while fuzzing (so the fuzzer finds the next bug instead) unless
-// SPDINFER_FUZZ_KNOWN_BUGS=1 (to reproduce them).
-inline bool skip_known_bugs() {
-  static const bool skip = [] {
-    const char* v = std::getenv("SPDINFER_FUZZ_KNOWN_BUGS");
-    return !(v && std::string(v) == "1");
-  }();
-  return skip;
-}
-
 // Images that decode but are larger than this are skipped (decoding and
 // resizing them is slow, not interesting); larger claims that load_image
 // refuses from the header alone are still fed to it.
@@ -380,35 +376,12 @@ class MemoryFile {
 // output sizes chosen from a hash of the input (so each input is
 // deterministic): the classifier resize modes, YOLOv5's letterbox, plain
 // bilinear resizing, normalisation to a tensor.
-// KNOWN BUG, not ours to fix here (models/image.cpp compiles Debian's
-// stb_image, git 2022-09-08): a JPEG DHT segment whose 16 code-length counts
-// sum to more than 256 makes stbi__build_huffman write past
-// stbi__huffman::size[257] (and the DHT loop past values[256]): heap memory
-// corruption from a crafted file (upstream stb issues #1289 and #1291, fixed
-// in stb_image 2.28). Until load_image refuses such files, the fuzzer skips
-// them so that it can look for other bugs; the input that found it is
-// tests/fuzz/regressions/image/jpeg_dht_counts_over_256.jpg.
-inline bool jpeg_dht_over_256(const std::uint8_t* data, std::size_t size) {
-  for (std::size_t i = 0; i + 1 < size; ++i) {
-    if (data[i] != 0xFF || data[i + 1] != 0xC4) continue;
-    // Every table of the segment, as stb reads it: class/id byte, 16 counts, the values.
-    if (i + 3 >= size) break;
-    const std::size_t end = i + 2 + (std::size_t(data[i + 2]) << 8 | data[i + 3]);  // segment end
-    for (std::size_t at = i + 4; at + 1 < size && at < end;) {
-      std::size_t n = 0;  // stb reads bytes past the end as 0
-      for (std::size_t k = at + 1; k < std::min(at + 17, size); ++k) n += data[k];
-      if (n > 256) return true;
-      at += 17 + n;
-    }
-  }
-  return false;
-}
-
-inline Stage image(const std::uint8_t* data, std::size_t size, bool skip_known = skip_known_bugs()) {
+inline Stage image(const std::uint8_t* data, std::size_t size) {
   if (size > static_cast<std::size_t>(std::numeric_limits<int>::max())) return Stage::kRejected;
-  if (skip_known && jpeg_dht_over_256(data, size)) return Stage::kRejected;
+  // The size probe reads the header with stb: only after the check load_image does first.
+  const bool safe_for_stb = unsafe_jpeg_problem(data, size).empty();
   int w = 0, h = 0, c = 0;
-  if (stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &c) && w > 0 && h > 0 && w <= kMaxImageSide &&
+  if (safe_for_stb && stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &c) && w > 0 && h > 0 && w <= kMaxImageSide &&
       h <= kMaxImageSide && static_cast<std::int64_t>(w) * h <= kMaxImagePixels &&
       static_cast<std::int64_t>(w) * h > kMaxFuzzPixels)
     return Stage::kRejected;

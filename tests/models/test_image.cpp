@@ -4,6 +4,7 @@
 // limits checked from the header alone, and errors that name the file.
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -94,6 +95,48 @@ Bytes make_png(int w, int h, int bit_depth, int color_type, const std::vector<st
 void write_bytes(const std::string& path, const Bytes& bytes) {
   std::ofstream f(path, std::ios::binary);
   f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A valid 16x8 baseline JPEG from stb_image_write, in memory.
+Bytes make_jpeg() {
+  Image img(16, 8);
+  for (std::size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<std::uint8_t>(i * 7);
+  Bytes out;
+  stbi_write_jpg_to_func(
+      [](void* ctx, void* data, int size) {
+        auto* b = static_cast<Bytes*>(ctx);
+        b->insert(b->end(), static_cast<std::uint8_t*>(data), static_cast<std::uint8_t*>(data) + size);
+      },
+      &out, img.width, img.height, 3, img.pixels.data(), 90);
+  return out;
+}
+
+// Offset of the first FF C0 (baseline start-of-frame): height at +5, width at +7, big-endian.
+std::size_t sof_offset(const Bytes& jpeg) {
+  for (std::size_t i = 0; i + 9 < jpeg.size(); ++i)
+    if (jpeg[i] == 0xFF && jpeg[i + 1] == 0xC0) return i;
+  FAIL("no SOF0 marker");
+  return 0;
+}
+
+void set_be16(Bytes& b, std::size_t at, int v) {
+  b[at] = static_cast<std::uint8_t>(v >> 8);
+  b[at + 1] = static_cast<std::uint8_t>(v);
+}
+
+// load_image's error: one line, "PATH: ...", containing `what`.
+void check_refused(const std::string& path, const std::string& what) {
+  CAPTURE(path, what);
+  try {
+    load_image(path);
+    FAIL("loaded");
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    CAPTURE(message);
+    CHECK(message.rfind(path + ": ", 0) == 0);
+    CHECK(message.find('\n') == std::string::npos);
+    CHECK(message.find(what) != std::string::npos);
+  }
 }
 
 std::vector<int> rgb(const Image& img, int x, int y) {
@@ -209,6 +252,84 @@ TEST_CASE("unreadable images are errors naming the file", "[image]") {
     TempFile f("empty.png");
     { std::ofstream(f.path); }
     CHECK_THROWS_AS(load_image(f.path), Error);
+  }
+}
+
+TEST_CASE("malformed images of every kind the issue lists are one-line errors naming the file", "[image]") {
+  const Bytes jpeg = make_jpeg();
+  {
+    TempFile ok("valid.jpg");
+    write_bytes(ok.path, jpeg);
+    REQUIRE(load_image(ok.path).width == 16);
+  }
+  SECTION("an empty file") {
+    TempFile f("empty.jpg");
+    write_bytes(f.path, {});
+    check_refused(f.path, "empty file");
+  }
+  SECTION("a directory, even one named .jpg") {
+    const std::string dir = "spdinfer_test_dir.jpg";
+    std::remove(dir.c_str());
+    REQUIRE(std::system(("mkdir -p " + dir).c_str()) == 0);
+    check_refused(dir, "is a directory");
+    std::remove(dir.c_str());
+  }
+  SECTION("/dev/null") { check_refused("/dev/null", "not a regular file"); }
+  SECTION("a text file named .jpg") {
+    TempFile f("words.jpg");
+    write_bytes(f.path, Bytes{'h', 'e', 'l', 'l', 'o', '\n'});
+    check_refused(f.path, "not a readable JPEG, PNG or BMP image");
+  }
+  SECTION("a JPEG header without scan data, and a PNG header without pixels") {
+    TempFile f("header_only.jpg");
+    write_bytes(f.path, Bytes(jpeg.begin(), jpeg.begin() + static_cast<std::ptrdiff_t>(sof_offset(jpeg) + 19)));
+    check_refused(f.path, "cannot decode image");
+    TempFile g("header_only.png");
+    write_bytes(g.path, make_png(4, 4, 8, 0, {}, false));
+    check_refused(g.path, "cannot decode image");
+  }
+  SECTION("width or height 0") {
+    for (int side : {5, 7}) {  // SOF: height at +5, width at +7
+      Bytes b = jpeg;
+      set_be16(b, sof_offset(b) + side, 0);
+      TempFile f("zero_side.jpg");
+      write_bytes(f.path, b);
+      CHECK_THROWS_AS(load_image(f.path), Error);
+    }
+    for (auto wh : {std::pair{0, 4}, std::pair{4, 0}}) {
+      TempFile f("zero_side.png");
+      write_bytes(f.path, make_png(wh.first, wh.second, 8, 0, {}, false));
+      CHECK_THROWS_AS(load_image(f.path), Error);
+    }
+  }
+  SECTION("a small file declaring 100000x100000 (PNG) or 65535x65535 (JPEG's largest)") {
+    TempFile f("vast.png");
+    write_bytes(f.path, make_png(100000, 100000, 8, 2, {}, false));
+    // stb's header scan itself refuses PNGs over 2^30 bytes of pixels, before our size check.
+    check_refused(f.path, "not a readable JPEG, PNG or BMP image (unknown image type)");
+    Bytes b = jpeg;
+    set_be16(b, sof_offset(b) + 5, 65535);
+    set_be16(b, sof_offset(b) + 7, 65535);
+    TempFile g("vast.jpg");
+    write_bytes(g.path, b);
+    check_refused(g.path, "65535x65535");
+  }
+  SECTION("a JPEG and a PNG truncated at every length: refused or decoded, never a crash") {
+    // Run under -DSPDINFER_SANITIZE=ON (scripts/test does): an out-of-bounds read is a report.
+    const Bytes png = make_png(5, 3, 8, 2, std::vector<std::uint16_t>(45, 200));
+    for (const Bytes* whole : {&jpeg, &png}) {
+      TempFile f("cut.img");
+      for (std::size_t n = 1; n < whole->size(); ++n) {
+        CAPTURE(n);
+        write_bytes(f.path, Bytes(whole->begin(), whole->begin() + static_cast<std::ptrdiff_t>(n)));
+        try {
+          const Image img = load_image(f.path);
+          CHECK(img.pixels.size() == std::size_t(img.width) * img.height * 3);
+        } catch (const Error& e) {
+          CHECK(std::string(e.what()).rfind(f.path + ": ", 0) == 0);
+        }
+      }
+    }
   }
 }
 

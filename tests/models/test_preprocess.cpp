@@ -3,6 +3,9 @@
 // resizing against hand-computed cv2 / PIL values, the classifier geometry and
 // normalisation.
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <cmath>
+#include <utility>
 
 #include "models/preprocess.h"
 
@@ -172,6 +175,38 @@ TEST_CASE("classifier geometry: resize and resize_crop", "[preprocess]") {
       CAPTURE(mode);
       CHECK(resize_for_classifier(src, p).pixels == src.pixels);
     }
+  }
+  SECTION("resize_crop equals the centre of the whole resize, pixel for pixel") {
+    p.resize = "resize_crop";
+    p.height = 7;
+    p.width = 5;
+    for (auto [w, h] : {std::pair{61, 9}, std::pair{9, 61}, std::pair{13, 13}, std::pair{3, 2}}) {
+      CAPTURE(w, h);
+      Image src(w, h);
+      for (std::size_t i = 0; i < src.pixels.size(); ++i) src.pixels[i] = static_cast<std::uint8_t>(i * 37 % 251);
+      // The whole resize, as resize_crop described itself before computing only the window.
+      const bool by_height = 7.0 / h >= 5.0 / w;
+      const int nw = by_height ? std::max(5, static_cast<int>(7.0 * w / h)) : 5;
+      const int nh = by_height ? 7 : std::max(7, static_cast<int>(5.0 * h / w));
+      const Image whole = resize_bilinear(src, nw, nh, true);
+      const int top = static_cast<int>(std::nearbyint((nh - 7) / 2.0)),
+                left = static_cast<int>(std::nearbyint((nw - 5) / 2.0));
+      const Image out = resize_for_classifier(src, p);
+      REQUIRE(out.width == 5);
+      REQUIRE(out.height == 7);
+      for (int y = 0; y < 7; ++y)
+        for (int x = 0; x < 5; ++x)
+          for (int c = 0; c < 3; ++c) CHECK(out.at(x, y)[c] == whole.at(x + left, y + top)[c]);
+    }
+  }
+  SECTION("resize_crop of an extreme aspect ratio computes the crop only (found by fuzzing: a timeout)") {
+    // Resizing 20000x1 to cover 64x64 whole would be 1.28 M x 64 pixels; the crop is 64x64.
+    p.resize = "resize_crop";
+    p.height = p.width = 64;
+    const Image out = resize_for_classifier(Image(20000, 1, 77), p);
+    CHECK(out.width == 64);
+    CHECK(out.height == 64);
+    CHECK(out.at(63, 63)[2] == 77);
   }
   SECTION("an unknown mode is an error") {
     p.resize = "stretch";
