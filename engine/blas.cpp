@@ -1,12 +1,24 @@
 // OpenBLAS wrapper. OpenBLAS's own thread pool is switched off once, at first
 // use: the engine splits work across threads itself, which keeps the thread
 // count a per-run setting and makes concurrent runs safe.
+//
+// sgemm_narrow is for products with only a few columns (a convolution over a 2x2 map at batch
+// 1): OpenBLAS's sgemm copies ("packs") both operands on every call, and with a handful of
+// columns packing the weight matrix costs more than the multiplication, which is bound by
+// reading the weights once. It computes dot products of each weight row with the columns,
+// read straight from the weights.
 #include "engine/blas.h"
 
 #include <cblas.h>
 
+#include <vector>
+
 namespace spdinfer {
 namespace {
+
+// Accumulator lanes per column: two 8-float vectors, enough independent sums to hide the
+// latency of the fused multiply-adds.
+constexpr int kLanes = 16;
 
 void ensure_single_threaded_blas() {
   static const bool done = [] {
@@ -16,7 +28,42 @@ void ensure_single_threaded_blas() {
   (void)done;
 }
 
+// C[:, 0..NC) (+)= A (M x K) * columns of Bt, where Bt holds the NC columns as rows (NC x K).
+template <int NC>
+void dot_columns(int M, int K, const float* A, int lda, const float* Bt, float* C, int ldc, bool accumulate) {
+  for (int m = 0; m < M; ++m) {
+    const float* a = A + static_cast<std::ptrdiff_t>(m) * lda;
+    float acc[NC][kLanes] = {};
+    int k = 0;
+    for (; k + kLanes <= K; k += kLanes)
+      for (int n = 0; n < NC; ++n)
+        for (int l = 0; l < kLanes; ++l) acc[n][l] += a[k + l] * Bt[static_cast<std::ptrdiff_t>(n) * K + k + l];
+    float* c = C + static_cast<std::ptrdiff_t>(m) * ldc;
+    for (int n = 0; n < NC; ++n) {
+      float sum = 0.0f;
+      for (int l = 0; l < kLanes; ++l) sum += acc[n][l];
+      for (int kk = k; kk < K; ++kk) sum += a[kk] * Bt[static_cast<std::ptrdiff_t>(n) * K + kk];
+      c[n] = accumulate ? c[n] + sum : sum;
+    }
+  }
+}
+
 }  // namespace
+
+void sgemm_narrow(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+                  bool accumulate) {
+  // B's columns as contiguous rows; per thread, so concurrent runs do not share it. It grows
+  // to the largest K * N seen and is then reused: no allocation in the steady state.
+  thread_local std::vector<float> columns;
+  if (columns.size() < static_cast<std::size_t>(N) * K) columns.resize(static_cast<std::size_t>(N) * K);
+  float* bt = columns.data();
+  for (int k = 0; k < K; ++k)
+    for (int n = 0; n < N; ++n) bt[static_cast<std::ptrdiff_t>(n) * K + k] = B[static_cast<std::ptrdiff_t>(k) * ldb + n];
+  int n = 0;
+  for (; n + 4 <= N; n += 4)
+    dot_columns<4>(M, K, A, lda, bt + static_cast<std::ptrdiff_t>(n) * K, C + n, ldc, accumulate);
+  for (; n < N; ++n) dot_columns<1>(M, K, A, lda, bt + static_cast<std::ptrdiff_t>(n) * K, C + n, ldc, accumulate);
+}
 
 void sgemm(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
            bool accumulate) {

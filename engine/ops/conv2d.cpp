@@ -39,6 +39,9 @@ constexpr int64_t kMinSplitRows = 16;
 // Output planes smaller than this many positions are batched across images, up to about this
 // many columns per GEMM.
 constexpr int64_t kBatchedGemmCols = 256;
+// Output channels per batched GEMM: enough rows for sgemm to run well, few enough that a
+// layer has a tile for each thread.
+constexpr int64_t kBatchedTileRows = 64;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -100,6 +103,7 @@ struct ConvPlan {
   int64_t col_tiles = 1, tile_cols = 0;  // per (image, group); the last tile may be shorter
   int64_t row_tiles = 1, tile_rows = 0;  // output channels of a group, likewise
   int64_t batch_images = 1;              // images per GEMM; > 1 only with col_tiles == 1
+  bool narrow = false;                   // few GEMM columns: sgemm_narrow (whatever the threads)
   int64_t slots = 1;                     // threads actually used = workspace slices
   int64_t items() const { return col_tiles * row_tiles; }
   // Floats of one slot's workspace slice: the im2col tile (or, batched, the gathered columns of
@@ -124,23 +128,28 @@ ConvPlan plan_conv(const ConvDims& d, const Conv2dParams& p, int threads) {
   if (d.N > 1 && d.OHW < kBatchedGemmCols)
     plan.batch_images = std::min(d.N, ceil_div(kBatchedGemmCols, d.OHW));
   const bool batched = plan.batch_images > 1;
+  plan.narrow = plan.batch_images * d.OHW <= kNarrowGemmColumns;
   const int64_t max_cols = pointwise || batched ? d.OHW : std::max(kMinTileCols, kIm2colTileFloats / d.K);
   // A "plane" is one GEMM's worth of images for one group.
   const int64_t planes = ceil_div(d.N, plan.batch_images) * d.groups;
   int64_t col_tiles = ceil_div(d.OHW, max_cols), row_tiles = 1;
-  if (threads > 1) {
+  if (batched) {
+    // Whole planes (the scatter assumes it) cut into row tiles of a fixed height: the GEMMs
+    // are the same whatever the thread count, so results are too, bit for bit, and threads
+    // share the tiles when there are fewer planes than threads.
+    row_tiles = ceil_div(d.Og, kBatchedTileRows);
+  } else if (threads > 1) {
     // Pieces per plane so that planes * pieces is a multiple of threads: every thread gets
     // work, and the same amount of it.
     int64_t pieces = col_tiles;
     while (planes * pieces % threads != 0) ++pieces;
-    // Batched GEMMs keep whole planes (the scatter assumes it): only output channels split.
-    const int64_t max_col_tiles = batched ? 1 : std::max(col_tiles, d.OHW / kMinSplitCols);
+    const int64_t max_col_tiles = std::max(col_tiles, d.OHW / kMinSplitCols);
     if (pieces <= max_col_tiles) {
       col_tiles = pieces;
     } else {
       row_tiles = std::min(ceil_div(pieces, col_tiles), std::max<int64_t>(1, d.Og / kMinSplitRows));
       // Too few output channels to split either: narrow column tiles beat an idle thread.
-      if (col_tiles * row_tiles < pieces && !batched) col_tiles = pieces, row_tiles = 1;
+      if (col_tiles * row_tiles < pieces) col_tiles = pieces, row_tiles = 1;
     }
   }
   plan.tile_cols = ceil_div(d.OHW, std::min(col_tiles, d.OHW));
@@ -230,14 +239,21 @@ void bias_activation(float* c, int64_t rows, int64_t cols, int64_t ld, const flo
   }
 }
 
+// out (M x N) = weights (M x K) * columns (K x N), by the product the plan chose.
+void gemm(bool narrow, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+          float* C, int64_t ldc) {
+  (narrow ? sgemm_narrow : sgemm)(static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), A,
+                                  static_cast<int>(lda), B, static_cast<int>(ldb), C, static_cast<int>(ldc), false);
+}
+
 // One GEMM for `images` consecutive images (from image n) of group g, output channels
 // [oc0, oc0 + rows): col (K, images * OH*OW) holds the images' im2col blocks (for a 1x1
 // convolution, their input planes) side by side, built when `build` is set (the previous item
 // may have left the same block); the product goes to the rows after col and is then copied
 // to each image's output planes with the bias and activation.
 void batched_gemm(const float* in, const float* w, const float* bias, const ConvDims& d, const Conv2dParams& p,
-                  bool pointwise, int64_t n, int64_t images, int64_t g, int64_t oc0, int64_t rows, bool build,
-                  float* col, float* out) {
+                  bool pointwise, bool narrow, int64_t n, int64_t images, int64_t g, int64_t oc0, int64_t rows,
+                  bool build, float* col, float* out) {
   const int64_t ld = images * d.OHW;
   if (build) {
     for (int64_t i = 0; i < images; ++i) {
@@ -251,8 +267,7 @@ void batched_gemm(const float* in, const float* w, const float* bias, const Conv
     }
   }
   float* product = col + d.K * ld;  // (rows, images * OH*OW)
-  sgemm(static_cast<int>(rows), static_cast<int>(ld), static_cast<int>(d.K), w + oc0 * d.K, static_cast<int>(d.K),
-        col, static_cast<int>(ld), product, static_cast<int>(ld));
+  gemm(narrow, rows, ld, d.K, w + oc0 * d.K, d.K, col, ld, product, ld);
   for (int64_t i = 0; i < images; ++i) {
     float* dst = out + ((n + i) * d.O + oc0) * d.OHW;  // (rows, OH*OW) of image n + i
     for (int64_t r = 0; r < rows; ++r) {
@@ -410,7 +425,7 @@ void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const
       built = item / plan.row_tiles;
       if (plan.batch_images > 1) {
         const int64_t images = std::min(plan.batch_images, d.N - n);
-        batched_gemm(in, w, b, d, p, plan.path == ConvPath::Pointwise, n, images, g, oc0, rows, build, col, o);
+        batched_gemm(in, w, b, d, p, plan.path == ConvPath::Pointwise, plan.narrow, n, images, g, oc0, rows, build, col, o);
         continue;
       }
       const int64_t c0 = ct * plan.tile_cols, cols = std::min(plan.tile_cols, d.OHW - c0);
@@ -424,8 +439,7 @@ void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const
         im2col_tile(in_g, d, p, c0, cols, cols, col);
       }
       float* dst = o + (n * d.O + oc0) * d.OHW + c0;  // (rows, cols), ld OH*OW
-      sgemm(static_cast<int>(rows), static_cast<int>(cols), static_cast<int>(d.K), w + oc0 * d.K,
-            static_cast<int>(d.K), B, static_cast<int>(ldb), dst, static_cast<int>(d.OHW));
+      gemm(plan.narrow, rows, cols, d.K, w + oc0 * d.K, d.K, B, ldb, dst, d.OHW);
       bias_activation(dst, rows, cols, d.OHW, b ? b + oc0 : nullptr, p.activation);
     }
   });

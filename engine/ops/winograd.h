@@ -2,7 +2,7 @@
 // each 2x2 block of outputs costs 16 multiplies per (input, output) channel pair instead of 36.
 //
 // Is: a fast path for conv2d when winograd_applies() (3x3 kernel, stride 1, dilation 1, one
-// group, enough channels for the transforms to pay off), with the weights transformed once,
+// group, enough channels and output tiles for it to pay off), with the weights transformed once,
 // ahead of time. Its results equal conv2d_reference up to float rounding (the transforms add a
 // few ulps; tests/engine/test_winograd.cpp bounds it).
 // Is not: larger tiles such as F(4x4, 3x3), whose transforms lose more precision.
@@ -28,7 +28,7 @@ std::size_t winograd_workspace_floats(const Shape& input, const Shape& weight, c
 
 // out = conv2d(input, weight) [+ bias], activation applied, where `transformed` is
 // winograd_weights(weight) and `weight_shape` the original weight's shape. Requires
-// winograd_applies(input, weight_shape, params) apart from the channel-count heuristic.
+// winograd_applies(input, weight_shape, params) apart from its size heuristics.
 void conv2d_winograd(const Tensor& input, const Tensor& transformed, const Shape& weight_shape, const Tensor* bias,
                      const Conv2dParams& params, Tensor& out, float* workspace, int threads);
 

@@ -94,6 +94,11 @@ TEST_CASE("winograd applies to 3x3 stride-1 single-group convolutions with enoug
   CHECK_FALSE(winograd_applies({1, 32, 20, 20}, {64, 32, 1, 1}, p));
   CHECK_FALSE(winograd_applies({1, 16, 20, 20}, {64, 16, 3, 3}, p));  // too few input channels
   CHECK_FALSE(winograd_applies({1, 64, 20, 20}, {8, 64, 3, 3}, p));   // too few output channels
+  Conv2dParams padded;
+  padded.pad_top = padded.pad_left = padded.pad_bottom = padded.pad_right = 1;
+  CHECK(winograd_applies({1, 64, 8, 8}, {64, 64, 3, 3}, padded));        // 16 tiles
+  CHECK_FALSE(winograd_applies({1, 512, 4, 4}, {512, 512, 3, 3}, padded));  // 4 tiles: weight-bound
+  CHECK(winograd_applies({4, 512, 4, 4}, {512, 512, 3, 3}, padded));      // 16 tiles over the batch
   Conv2dParams strided;
   strided.stride_h = strided.stride_w = 2;
   CHECK_FALSE(winograd_applies({1, 64, 20, 20}, {64, 64, 3, 3}, strided));
