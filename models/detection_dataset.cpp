@@ -52,6 +52,9 @@ std::string split_folder(const std::string& file, const nlohmann::json& j, const
   const fs::path dir = fs::path(file).parent_path();
   fs::path root = j.contains("path") && j["path"].is_string() ? fs::path(j["path"].get<std::string>()) : dir;
   if (root.is_relative()) root = dir / root;
+  // A dataset moved or copied elsewhere keeps its layout: look beside the file.
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) root = dir;
   return (root / j[split].get<std::string>()).lexically_normal().string();
 }
 

@@ -25,7 +25,9 @@ struct DetectionDataset {
 };
 
 // Opens PATH as:
-// - a dataset file (a regular file, JSON): the images of `split`;
+// - a dataset file (a regular file, JSON): the images of `split`, under its
+//   `path` (relative to the file; the file's own folder when absent or when
+//   that folder does not exist, e.g. after the dataset was moved);
 // - a folder holding dataset.json: the same;
 // - a folder of images (e.g. DIR/images/val): its .jpg/.jpeg/.png/.bmp files.
 // An image's labels are found as YOLOv5 finds them: the last "/images/" of its

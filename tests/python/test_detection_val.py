@@ -111,6 +111,16 @@ class DetectionValTest(unittest.TestCase, CliErrorAssertions):
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertEqual(json.loads(done.stdout)['map50_95'], self.result['map50_95'])
 
+    def test_moved_dataset_is_found_beside_its_file(self):
+        moved = os.path.join(self.tmp.name, 'data', 'moved.json')
+        with open(self.dataset) as f:
+            meta = json.load(f)
+        with open(moved, 'w') as f:
+            json.dump(dict(meta, path='/nonexistent/scenes'), f)
+        done = run(cli(), 'val', self.model, moved, '--conf', '0', '--max-det', '1000', '--json')
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(json.loads(done.stdout)['map50_95'], self.result['map50_95'])
+
     def test_errors(self):
         self.assertOneLineError(run(cli(), 'val', self.model, self.dataset, '--split', 'nope'), "no split 'nope'")
         bad = os.path.join(self.tmp.name, 'bad')
