@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <set>
 
@@ -134,8 +135,8 @@ Entry parse_entry(const std::string& path, const std::string& name, const nlohma
   return e;
 }
 
-void widen(const Entry& e, const std::uint8_t* data, Tensor& out) {
-  const std::uint8_t* src = data + e.begin;
+// The tensor's bytes (src, e.end - e.begin of them) as float32 into out.
+void widen(const Entry& e, const std::uint8_t* src, Tensor& out) {
   const int64_t n = out.numel();
   if (e.info.dtype == "F32") {
     if (n) std::memcpy(out.data(), src, static_cast<std::size_t>(n) * sizeof(float));
@@ -181,18 +182,29 @@ const std::string& ModelFile::meta(const std::string& key) const {
   return it->second;
 }
 
-ModelFile parse_model_file(const std::string& path, const std::uint8_t* bytes, std::size_t size,
-                           bool require_spdinfer_metadata) {
+namespace {
+
+// Copies `size` bytes of the data section, from `offset` on, to `dest`; throws naming the file.
+using ReadData = std::function<void(std::uint64_t offset, std::uint64_t size, std::uint8_t* dest)>;
+
+// The header length the file's first 8 bytes declare, checked against the file's size.
+std::uint64_t checked_header_length(const std::string& path, const std::uint8_t* first8, std::uint64_t size) {
   if (size < 8) fail(path, "file is " + std::to_string(size) + " bytes, too short for a model file header");
   std::uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | first8[i];
   if (header_len > kMaxHeaderBytes)
     fail(path, "header length " + std::to_string(header_len) + " exceeds the " +
                    std::to_string(kMaxHeaderBytes) + "-byte limit (not a model file?)");
   if (header_len > size - 8)
     fail(path, "header length " + std::to_string(header_len) + " runs past the end of the " +
                    std::to_string(size) + "-byte file (truncated?)");
-  const std::uint8_t* header = bytes + 8;
+  return header_len;
+}
+
+// Everything after the 8 length bytes: the header is parsed and checked, then every tensor is
+// read through `read_data` into its own storage.
+ModelFile parse_model(const std::string& path, const std::uint8_t* header, std::uint64_t header_len,
+                      std::uint64_t data_size, bool require_spdinfer_metadata, const ReadData& read_data) {
   if (!valid_utf8(header, header_len)) fail(path, "header is not valid UTF-8");
 
   // Duplicate keys must be an error, but JSON parsers keep the last one
@@ -264,7 +276,6 @@ ModelFile parse_model_file(const std::string& path, const std::uint8_t* bytes, s
 
   // Data layout: tensors packed back to back from offset 0, covering the
   // data section exactly.
-  const std::uint64_t data_size = size - 8 - header_len;
   std::vector<const Entry*> by_offset;
   for (const auto& e : entries) by_offset.push_back(&e);
   std::stable_sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
@@ -291,20 +302,28 @@ ModelFile parse_model_file(const std::string& path, const std::uint8_t* bytes, s
   if (expected != data_size)
     fail(path, std::to_string(data_size - expected) + " trailing bytes after the last tensor");
 
-  // Every size is now known to lie within the file: allocation is bounded by it.
-  const std::uint8_t* data = header + header_len;
+  // Every size is now known to lie within the file: allocation is bounded by it. Float32
+  // tensors are read straight into their storage, float16 ones through one reused buffer.
+  std::vector<std::uint8_t> half_bytes;
   for (const Entry* e : by_offset) {
     Tensor t(e->info.shape);
-    widen(*e, data, t);
+    const std::uint64_t bytes = e->end - e->begin;
+    if (e->info.dtype == "F32") {
+      if (bytes) read_data(e->begin, bytes, reinterpret_cast<std::uint8_t*>(t.data()));
+    } else {
+      half_bytes.resize(static_cast<std::size_t>(bytes));
+      if (bytes) read_data(e->begin, bytes, half_bytes.data());
+      widen(*e, half_bytes.data(), t);
+    }
     file.weights.emplace(e->info.name, std::move(t));
     file.tensors.push_back(e->info);
   }
   return file;
 }
 
-namespace {
-
-std::vector<std::uint8_t> read_all(const std::string& path) {
+// Reads the file one tensor at a time, so that loading needs about the weights' size in
+// memory rather than twice it.
+ModelFile load_file(const std::string& path, bool require_spdinfer_metadata) {
   // Only regular files: a directory opens and claims a huge size on some file
   // systems, a device or pipe has no size.
   std::error_code ec;
@@ -314,24 +333,41 @@ std::vector<std::uint8_t> read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
   in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  if (size < 0) fail(path, "cannot read (not a regular file?)");
+  const std::streamoff end = in.tellg();
+  if (end < 0) fail(path, "cannot read (not a regular file?)");
+  const auto size = static_cast<std::uint64_t>(end);
   in.seekg(0);
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) fail(path, "read error");
-  return bytes;
+  auto read_at = [&](std::uint64_t offset, std::uint64_t count, std::uint8_t* dest) {
+    in.seekg(static_cast<std::streamoff>(offset));
+    if (!in.read(reinterpret_cast<char*>(dest), static_cast<std::streamsize>(count)))
+      fail(path, "read error (was the file changed while it was read?)");
+  };
+  std::uint8_t first8[8] = {};
+  if (size >= 8) read_at(0, 8, first8);
+  const std::uint64_t header_len = checked_header_length(path, first8, size);
+  std::vector<std::uint8_t> header(static_cast<std::size_t>(header_len));
+  if (header_len) read_at(8, header_len, header.data());
+  const std::uint64_t data_start = 8 + header_len;
+  return parse_model(path, header.data(), header_len, size - data_start, require_spdinfer_metadata,
+                     [&](std::uint64_t offset, std::uint64_t count, std::uint8_t* dest) {
+                       read_at(data_start + offset, count, dest);
+                     });
 }
 
 }  // namespace
 
-ModelFile read_model_file(const std::string& path) {
-  std::vector<std::uint8_t> bytes = read_all(path);
-  return parse_model_file(path, bytes.data(), bytes.size(), true);
+ModelFile parse_model_file(const std::string& path, const std::uint8_t* bytes, std::size_t size,
+                           bool require_spdinfer_metadata) {
+  const std::uint64_t header_len = checked_header_length(path, bytes, size);
+  const std::uint8_t* data = bytes + 8 + header_len;
+  return parse_model(path, bytes + 8, header_len, size - 8 - header_len, require_spdinfer_metadata,
+                     [&](std::uint64_t offset, std::uint64_t count, std::uint8_t* dest) {
+                       std::memcpy(dest, data + offset, static_cast<std::size_t>(count));
+                     });
 }
 
-ModelFile read_safetensors(const std::string& path) {
-  std::vector<std::uint8_t> bytes = read_all(path);
-  return parse_model_file(path, bytes.data(), bytes.size(), false);
-}
+ModelFile read_model_file(const std::string& path) { return load_file(path, true); }
+
+ModelFile read_safetensors(const std::string& path) { return load_file(path, false); }
 
 }  // namespace spdinfer
