@@ -177,12 +177,15 @@ class ValErrorsTest(unittest.TestCase, CliErrorAssertions):
     def test_bad_batch(self):
         self.check_error([MODEL, REPO, '--batch', '0'], '--batch')
 
-    def test_detector_refused(self):
+    def test_detector_on_classification_data(self):
+        """val measures detectors too, but on detection datasets (tests/python/test_detection_val.py):
+        a detector given the classification idx files is one line naming the file."""
+        need_dataset()
         from weights_tools.random_model import write_random_model
         with tempfile.TemporaryDirectory(prefix='spdinfer-val-') as tmp:
             model = Path(tmp) / 'yolo.safetensors'
             write_random_model('yolov5n', str(model))
-            self.check_error([model, REPO], 'not a ResNet-SPD classifier')
+            self.check_error([model, TEST_IMAGES], str(TEST_IMAGES))
 
 
 if __name__ == '__main__':
