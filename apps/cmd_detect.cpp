@@ -13,6 +13,7 @@
 
 #include "apps/commands.h"
 #include "apps/image_batch.h"
+#include "apps/number_checks.h"
 #include "engine/error.h"
 #include "models/detection.h"
 #include "models/draw.h"
@@ -38,16 +39,7 @@ struct DetectOptions {
   int threads = 1;
 };
 
-// CLI::Range lets "nan" through (every comparison with NaN is false).
-const CLI::Validator kUnitInterval(
-    [](std::string& text) -> std::string {
-      char* end = nullptr;
-      const double v = std::strtod(text.c_str(), &end);
-      if (end == text.c_str() || *end != '\0' || !(v >= 0.0 && v <= 1.0))
-        return "Value " + text + " not in range [0, 1]";
-      return "";
-    },
-    "[0 - 1]");
+const CLI::Validator kUnitInterval = finite_range(0.0, 1.0);
 
 std::string class_name(const Model& m, int id) {
   return id >= 0 && static_cast<std::size_t>(id) < m.class_names.size() ? m.class_names[id]

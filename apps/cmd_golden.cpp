@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "apps/number_checks.h"
 #include "engine/golden.h"
 #include "models/model.h"
 
@@ -36,13 +37,15 @@ void run_golden(const GoldenOptions& o) {
 }  // namespace
 
 void add_golden_command(CLI::App& app) {
+  // Wider tolerances would pass anything: an absolute error of a million, a relative one of 100%.
+  const CLI::Validator absolute = finite_range(0.0, 1e6), relative = finite_range(0.0, 1.0);
   auto opts = std::make_shared<GoldenOptions>();
   CLI::App* cmd = app.add_subcommand("golden", "Compare every layer with golden activations dumped from PyTorch");
   cmd->add_option("model", opts->model, "spdinfer model file")->required();
   cmd->add_option("golden", opts->golden, "golden file from weights_tools/dump_golden.py")->required();
-  cmd->add_option("--atol", opts->atol, "absolute tolerance")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--atol", opts->atol, "absolute tolerance")->check(absolute);
   cmd->add_option("--rtol", opts->rtol, "tolerance relative to the layer's largest magnitude")
-      ->check(CLI::NonNegativeNumber);
+      ->check(relative);
   cmd->add_option("--threads", opts->threads, "threads")->check(CLI::Range(1, 256));
   cmd->callback([opts] { run_golden(*opts); });
 }

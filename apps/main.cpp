@@ -3,14 +3,38 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
 
 #include "apps/cli_app.h"
 #include "apps/commands.h"
 #include "engine/error.h"
 
+namespace {
+
+bool is_command(const CLI::App& app, const std::string& name) {
+  try {
+    app.get_subcommand(name);
+    return true;
+  } catch (const CLI::OptionNotFound&) {
+    return false;
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   const std::unique_ptr<CLI::App> owned = spdinfer::cli::make_app();
   CLI::App& app = *owned;
+  // CLI11 would say only "A subcommand is required" for a misspelt command: name it.
+  if (argc > 1 && argv[1][0] != '-' && !is_command(app, argv[1])) {
+    std::string known;
+    const CLI::App& const_app = app;
+    for (const CLI::App* sub : const_app.get_subcommands([](const CLI::App*) { return true; }))
+      known += (known.empty() ? "" : ", ") + sub->get_name();
+    std::fprintf(stderr, "spdinfer: error: unknown command '%s' (expected one of %s; see spdinfer --help)\n",
+                 argv[1], known.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -34,6 +34,15 @@ def convert(src, out, *extra):
     return out
 
 
+def convert_tiny_yolov5(directory, seed):
+    """helpers.make_tiny_yolov5_model(seed) saved as a training checkpoint in DIRECTORY and
+    converted; returns the model file's path."""
+    import torch
+    from tests.python.helpers import make_tiny_yolov5_model
+    torch.save({"model": make_tiny_yolov5_model(seed), "ema": None}, directory / f"yolo{seed}.pt")
+    return convert(directory / f"yolo{seed}.pt", directory / f"yolo{seed}.safetensors")
+
+
 class CliErrorAssertions:
     """Mixin for unittest.TestCase."""
 

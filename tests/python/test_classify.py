@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.python.cli_support import CliErrorAssertions, cli, convert, run
-from tests.python.helpers import make_tiny_yolov5_model
+from tests.python.cli_support import CliErrorAssertions, cli, convert, convert_tiny_yolov5, run
 
 TIGHT = 1e-4  # probabilities, same input pixels
 LOOSE = 0.005  # probabilities, after resizing (1e-4 seen)
@@ -147,7 +146,6 @@ class ClassifyTest(CliErrorAssertions, unittest.TestCase):
 
 
     def test_errors(self):
-        import torch
         self.assertOneLineError(run(cli(), "classify", self.cifar, self.exact[0], "--topk", "0"), "--topk")
         self.assertOneLineError(run(cli(), "classify", self.cifar, self.exact[0], "--threads", "0"), "--threads")
         missing = self.dir / "missing.png"
@@ -160,8 +158,7 @@ class ClassifyTest(CliErrorAssertions, unittest.TestCase):
         self.assertOneLineError(run(cli(), "classify", self.cifar, self.exact[0], "--labels", short), short,
                                 "2 labels")
         self.assertOneLineError(run(cli(), "classify", self.cifar, self.exact[0], "--size", "axb"), "--size")
-        torch.save({"model": make_tiny_yolov5_model(3), "ema": None}, self.dir / "yolo.pt")
-        yolo = convert(self.dir / "yolo.pt", self.dir / "yolo.safetensors")
+        yolo = convert_tiny_yolov5(self.dir, 3)
         self.assertOneLineError(run(cli(), "classify", yolo, self.exact[0]), yolo, "spdinfer detect")
         self.assertOneLineError(run(cli(), "classify", self.dir / "nope.safetensors", self.exact[0]),
                                 "nope.safetensors")
