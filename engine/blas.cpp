@@ -11,14 +11,14 @@
 
 #include <cblas.h>
 
+#include <cstring>
 #include <vector>
 
 namespace spdinfer {
 namespace {
 
-// Accumulator lanes per column: two 8-float vectors, enough independent sums to hide the
-// latency of the fused multiply-adds.
-constexpr int kLanes = 16;
+// Eight floats: one AVX register, or two SSE ones (a GCC and Clang vector extension).
+typedef float Vec8 __attribute__((vector_size(32)));
 
 void ensure_single_threaded_blas() {
   static const bool done = [] {
@@ -28,20 +28,38 @@ void ensure_single_threaded_blas() {
   (void)done;
 }
 
+Vec8 load8(const float* p) {
+  Vec8 v;
+  std::memcpy(&v, p, sizeof v);  // unaligned load
+  return v;
+}
+
+float sum8(Vec8 v) {
+  float s = 0.0f;
+  for (int l = 0; l < 8; ++l) s += v[l];
+  return s;
+}
+
 // C[:, 0..NC) (+)= A (M x K) * columns of Bt, where Bt holds the NC columns as rows (NC x K).
+// Two accumulators per column (16 floats of k at a time) hide the latency of the
+// multiply-adds; with NC = 4 all eight stay in registers.
 template <int NC>
 void dot_columns(int M, int K, const float* A, int lda, const float* Bt, float* C, int ldc, bool accumulate) {
   for (int m = 0; m < M; ++m) {
     const float* a = A + static_cast<std::ptrdiff_t>(m) * lda;
-    float acc[NC][kLanes] = {};
+    Vec8 lo[NC] = {}, hi[NC] = {};
     int k = 0;
-    for (; k + kLanes <= K; k += kLanes)
-      for (int n = 0; n < NC; ++n)
-        for (int l = 0; l < kLanes; ++l) acc[n][l] += a[k + l] * Bt[static_cast<std::ptrdiff_t>(n) * K + k + l];
+    for (; k + 16 <= K; k += 16) {
+      const Vec8 a0 = load8(a + k), a1 = load8(a + k + 8);
+      for (int n = 0; n < NC; ++n) {
+        const float* b = Bt + static_cast<std::ptrdiff_t>(n) * K + k;
+        lo[n] += a0 * load8(b);
+        hi[n] += a1 * load8(b + 8);
+      }
+    }
     float* c = C + static_cast<std::ptrdiff_t>(m) * ldc;
     for (int n = 0; n < NC; ++n) {
-      float sum = 0.0f;
-      for (int l = 0; l < kLanes; ++l) sum += acc[n][l];
+      float sum = sum8(lo[n] + hi[n]);
       for (int kk = k; kk < K; ++kk) sum += a[kk] * Bt[static_cast<std::ptrdiff_t>(n) * K + kk];
       c[n] = accumulate ? c[n] + sum : sum;
     }

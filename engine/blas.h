@@ -8,13 +8,14 @@ namespace spdinfer {
 void sgemm(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
            bool accumulate = false);
 
-// The same product for few columns (N up to about kNarrowGemmColumns), without OpenBLAS's
-// packing of A: measured 1.7x faster at 4 columns and 3x at 1 for a 2048 x 1024 A. Each
+// The same product for few columns (N up to kNarrowGemmColumns), without OpenBLAS's packing
+// of A: measured 1.4-1.7x faster at 4 columns (2048 x 1024 and 256 x 2304 A), about even at
+// 6-8 and slower beyond, where OpenBLAS's blocking wins. Each
 // element is summed in an order that depends only on K, so results do not depend on which
 // other columns are computed in the same call; they may differ from sgemm's in the last bits.
 void sgemm_narrow(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
                   bool accumulate = false);
-inline constexpr int kNarrowGemmColumns = 8;
+inline constexpr int kNarrowGemmColumns = 4;
 
 // C (M x N) = A (M x K) * B^T where B is (N x K) row-major: the layout of a
 // linear layer's weight.
