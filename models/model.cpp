@@ -52,6 +52,15 @@ Preprocess parse_preprocess(const std::string& path, const nlohmann::json& j) {
   return p;
 }
 
+// The error with "PATH: " in front unless it already names the file: every refusal of a model
+// file reads `PATH: what is wrong` (the weight binder's messages name it already; the
+// architecture builders' and the graph's do not know it).
+Error naming_file(const std::string& path, const Error& e) {
+  const std::string message = e.what();
+  if (message.rfind(path + ": ", 0) == 0) return e;
+  return Error(path + ": " + message);
+}
+
 }  // namespace
 
 std::string Model::node_for_module(const std::string& module) const {
@@ -83,21 +92,20 @@ Model build_model(ModelFile file) {
     }
   }
 
+  if (m.family != "resnet_spd" && m.family != "yolov5")
+    throw Error(path + ": unknown model family '" + m.family + "' (expected resnet_spd or yolov5)");
   WeightBinder binder(path, file.weights);
   GraphBuilder builder(binder);
-  if (m.family == "resnet_spd") {
-    build_resnet_spd(m.architecture, builder);
-  } else if (m.family == "yolov5") {
-    m.strides = build_yolov5(m.architecture, builder);
-  } else {
-    throw Error(path + ": unknown model family '" + m.family + "' (expected resnet_spd or yolov5)");
-  }
-  binder.finish();
   try {
+    if (m.family == "resnet_spd")
+      build_resnet_spd(m.architecture, builder);
+    else
+      m.strides = build_yolov5(m.architecture, builder);
+    binder.finish();
     m.graph = std::make_unique<Graph>(std::move(builder.def()), std::move(builder.weights()),
                                       m.family == "yolov5" ? yolov5_ops() : builtin_ops());
   } catch (const Error& e) {
-    throw Error(path + ": " + e.what());
+    throw naming_file(path, e);
   }
   m.aliases = std::move(builder.aliases());
   const int64_t classes = m.family == "yolov5" ? m.architecture.value("nc", 0) : m.architecture.value("num_classes", 0);

@@ -298,6 +298,16 @@ class CliErrorsTest(ConvertTestBase):
         self.assertEqual(result.returncode, 2)
         self.assertIn("convert: error: the following arguments are required: -o", result.stderr)
 
+    def test_unsupported_architectures_are_refused(self):
+        # A torchvision-style ResNet-18 state_dict: no ResNet-SPD names, no YAML.
+        tv = {"conv1.weight": torch.zeros(64, 3, 7, 7), "bn1.weight": torch.ones(64),
+              "layer1.0.conv1.weight": torch.zeros(64, 64, 3, 3), "fc.weight": torch.zeros(1000, 512),
+              "fc.bias": torch.zeros(1000)}
+        torch.save(tv, self.dir / "torchvision.pt")
+        self.assertCliError("not a ResNet-SPD state_dict", self.dir / "torchvision.pt")
+        # A YOLOv5 YAML with a module the engine does not implement converts (the layers between
+        # the first and Detect are the engine's to check): test_detect.py's test_errors.
+
     def test_converter_runs_without_torch(self):
         src = self.dir / "r.pt"
         torch.save(make_resnet_spd("basic", (1, 1, 1, 1), 10, width=8).state_dict(), src)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.python.cli_support import CliErrorAssertions, cli, convert, run
+from tests.python.cli_support import CliErrorAssertions, cli, convert, convert_tiny_yolov5, run
 from tests.python.helpers import make_tiny_yolov5_model, shared_file, skip_without_shared
 
 BOX_TOL = 2.0  # px, JPEG photos (different decoders)
@@ -194,11 +194,9 @@ class TinyModelTest(CliErrorAssertions, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        import torch
         cls.tmp = tempfile.TemporaryDirectory(prefix="spdinfer-detect-tiny-")
         d = cls.dir = Path(cls.tmp.name)
-        torch.save({"model": make_tiny_yolov5_model(5), "ema": None}, d / "tiny.pt")
-        cls.model = convert(d / "tiny.pt", d / "tiny.safetensors")
+        cls.model = convert_tiny_yolov5(d, 5)
         cls.images = [write_scene(d / f"scene{i}.png", i, size) for i, size in
                       enumerate(((96, 128), (120, 70), (33, 200)))]
 
@@ -227,6 +225,25 @@ class TinyModelTest(CliErrorAssertions, unittest.TestCase):
             (self.dir / "readme.txt").unlink()
 
 
+    def test_no_detections_give_an_empty_list(self):
+        # A flat grey image and a threshold nothing reaches: an empty list, a console line that
+        # says so, no label lines; never leftover or garbage boxes.
+        from PIL import Image
+        flat = self.dir / "flat.png"
+        Image.new("RGB", (64, 48), (114, 114, 114)).save(flat)
+        out = self.dir / "none_out"
+        try:
+            results, _ = detect_json(self, self.model, [flat], "--img", "64", "--conf", "1",
+                                     "--out", out, "--save-txt")
+            self.assertEqual(results[0]["detections"], [])
+            labels = out / "labels" / "flat.txt"
+            self.assertFalse(labels.exists() and labels.read_text().strip(), "no label lines")
+            done = run(cli(), "detect", self.model, flat, "--img", "64", "--conf", "1")
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertIn("(no detections)", done.stdout + done.stderr)
+        finally:
+            flat.unlink()
+
     def test_errors(self):
         import torch
         from tests.python.test_classify import random_resnet
@@ -252,6 +269,12 @@ class TinyModelTest(CliErrorAssertions, unittest.TestCase):
             self.assertOneLineError(run(*detect, fake), fake, "not a readable")
         finally:
             fake.unlink()
+        # An architecture the engine does not implement (YOLOv8's C2f): refused naming the layer.
+        c2f = make_tiny_yolov5_model(seed=4)
+        c2f.yaml["backbone"][1] = [-1, 1, "C2f", [128, True]]
+        torch.save({"model": c2f, "ema": None}, self.dir / "c2f.pt")
+        c2f_model = convert(self.dir / "c2f.pt", self.dir / "c2f.safetensors")
+        self.assertOneLineError(run(*detect[:2], c2f_model, image), c2f_model, "C2f")
         torch.save(random_resnet(2).state_dict(), self.dir / "resnet.pt")
         resnet = convert(self.dir / "resnet.pt", self.dir / "resnet.safetensors")
         self.assertOneLineError(run(cli(), "detect", resnet, image), resnet, "spdinfer classify")
