@@ -12,6 +12,7 @@
 
 #include "apps/commands.h"
 #include "apps/image_batch.h"
+#include "apps/number_checks.h"
 #include "apps/val_detection.h"
 #include "engine/error.h"
 #include "models/accuracy.h"
@@ -164,9 +165,9 @@ void add_val_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--img", det.img, "detector: inference size in pixels (default: the model's input size)")
       ->check(CLI::Range(32, 8192));
-  cmd->add_option("--conf", det.conf, "detector: confidence threshold")->check(CLI::Range(0.0, 1.0))
+  cmd->add_option("--conf", det.conf, "detector: confidence threshold")->check(finite_range(0.0, 1.0))
       ->capture_default_str();
-  cmd->add_option("--iou", det.iou, "detector: NMS IoU threshold")->check(CLI::Range(0.0, 1.0))
+  cmd->add_option("--iou", det.iou, "detector: NMS IoU threshold")->check(finite_range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--max-det", det.max_det, "detector: detections kept per image after NMS")
       ->check(CLI::Range(1, 100000))

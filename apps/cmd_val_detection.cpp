@@ -103,9 +103,6 @@ nlohmann::json result_json(const DetectionValOptions& o, const Model& m, const D
 
 void run_detection_val(const DetectionValOptions& o, const Model& m) {
   const auto start = Clock::now();
-  // CLI::Range lets "nan" through (every comparison with NaN is false).
-  if (!(o.conf >= 0 && o.conf <= 1)) throw Error("--conf " + std::to_string(o.conf) + ": not in [0, 1]");
-  if (!(o.iou >= 0 && o.iou <= 1)) throw Error("--iou " + std::to_string(o.iou) + ": not in [0, 1]");
   const DetectionDataset data = open_detection_dataset(o.dataset, o.split);
   const int nc = static_cast<int>(m.class_names.size());
   if (!data.class_names.empty() && data.class_names != m.class_names)
