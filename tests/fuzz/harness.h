@@ -82,6 +82,7 @@ constexpr int64_t kMaxTensorFloats = 1 << 20;           // one synthesized weigh
 constexpr int64_t kMaxWeightFloats = 2 << 20;           // all weights together
 constexpr int kMaxBuildRounds = 400;                    // builds while adding missing weights
 constexpr int64_t kMaxBuildWorkFloats = 64 << 20;       // weight floats built, summed over the rounds
+constexpr std::size_t kMaxBuildWorkTensors = 4000;      // tensors bound, summed over the rounds
 constexpr int64_t kMaxInputSide = 256;
 
 // FNV-1a: a hash that is the same for every compiler, so a regression input
@@ -224,12 +225,14 @@ inline std::optional<Model> build_with_weights(const std::map<std::string, std::
     if (guess) guessed.insert(name);
     return true;
   };
-  // Every round clones and folds all the weights so far: without this bound a wide model
-  // asking for its ~100 tensors one at a time took over 10 s (a fuzzer timeout) in the harness
-  // alone; one build of it takes milliseconds.
-  int64_t work = 0;
+  // Every round clones, binds and folds all the weights so far: without these bounds a wide
+  // model asking for its ~100 tensors one at a time, or a deep one for its ~200, took over 10 s
+  // (fuzzer timeouts) in the harness alone; one build of either takes milliseconds.
+  int64_t work_floats = 0;
+  std::size_t work_tensors = 0;
   for (int round = 0; round < kMaxBuildRounds; ++round) {
-    if ((work += total) > kMaxBuildWorkFloats) return fail("fuzz harness: building exceeds its budget");
+    if ((work_floats += total) > kMaxBuildWorkFloats || (work_tensors += tensors.size()) > kMaxBuildWorkTensors)
+      return fail("fuzz harness: building exceeds its budget");
     ModelFile file;
     file.path = "fuzz.safetensors";
     file.metadata = metadata;
