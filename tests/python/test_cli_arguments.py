@@ -81,8 +81,6 @@ class CliArgumentsTest(CliErrorAssertions, unittest.TestCase):
                 if option == "--size":
                     values = [v for v in values if v != ""]  # --size "" means the model's size
                 for value in values:
-                    if command == "val" and option in ("--conf", "--iou") and value in ("nan", "-nan"):
-                        continue  # KNOWN BUG, see test_val_thresholds_refuse_nan
                     with self.subTest(command=command, option=option, value=value):
                         self.assertOneLineError(self.spdinfer(command, option, value), option)
 
@@ -101,14 +99,6 @@ class CliArgumentsTest(CliErrorAssertions, unittest.TestCase):
             for size in ("0x5", "5x0", "-3x4", "8193x8", "8x8193", "65536", "axb", "3x", "x3", "1x2x3"):
                 with self.subTest(command=command, size=size):
                     self.assertOneLineError(self.spdinfer(command, "--size", size), "--size")
-
-    @unittest.expectedFailure
-    def test_val_thresholds_refuse_nan(self):
-        # KNOWN BUG (reported): apps/cmd_val.cpp checks --conf and --iou with CLI::Range(0.0, 1.0),
-        # which lets "nan" through (every comparison with NaN is false); apps/number_checks.h's
-        # finite_range(0, 1) is the fix. Passes (so fails here) once fixed: drop expectedFailure.
-        for option in ("--conf", "--iou"):
-            self.assertOneLineError(self.spdinfer("val", option, "nan"), option)
 
     def test_unknown_options_and_missing_values(self):
         for command in self.commands:
