@@ -1,9 +1,12 @@
 // `spdinfer detect MODEL IMAGE|DIR|GLOB... [--img 640] [--conf 0.25] [--iou 0.45] [--max-det 1000]
-//  [--classes ID,...] [--agnostic] [--out DIR] [--save-txt] [--json] [--threads N]`:
+//  [--classes ID,...] [--agnostic] [--out DIR] [--save-txt] [--json] [--threads N]
+//  [--slice WxH [--overlap 0.2] [--full-pass|--no-full-pass] [--merge nmm|nms] [--match ios|iou]
+//   [--merge-thres 0.5] [--tile-batch 8]]`:
 // YOLOv5's detect.py for spdinfer models: letterbox, forward, NMS, boxes in
-// original pixels; console lines like detect.py's, optional annotated images,
-// YOLO label files and JSON lines. Thin: the numerics are models/preprocess,
-// models/detection and models/draw.
+// original pixels; or, with --slice, sliced inference over native-resolution
+// tiles for small objects; console lines like detect.py's, optional annotated
+// images, YOLO label files and JSON lines. Thin: the numerics are
+// models/detection_pipeline, models/detection and models/draw.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -14,8 +17,10 @@
 #include "apps/commands.h"
 #include "apps/image_batch.h"
 #include "apps/number_checks.h"
+#include "apps/slice_options.h"
 #include "engine/error.h"
 #include "models/detection.h"
+#include "models/detection_pipeline.h"
 #include "models/draw.h"
 #include "models/image.h"
 #include "models/model.h"
@@ -37,6 +42,7 @@ struct DetectOptions {
   bool save_txt = false;
   bool json = false;
   int threads = 1;
+  SliceOptions slice;
 };
 
 const CLI::Validator kUnitInterval = finite_range(0.0, 1.0);
@@ -60,7 +66,7 @@ void write_labels(const std::string& path, const std::vector<Detection>& dets, i
 }
 
 nlohmann::json detections_json(const Model& m, const std::string& path, const Image& img,
-                               const std::vector<Detection>& dets, double pre, double infer, double nms) {
+                               const std::vector<Detection>& dets, const DetectionReport& r, bool sliced) {
   nlohmann::json list = nlohmann::json::array();
   for (const Detection& d : dets)
     list.push_back({{"class_id", d.class_id},
@@ -69,14 +75,20 @@ nlohmann::json detections_json(const Model& m, const std::string& path, const Im
                     {"box",
                      {round_decimals(d.x1, 2), round_decimals(d.y1, 2), round_decimals(d.x2, 2),
                       round_decimals(d.y2, 2)}}});
-  return {{"image", path},
-          {"width", img.width},
-          {"height", img.height},
-          {"detections", list},
-          {"ms",
-           {{"pre", round_decimals(pre, 3)},
-            {"infer", round_decimals(infer, 3)},
-            {"nms", round_decimals(nms, 3)}}}};
+  nlohmann::json out = {{"image", path},
+                        {"width", img.width},
+                        {"height", img.height},
+                        {"detections", list},
+                        {"ms",
+                         {{"pre", round_decimals(r.pre_ms, 3)},
+                          {"infer", round_decimals(r.infer_ms, 3)},
+                          {"nms", round_decimals(r.nms_ms, 3)}}}};
+  if (sliced) {
+    out["tiles"] = r.tiles;
+    out["forwards"] = r.forwards;
+    out["ms"]["merge"] = round_decimals(r.merge_ms, 3);
+  }
+  return out;
 }
 
 void run_detect(const DetectOptions& o) {
@@ -90,11 +102,17 @@ void run_detect(const DetectOptions& o) {
     if (c >= nc)
       throw Error("--classes " + std::to_string(c) + ": the model has " + std::to_string(nc) +
                   " classes (0-" + std::to_string(nc - 1) + ")");
-  const int stride = m.strides.empty() ? 32 : *std::max_element(m.strides.begin(), m.strides.end());
-  const int img_size = round_up_to_multiple(o.img, stride);
+  NmsOptions nms;
+  nms.conf_threshold = o.conf;
+  nms.iou_threshold = o.iou;
+  nms.max_det = o.max_det;
+  nms.classes = o.classes;
+  nms.agnostic = o.agnostic;
+  const DetectionPipelineOptions pipeline = detection_options(m, o.img, nms, o.slice, o.threads);
+  const int img_size = pipeline.img_size;
   if (img_size != o.img)
     std::fprintf(stderr, "spdinfer: warning: --img %d must be a multiple of max stride %d, updating to %d\n",
-                 o.img, stride, img_size);
+                 o.img, pipeline.stride, img_size);
 
   const std::vector<std::string> files = expand_image_inputs(o.inputs);
   if (!o.out.empty()) {
@@ -111,41 +129,38 @@ void run_detect(const DetectOptions& o) {
 
   // Human-readable lines: stdout normally, stderr when stdout carries JSON.
   std::FILE* human = o.json ? stderr : stdout;
-  NmsOptions nms_options;
-  nms_options.conf_threshold = o.conf;
-  nms_options.iou_threshold = o.iou;
-  nms_options.max_det = o.max_det;
-  nms_options.classes = o.classes;
-  nms_options.agnostic = o.agnostic;
+  const bool sliced = o.slice.enabled();
+  if (sliced) std::fprintf(human, "sliced inference: %s\n", describe_slicing(o.slice).c_str());
 
   ProgressBar bar(files.size());
-  double total_pre = 0, total_infer = 0, total_nms = 0;
+  DetectionReport total;
   for (std::size_t i = 0; i < files.size(); ++i) {
     const std::string& path = files[i];
     bar.update(i);
     auto t0 = Clock::now();
     const Image img = load_image(path);
-    const LetterboxGeometry g = letterbox_geometry(img.width, img.height, img_size, img_size, stride);
-    const Tensor x = image_to_tensor(letterbox(img, g), m.preprocess);
-    const double pre = ms_since(t0);
-
-    double infer = 0;
-    const std::vector<Tensor> out = forward_image(m, x, o.threads, path, &infer);
-
-    auto t2 = Clock::now();
-    const Tensor& pred = out.at(0);  // (1, boxes, 5 + classes)
-    std::vector<Detection> dets =
-        non_max_suppression(pred.data(), pred.dim(1), static_cast<int>(pred.dim(2)), nms_options);
-    scale_boxes_to_source(dets, g);
-    const double nms = ms_since(t2);
-    total_pre += pre;
-    total_infer += infer;
-    total_nms += nms;
+    DetectionReport r;
+    r.pre_ms = ms_since(t0);
+    const std::vector<Detection> dets = detect_objects(
+        img, m.preprocess, pipeline, [&](const Tensor& x) { return forward_image(m, x, o.threads, path); },
+        &r);
+    total.pre_ms += r.pre_ms;
+    total.infer_ms += r.infer_ms;
+    total.nms_ms += r.nms_ms;
+    total.merge_ms += r.merge_ms;
+    total.tiles += r.tiles;
+    total.forwards += r.forwards;
 
     bar.clear();
-    std::fprintf(human, "image %zu/%zu %s: %dx%d %s%.1fms\n", i + 1, files.size(), path.c_str(), g.out_h,
-                 g.out_w, detection_counts(dets, m.class_names).c_str(), infer);
-    if (o.json) std::printf("%s\n", detections_json(m, path, img, dets, pre, infer, nms).dump().c_str());
+    std::fprintf(human, "image %zu/%zu %s: %dx%d %s", i + 1, files.size(), path.c_str(), r.input_h, r.input_w,
+                 detection_counts(dets, m.class_names).c_str());
+    if (sliced)
+      std::fprintf(
+          human, "%d tiles in %d forwards, %.1fms pre-process, %.1fms inference, %.1fms NMS, %.1fms merge\n",
+          r.tiles, r.forwards, r.pre_ms, r.infer_ms, r.nms_ms, r.merge_ms);
+    else
+      std::fprintf(human, "%.1fms\n", r.infer_ms);
+    if (o.json) std::printf("%s\n", detections_json(m, path, img, dets, r, sliced).dump().c_str());
     std::fflush(stdout);
 
     if (!o.out.empty()) {
@@ -160,9 +175,12 @@ void run_detect(const DetectOptions& o) {
   }
   bar.clear();
   const double n = static_cast<double>(files.size());
-  std::fprintf(human,
-               "Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape (1, 3, %d, %d)\n",
-               total_pre / n, total_infer / n, total_nms / n, img_size, img_size);
+  if (sliced)
+    std::fprintf(human, "%s\n", sliced_speed(total, n).c_str());
+  else
+    std::fprintf(
+        human, "Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape (1, 3, %d, %d)\n",
+        total.pre_ms / n, total.infer_ms / n, total.nms_ms / n, img_size, img_size);
   if (!o.out.empty())
     std::fprintf(human, "Results saved to %s%s\n", o.out.c_str(), o.save_txt ? " (labels in labels/)" : "");
 }
@@ -190,6 +208,7 @@ void add_detect_command(CLI::App& app) {
                 "write YOLO labels (class xc yc w h conf) to OUT/labels/NAME.txt");
   cmd->add_flag("--json", opts->json, "one JSON object per image on stdout (other output goes to stderr)");
   cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
+  add_slice_options(cmd, opts->slice);
   cmd->callback([opts] { run_detect(*opts); });
 }
 

@@ -4,7 +4,8 @@
 // Images go through the graph `--batch` at a time. Thin: the numerics are
 // models/dataset and models/accuracy.
 // For a YOLOv5-family detector (with [--split] [--img] [--conf] [--iou]
-// [--max-det]) it hands over to val_detection.h: COCO mAP over a YOLO dataset.
+// [--max-det] [--slice WxH ...]) it hands over to val_detection.h: COCO mAP over
+// a YOLO dataset.
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "apps/commands.h"
 #include "apps/image_batch.h"
 #include "apps/number_checks.h"
+#include "apps/slice_options.h"
 #include "apps/val_detection.h"
 #include "engine/error.h"
 #include "models/accuracy.h"
@@ -45,6 +47,8 @@ void run_val(const ValOptions& o) {
     d.json = o.json;
     return run_detection_val(d, m);
   }
+  if (o.detection.slice.enabled())
+    throw Error(o.model + ": --slice is for detectors; this is a " + m.family + " classifier");
   if (m.family != "resnet_spd")
     throw Error(o.model + ": is a " + m.family + " model; val measures ResNet-SPD classifiers and YOLOv5 detectors");
   const Preprocess& p = m.preprocess;
@@ -172,6 +176,7 @@ void add_val_command(CLI::App& app) {
   cmd->add_option("--max-det", det.max_det, "detector: detections kept per image after NMS")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  add_slice_options(cmd, det.slice);
   cmd->add_option("--batch", opts->batch, "images per forward pass")->check(CLI::Range(1, 4096));
   cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
   cmd->add_flag("--json", opts->json, "one JSON object with the results on stdout (the table goes to stderr)");

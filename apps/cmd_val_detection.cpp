@@ -1,7 +1,8 @@
 // The detector half of `spdinfer val`: every image of the split goes through
-// what `spdinfer detect` does (letterbox, forward, NMS at --conf/--iou, boxes
-// back in original pixels), its label file gives the objects, and
-// models/detection_metrics scores the lot. Thin: no numerics here.
+// what `spdinfer detect` does (models/detection_pipeline: letterbox, forward,
+// NMS at --conf/--iou, boxes back in original pixels; or sliced inference with
+// --slice), its label file gives the objects, and models/detection_metrics
+// scores the lot. Thin: no numerics here.
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -9,11 +10,13 @@
 
 #include "apps/commands.h"
 #include "apps/image_batch.h"
+#include "apps/slice_options.h"
 #include "apps/val_detection.h"
 #include "engine/error.h"
 #include "models/detection.h"
 #include "models/detection_dataset.h"
 #include "models/detection_metrics.h"
+#include "models/detection_pipeline.h"
 #include "models/image.h"
 #include "models/preprocess.h"
 
@@ -108,17 +111,18 @@ void run_detection_val(const DetectionValOptions& o, const Model& m) {
   if (!data.class_names.empty() && data.class_names != m.class_names)
     std::fprintf(stderr, "spdinfer: warning: %s: class names differ from the model's; scoring by class id\n",
                  data.description.c_str());
-  const int stride = m.strides.empty() ? 32 : *std::max_element(m.strides.begin(), m.strides.end());
-  const int wanted = o.img > 0 ? o.img : std::max(m.preprocess.height, m.preprocess.width);
-  const int img_size = round_up_to_multiple(wanted, stride);
-
-  // Every label file is checked before any inference: a typo should not cost a long run.
-  for (const DetectionSample& s : data.samples) read_yolo_labels(s.labels, 1, 1, nc);
-
   NmsOptions nms;
   nms.conf_threshold = o.conf;
   nms.iou_threshold = o.iou;
   nms.max_det = o.max_det;
+  const int wanted = o.img > 0 ? o.img : std::max(m.preprocess.height, m.preprocess.width);
+  const DetectionPipelineOptions pipeline = detection_options(m, wanted, nms, o.slice, o.threads);
+  const int img_size = pipeline.img_size;
+
+  // Every label file is checked before any inference: a typo should not cost a long run.
+  for (const DetectionSample& s : data.samples) read_yolo_labels(s.labels, 1, 1, nc);
+
+  const bool sliced = o.slice.enabled();
   std::ofstream predictions_out;
   if (!o.predictions.empty()) {
     predictions_out.open(o.predictions);
@@ -128,26 +132,22 @@ void run_detection_val(const DetectionValOptions& o, const Model& m) {
   std::fprintf(human, "val: %s: %zu images, %d classes, input %d, conf %g, iou %g, %d thread%s\n",
                data.description.c_str(), data.samples.size(), nc, img_size, o.conf, o.iou, o.threads,
                o.threads == 1 ? "" : "s");
+  if (sliced) std::fprintf(human, "val: sliced inference: %s\n", describe_slicing(o.slice).c_str());
   std::fflush(human);
 
   DetectionEvaluator evaluator(nc, o.max_dets_coco);
   nlohmann::json predictions = nlohmann::json::array();
   ProgressBar bar(data.samples.size());
-  double pre_ms = 0, infer_ms = 0, nms_ms = 0;
+  DetectionReport total;
   for (std::size_t i = 0; i < data.samples.size(); ++i) {
     const DetectionSample& s = data.samples[i];
     bar.update(i);
     auto t0 = Clock::now();
     const Image img = load_image(s.image);
-    const LetterboxGeometry g = letterbox_geometry(img.width, img.height, img_size, img_size, stride);
-    const Tensor x = image_to_tensor(letterbox(img, g), m.preprocess);
-    pre_ms += ms_since(t0);
-    const std::vector<Tensor> out = forward_image(m, x, o.threads, s.image, &infer_ms);
-    auto t2 = Clock::now();
-    const Tensor& pred = out.at(0);
-    std::vector<Detection> dets = non_max_suppression(pred.data(), pred.dim(1), static_cast<int>(pred.dim(2)), nms);
-    scale_boxes_to_source(dets, g);
-    nms_ms += ms_since(t2);
+    total.pre_ms += ms_since(t0);
+    const std::vector<Detection> dets = detect_objects(
+        img, m.preprocess, pipeline, [&](const Tensor& x) { return forward_image(m, x, o.threads, s.image); },
+        &total);
     try {
       evaluator.add_image(read_yolo_labels(s.labels, img.width, img.height, nc), dets);
     } catch (const Error& e) {
@@ -168,13 +168,29 @@ void run_detection_val(const DetectionValOptions& o, const Model& m) {
   print_table(human, m, r);
   const double n = static_cast<double>(std::max<std::size_t>(1, data.samples.size()));
   const double total_s = ms_since(start) / 1000;
-  std::fprintf(human, "Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image; %.1f s in all\n",
-               pre_ms / n, infer_ms / n, nms_ms / n, total_s);
+  if (sliced)
+    std::fprintf(human, "%s; %.1f s in all\n", sliced_speed(total, n).c_str(), total_s);
+  else
+    std::fprintf(human, "Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image; %.1f s in all\n",
+                 total.pre_ms / n, total.infer_ms / n, total.nms_ms / n, total_s);
   if (o.json) {
     nlohmann::json result = result_json(o, m, data, img_size, r);
-    result["ms_per_image"] = {{"pre", round_decimals(pre_ms / n, 3)},
-                              {"infer", round_decimals(infer_ms / n, 3)},
-                              {"nms", round_decimals(nms_ms / n, 3)}};
+    result["ms_per_image"] = {{"pre", round_decimals(total.pre_ms / n, 3)},
+                              {"infer", round_decimals(total.infer_ms / n, 3)},
+                              {"nms", round_decimals(total.nms_ms / n, 3)}};
+    if (sliced) {
+      result["ms_per_image"]["merge"] = round_decimals(total.merge_ms / n, 3);
+      result["slice"] = {{"width", o.slice.width},
+                         {"height", o.slice.height},
+                         {"overlap", round_significant(o.slice.overlap, 6)},
+                         {"full_pass", o.slice.full_pass},
+                         {"merge", o.slice.merge.method == MergeMethod::kNmm ? "nmm" : "nms"},
+                         {"match", o.slice.merge.match == MatchMetric::kIos ? "ios" : "iou"},
+                         {"merge_thres", round_significant(o.slice.merge.threshold, 6)},
+                         {"tile_batch", o.slice.tile_batch},
+                         {"tiles", total.tiles},
+                         {"forwards", total.forwards}};
+    }
     result["seconds"] = round_decimals(total_s, 3);
     std::printf("%s\n", result.dump().c_str());
   }

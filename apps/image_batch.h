@@ -1,7 +1,8 @@
-// What `classify` and `detect` share around the numerics: turning IMAGE, DIR
-// and GLOB arguments into a sorted list of image files, running the model on
-// one image with timing, a progress bar on a terminal, and number formatting
-// for JSON lines. What it is not: decoding or any numerics (models/).
+// What `classify`, `detect` and `val` share around the numerics: turning
+// IMAGE, DIR and GLOB arguments into a sorted list of image files, running the
+// model on one image with timing, a detector's pipeline options, a progress
+// bar on a terminal, and number formatting for JSON lines. What it is not:
+// decoding or any numerics (models/).
 #pragma once
 
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "models/detection_pipeline.h"
 #include "models/model.h"
 
 namespace spdinfer::cli {
@@ -26,10 +28,16 @@ inline double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-// m.graph->forward on one image's (1, 3, H, W) input with `threads`; an engine
-// error is rethrown naming the image. Adds the wall time to *ms.
+// m.graph->forward on one image's (N, 3, H, W) input (the image, or a batch of
+// its tiles) with `threads`; an engine error is rethrown naming the image.
+// Adds the wall time to *ms unless ms is null.
 std::vector<Tensor> forward_image(const Model& m, const Tensor& x, int threads, const std::string& image,
-                                  double* ms);
+                                  double* ms = nullptr);
+
+// What `detect` and `val` run a detector with: `img` rounded up to the model's
+// largest stride (32 when the file names none), as YOLOv5's check_img_size.
+DetectionPipelineOptions detection_options(const Model& m, int img, const NmsOptions& nms,
+                                           const SliceOptions& slice, int threads);
 
 // A one-line bar redrawn on stderr, only when stderr is a terminal and there
 // are at least kMinImages images. clear() before printing anything else.

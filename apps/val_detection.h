@@ -1,11 +1,13 @@
 // `spdinfer val` for YOLOv5-family detectors: COCO mAP@0.5, mAP@0.5:0.95 and
 // AP by object size over a YOLO-format dataset (models/detection_dataset.h,
 // models/detection_metrics.h). cmd_val.cpp dispatches here when the model is a
-// detector; classifiers keep their own path there.
+// detector; classifiers keep their own path there. Each image goes through
+// models/detection_pipeline exactly as `spdinfer detect` runs it, sliced or not.
 #pragma once
 
 #include <string>
 
+#include "models/detection_pipeline.h"
 #include "models/model.h"
 
 namespace spdinfer::cli {
@@ -18,6 +20,7 @@ struct DetectionValOptions {
   int max_dets_coco = 100;  // detections per image and class that COCO's AP counts
   int threads = 1;
   bool json = false;
+  SliceOptions slice;  // sliced inference when enabled(), as `spdinfer detect --slice`
 };
 
 void run_detection_val(const DetectionValOptions& o, const Model& m);

@@ -28,7 +28,11 @@ IMAGE = sorted((REPO / "assets" / "fashion_mnist").glob("*.png"))[0]
 BAD_VALUES = ["abc", "1x", "", "-1", "nan", "-nan", "inf", "-inf", "1e30", "99999999999999999999"]
 ZERO_IS_VALID = {("bench", "--warmup"), ("golden", "--atol"), ("golden", "--rtol"),
                  ("detect", "--conf"), ("detect", "--iou"), ("detect", "--classes"),
-                 ("val", "--conf"), ("val", "--iou")}
+                 ("val", "--conf"), ("val", "--iou"),
+                 ("detect", "--overlap"), ("detect", "--merge-thres"), ("val", "--overlap"), ("val", "--merge-thres")}
+# Sliced inference's numeric options (detect and val), given with --slice: alone they are an error
+# of their own (tests/python/test_sliced_detect.py).
+SLICE_OPTIONS = ["--overlap", "--merge-thres", "--tile-batch"]
 
 
 class CliArgumentsTest(CliErrorAssertions, unittest.TestCase):
@@ -84,12 +88,24 @@ class CliArgumentsTest(CliErrorAssertions, unittest.TestCase):
                     with self.subTest(command=command, option=option, value=value):
                         self.assertOneLineError(self.spdinfer(command, option, value), option)
 
+    def test_bad_slicing_numbers_are_one_line_errors_naming_the_option(self):
+        for command in ("detect", "val"):
+            for value in BAD_VALUES + ["0"]:
+                with self.subTest(command=command, option="--slice", value=value):
+                    self.assertOneLineError(self.spdinfer(command, "--slice", value), "--slice")
+            for option in SLICE_OPTIONS:
+                values = BAD_VALUES if (command, option) in ZERO_IS_VALID else BAD_VALUES + ["0"]
+                for value in values:
+                    with self.subTest(command=command, option=option, value=value):
+                        self.assertOneLineError(self.spdinfer(command, "--slice", "64", option, value), option)
+
     def test_zero_where_it_means_something_is_accepted(self):
         for command, option in sorted(ZERO_IS_VALID):
             if command == "val":
                 continue  # needs a detection dataset: tests/python/test_detection_val.py
             with self.subTest(command=command, option=option):
-                done = self.spdinfer(command, option, "0")
+                slicing = ["--slice", "64"] if option in SLICE_OPTIONS else []
+                done = self.spdinfer(command, *slicing, option, "0")
                 # golden exits 1 when a layer misses a zero tolerance; that is a result, not an error.
                 self.assertIn(done.returncode, (0, 1), done.stderr)
                 self.assertNotIn("spdinfer: error", done.stderr)

@@ -5,7 +5,8 @@ random weights, saved and converted by weights_tools.train_detector's own code; 
 --json --predictions` on them; the COCO metric recomputed from the predictions file and the label
 files by tests/python/coco_map.py must agree with the engine's numbers to 1e-6 (mAP@0.5,
 mAP@0.75, mAP@0.5:0.95, AP small/medium/large, per class). The NumPy implementation is itself
-checked on crafted cases, and val's errors are one line with exit 2.
+checked on crafted cases, and val's errors are one line with exit 2. `val --slice` (sliced
+inference) is held to the same agreement, and its JSON must report SAHI's tiles and the batches.
 What it is not: a measure of a trained detector (docs/experiments.md).
 """
 
@@ -104,6 +105,29 @@ class DetectionValTest(unittest.TestCase, CliErrorAssertions):
         self.assertGreater(self.result['map50'], 0.0)
         self.assertGreater(self.result['ap_medium'], 0.0)
         self.assertIn('AP50-95 by object size', self.stderr)
+
+    def test_sliced_val_metric_and_report(self):
+        # `val --slice`: its numbers are computed on what it saved, as the plain pass's are, and the
+        # JSON says how many tiles and forward passes ran (SAHI's tile plan, 3 tiles per batch, plus
+        # one full pass per image).
+        from tests.python.test_sliced_detect import tile_count
+        predictions = os.path.join(self.tmp.name, 'sliced.json')
+        done = run(cli(), 'val', self.model, self.dataset, '--split', 'val', '--conf', '0', '--max-det', '1000',
+                   '--json', '--predictions', predictions, '--slice', '160x160', '--tile-batch', '3')
+        self.assertEqual(done.returncode, 0, done.stderr)
+        result = json.loads(done.stdout)
+        with open(predictions) as f:
+            saved = json.load(f)
+        tiles = [tile_count(im['width'], im['height'], 160, 160, 0.2) for im in saved['images']]
+        self.assertEqual(result['slice']['tiles'], sum(tiles))
+        self.assertEqual(result['slice']['forwards'], sum(-(-t // 3) + 1 for t in tiles))
+        self.assertEqual((result['slice']['merge'], result['slice']['match']), ('nmm', 'ios'))
+        self.assertIn('merge', result['ms_per_image'])
+        self.assertGreater(result['detections'], 100)
+        reference = evaluate_predictions(saved)
+        for key in ('map50', 'map75', 'map50_95', 'ap_small', 'ap_medium', 'ap_large'):
+            with self.subTest(key=key):
+                self.assertAgree(result[key], reference[key])
 
     def test_split_folder_gives_the_same_numbers(self):
         folder = os.path.join(self.tmp.name, 'data', 'images', 'val')

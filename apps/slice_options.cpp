@@ -1,0 +1,111 @@
+// --slice and its companions (see slice_options.h).
+#include "apps/slice_options.h"
+
+#include <charconv>
+#include <cstdio>
+#include <map>
+
+#include "apps/number_checks.h"
+#include "models/slicing.h"
+
+namespace spdinfer::cli {
+namespace {
+
+// "W" (a square) or "WxH", each side a plain decimal in [kMinSliceSide,
+// kMaxSliceSide]; an error message, or "" with *w and *h set.
+std::string parse_slice(const std::string& text, int* w, int* h) {
+  const std::string expected = "Value " + text + " is not W or WxH with sides of " +
+                               std::to_string(kMinSliceSide) + " to " + std::to_string(kMaxSliceSide) +
+                               " pixels";
+  const char* p = text.data();
+  const char* end = text.data() + text.size();
+  auto side = [&](int* value) {
+    if (p == end || *p < '0' || *p > '9') return false;  // from_chars would take a sign
+    const auto r = std::from_chars(p, end, *value);
+    if (r.ec != std::errc() || *value < kMinSliceSide || *value > kMaxSliceSide) return false;
+    p = r.ptr;
+    return true;
+  };
+  if (!side(w)) return expected;
+  *h = *w;
+  if (p != end && (*p == 'x' || *p == 'X')) {
+    ++p;
+    if (!side(h)) return expected;
+  }
+  return p == end ? "" : expected;
+}
+
+}  // namespace
+
+void add_slice_options(CLI::App* cmd, SliceOptions& slice) {
+  CLI::Option* slice_option =
+      cmd->add_option_function<std::string>(
+             "--slice", [&slice](const std::string& text) { parse_slice(text, &slice.width, &slice.height); },
+             "sliced inference: cut the image into overlapping tiles of WxH pixels (or W for WxW) at native "
+             "resolution, each letterboxed to --img, run in batches and merged; for small objects in large "
+             "images")
+          ->check(CLI::Validator(
+              [](std::string& text) {
+                int w = 0, h = 0;
+                return parse_slice(text, &w, &h);
+              },
+              "WxH"));
+  cmd->add_option("--overlap", slice.overlap,
+                  "with --slice: share of a tile's width (height) shared with the next")
+      ->check(finite_range(0.0, kMaxOverlapRatio))
+      ->capture_default_str()
+      ->needs(slice_option);
+  cmd->add_flag(
+         "--full-pass,!--no-full-pass", slice.full_pass,
+         "with --slice: also run the whole letterboxed image, for objects larger than a tile (default on)")
+      ->needs(slice_option);
+  cmd->add_option(
+         "--merge", slice.merge.method,
+         "with --slice: nmm merges matching boxes into their union (highest confidence), nms keeps the "
+         "most confident one")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, MergeMethod>{{"nms", MergeMethod::kNms}, {"nmm", MergeMethod::kNmm}}))
+      ->default_str("nmm")
+      ->needs(slice_option);
+  cmd->add_option(
+         "--match", slice.merge.match,
+         "with --slice: boxes match by iou, or ios (intersection over the smaller box, so a fragment "
+         "matches the whole)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, MatchMetric>{{"iou", MatchMetric::kIou}, {"ios", MatchMetric::kIos}}))
+      ->default_str("ios")
+      ->needs(slice_option);
+  cmd->add_option("--merge-thres", slice.merge.threshold,
+                  "with --slice: boxes match when iou/ios is above this")
+      ->check(finite_range(0.0, 1.0))
+      ->capture_default_str()
+      ->needs(slice_option);
+  cmd->add_option(
+         "--tile-batch", slice.tile_batch,
+         "with --slice: tiles per forward pass (memory grows with it; the last batch may be smaller)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str()
+      ->needs(slice_option);
+}
+
+std::string describe_slicing(const SliceOptions& s) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "tiles %dx%d, overlap %g, %s, %s/%s > %g, %d tile%s per batch", s.width,
+                s.height, s.overlap, s.full_pass ? "full pass" : "no full pass",
+                s.merge.method == MergeMethod::kNmm ? "nmm" : "nms",
+                s.merge.match == MatchMetric::kIos ? "ios" : "iou", static_cast<double>(s.merge.threshold),
+                s.tile_batch, s.tile_batch == 1 ? "" : "s");
+  return buf;
+}
+
+std::string sliced_speed(const DetectionReport& t, double n) {
+  char buf[300];
+  std::snprintf(
+      buf, sizeof buf,
+      "Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS, %.1fms merge per image; %.1f tiles and %.1f "
+      "forwards per image",
+      t.pre_ms / n, t.infer_ms / n, t.nms_ms / n, t.merge_ms / n, t.tiles / n, t.forwards / n);
+  return buf;
+}
+
+}  // namespace spdinfer::cli
