@@ -2,8 +2,9 @@
 // (across 2 and across 4 tiles, any fragment the most confident) ends as one
 // box with NMM, NMS keeps the best; IoU vs IoS; thresholds; per class vs
 // agnostic; neighbours that only touch a border stay apart; whole boxes do
-// not chain.
+// not chain; the grid-accelerated merge equals the reference on random boxes.
 #include <catch2/catch.hpp>
+#include <random>
 
 #include "models/box_merge.h"
 #include "models/slicing.h"
@@ -183,4 +184,49 @@ TEST_CASE("Merged boxes come most confident first, at most max_det", "[box_merge
   for (std::size_t i = 1; i < out.size(); ++i) CHECK(out[i - 1].confidence >= out[i].confidence);
   CHECK(out[0].confidence == Approx(0.55f));
   CHECK(merge_detections({}, o).empty());
+}
+
+TEST_CASE("The grid merge equals the reference merge on random tile boxes", "[box_merge]") {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  for (int round = 0; round < 40; ++round) {
+    // Objects of 4-300 px over up to 3000 px, each seen 1-4 times with jitter,
+    // some views marked cut; plus stray boxes and a few huge ones.
+    const float extent = 200 + 2800 * unit(rng);
+    std::vector<PlacedDetection> dets;
+    const int objects = 1 + static_cast<int>(150 * unit(rng));
+    for (int k = 0; k < objects; ++k) {
+      const float size = 4 + 296 * unit(rng) * unit(rng);
+      const float x = extent * unit(rng), y = extent * unit(rng);
+      const int cls = static_cast<int>(3 * unit(rng));
+      const int views = 1 + static_cast<int>(4 * unit(rng));
+      for (int v = 0; v < views; ++v) {
+        const float j = 0.3f * size;
+        const float x1 = x + j * (unit(rng) - 0.5f), y1 = y + j * (unit(rng) - 0.5f);
+        const float w = size * (0.3f + unit(rng)), h = size * (0.3f + unit(rng));
+        const unsigned cut = unit(rng) < 0.3f ? 1u << static_cast<int>(4 * unit(rng)) : 0u;
+        dets.push_back(box(x1, y1, x1 + w, y1 + h, unit(rng), cut, cls));
+      }
+    }
+    if (round % 4 == 0) dets.push_back(box(0, 0, extent, extent, unit(rng)));
+    for (MergeMethod method : {MergeMethod::kNmm, MergeMethod::kNms})
+      for (MatchMetric match : {MatchMetric::kIos, MatchMetric::kIou})
+        for (float threshold : {0.0f, 0.3f, 0.5f, 0.9f})
+          for (bool agnostic : {false, true}) {
+            MergeOptions o = options(method, match, threshold);
+            o.agnostic = agnostic;
+            o.max_det = round % 3 == 0 ? 10 : 100000;
+            const auto fast = merge_detections(dets, o), reference = merge_detections_reference(dets, o);
+            CAPTURE(round, threshold, agnostic);
+            REQUIRE(fast.size() == reference.size());
+            for (std::size_t i = 0; i < fast.size(); ++i) {
+              CHECK(fast[i].x1 == reference[i].x1);
+              CHECK(fast[i].y1 == reference[i].y1);
+              CHECK(fast[i].x2 == reference[i].x2);
+              CHECK(fast[i].y2 == reference[i].y2);
+              CHECK(fast[i].confidence == reference[i].confidence);
+              CHECK(fast[i].class_id == reference[i].class_id);
+            }
+          }
+  }
 }
