@@ -3,7 +3,6 @@
 
 #include <charconv>
 #include <cstdio>
-#include <map>
 
 #include "apps/number_checks.h"
 #include "models/slicing.h"
@@ -59,21 +58,24 @@ void add_slice_options(CLI::App* cmd, SliceOptions& slice) {
          "--full-pass,!--no-full-pass", slice.full_pass,
          "with --slice: also run the whole letterboxed image, for objects larger than a tile (default on)")
       ->needs(slice_option);
-  cmd->add_option(
-         "--merge", slice.merge.method,
-         "with --slice: nmm merges matching boxes into their union (highest confidence), nms keeps the "
-         "most confident one")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, MergeMethod>{{"nms", MergeMethod::kNms}, {"nmm", MergeMethod::kNmm}}))
-      ->default_str("nmm")
+  // Spelled out rather than CLI::CheckedTransformer, which would also take the enums' numbers.
+  cmd->add_option_function<std::string>(
+         "--merge",
+         [&slice](const std::string& v) {
+           slice.merge.method = v == "nms" ? MergeMethod::kNms : MergeMethod::kNmm;
+         },
+         "with --slice: nmm merges matching boxes into their union (highest confidence), nms keeps the most "
+         "confident one (default nmm)")
+      ->check(CLI::IsMember({"nmm", "nms"}))
       ->needs(slice_option);
-  cmd->add_option(
-         "--match", slice.merge.match,
-         "with --slice: boxes match by iou, or ios (intersection over the smaller box, so a fragment "
-         "matches the whole)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, MatchMetric>{{"iou", MatchMetric::kIou}, {"ios", MatchMetric::kIos}}))
-      ->default_str("ios")
+  cmd->add_option_function<std::string>(
+         "--match",
+         [&slice](const std::string& v) {
+           slice.merge.match = v == "iou" ? MatchMetric::kIou : MatchMetric::kIos;
+         },
+         "with --slice: boxes match by ios (intersection over the smaller box, so a fragment matches the "
+         "whole) or iou (default ios)")
+      ->check(CLI::IsMember({"ios", "iou"}))
       ->needs(slice_option);
   cmd->add_option("--merge-thres", slice.merge.threshold,
                   "with --slice: boxes match when iou/ios is above this")

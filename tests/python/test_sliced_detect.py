@@ -131,7 +131,7 @@ class SlicedRandomModelTest(CliErrorAssertions, unittest.TestCase):
         for option, values in (("--overlap", ("1.5", "nan", "-0.1", "inf", "abc", "0.96")),
                                ("--merge-thres", ("1.5", "nan", "-1", "abc")),
                                ("--tile-batch", ("0", "-1", "abc", "1.5", "99999")),
-                               ("--merge", ("foo", "NMSX", "")), ("--match", ("foo", "dice"))):
+                               ("--merge", ("foo", "NMSX", "", "1")), ("--match", ("foo", "dice", "0"))):
             for value in values:
                 with self.subTest(option=option, value=value):
                     self.assertOneLineError(run(*base, "--slice", "64", option, value), option)
