@@ -1,6 +1,7 @@
 // `spdinfer bench MODEL`: latency (min, median, max), throughput, achieved
 // GFLOP/s and peak memory; --per-layer shows where the time goes.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -40,6 +41,27 @@ std::pair<int, int> parse_size(const std::string& text, const Preprocess& p) {
   return {h, w};
 }
 
+double physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+}
+
+// A batch or size far beyond the machine is refused before anything is
+// allocated, with the numbers, rather than dying of bad_alloc (or, under a
+// sanitizer, of an allocator abort) in the middle of a run.
+void check_fits_in_memory(const BenchOptions& o, const Shape& input, const ExecutionPlan& plan) {
+  double input_bytes = sizeof(float);
+  for (const std::int64_t d : input) input_bytes *= static_cast<double>(d);
+  const double needed = input_bytes + static_cast<double>(plan.planned_bytes());
+  const double available = physical_memory_bytes();
+  if (available > 0 && needed > available) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, ": input %s needs %.1f GB for the input and activations, more than this machine's %.1f GB",
+                  shape_to_string(input).c_str(), needed / 1e9, available / 1e9);
+    throw Error(o.model + buf);
+  }
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
@@ -49,11 +71,13 @@ double median(std::vector<double> v) {
 void run_bench(const BenchOptions& o) {
   Model m = load_model(o.model);
   const auto [h, w] = parse_size(o.size, m.preprocess);
-  Tensor x({o.batch, 3, h, w});
+  const Shape input = {o.batch, 3, h, w};
+  auto plan = m.graph->plan({input});
+  check_fits_in_memory(o, input, *plan);
+  Tensor x(input);
   std::mt19937 rng(0);
   std::uniform_real_distribution<float> dist(0.0f, 1.0f);
   for (int64_t i = 0; i < x.numel(); ++i) x[i] = dist(rng);
-  auto plan = m.graph->plan({x.shape()});
   const double gflop = 2.0 * plan->total_macs() / 1e9;
 
   std::map<std::string, double> node_ms;

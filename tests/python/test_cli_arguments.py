@@ -116,6 +116,12 @@ class CliArgumentsTest(CliErrorAssertions, unittest.TestCase):
                 with self.subTest(command=command, size=size):
                     self.assertOneLineError(self.spdinfer(command, "--size", size), "--size")
 
+    def test_bench_beyond_memory_is_refused_before_allocating(self):
+        # 4096 x 3 x 8192 x 8192 floats is 3.3 TB: named with the model file, not a bad_alloc (or,
+        # in the sanitized build, an allocator abort).
+        self.assertOneLineError(run(cli(), "bench", RESNET, "--batch", "4096", "--size", "8192x8192"), str(RESNET),
+                                "GB", "more than this machine")
+
     def test_unknown_options_and_missing_values(self):
         for command in self.commands:
             with self.subTest(command=command):
