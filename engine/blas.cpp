@@ -11,8 +11,12 @@
 
 #include <cblas.h>
 
+#include <climits>
 #include <cstring>
+#include <string>
 #include <vector>
+
+#include "engine/error.h"
 
 namespace spdinfer {
 namespace {
@@ -81,6 +85,11 @@ void sgemm_narrow(int M, int N, int K, const float* A, int lda, const float* B, 
   for (; n + 4 <= N; n += 4)
     dot_columns<4>(M, K, A, lda, bt + static_cast<std::ptrdiff_t>(n) * K, C + n, ldc, accumulate);
   for (; n < N; ++n) dot_columns<1>(M, K, A, lda, bt + static_cast<std::ptrdiff_t>(n) * K, C + n, ldc, accumulate);
+}
+
+void check_blas_int(int64_t value, const char* op, const char* what) {
+  if (value > INT_MAX)
+    throw Error(std::string(op) + ": " + what + " " + std::to_string(value) + " exceeds the BLAS int range");
 }
 
 void sgemm(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,

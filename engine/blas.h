@@ -1,7 +1,14 @@
 // The one place the engine talks to OpenBLAS.
 #pragma once
 
+#include <cstdint>
+
 namespace spdinfer {
+
+// BLAS takes sizes and strides as int. Throws spdinfer::Error ("OP: WHAT VALUE exceeds the
+// BLAS int range") for a value beyond INT_MAX, so a layer too large for it is refused when it
+// is planned instead of wrapping around inside a product.
+void check_blas_int(int64_t value, const char* op, const char* what);
 
 // C (M x N) = A (M x K) * B (K x N) [+ C when accumulate], all row-major with
 // the given leading dimensions. Runs on the calling thread only.

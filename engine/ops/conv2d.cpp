@@ -17,11 +17,11 @@
 #include "engine/ops/conv2d.h"
 
 #include <algorithm>
-#include <climits>
 #include <string>
 
 #include "engine/blas.h"
 #include "engine/error.h"
+#include "engine/int_math.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -42,8 +42,6 @@ constexpr int64_t kBatchedGemmCols = 256;
 // Output channels per batched GEMM: enough rows for sgemm to run well, few enough that a
 // layer has a tile for each thread.
 constexpr int64_t kBatchedTileRows = 64;
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Every size the kernels need, derived once from validated shapes.
 struct ConvDims {
@@ -278,11 +276,6 @@ void batched_gemm(const float* in, const float* w, const float* bias, const Conv
   }
 }
 
-void check_fits_int(int64_t value, const char* what) {
-  if (value > INT_MAX)
-    throw Error(std::string("conv2d: ") + what + " " + std::to_string(value) + " exceeds the BLAS int range");
-}
-
 }  // namespace
 
 Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dParams& p) {
@@ -402,9 +395,9 @@ void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const
     return;
   }
 
-  check_fits_int(d.K, "GEMM depth C/groups*kH*kW");
-  check_fits_int(d.H * d.W, "input plane size H*W");
-  check_fits_int(d.N * d.OHW, "output columns N*OH*OW");
+  check_blas_int(d.K, "conv2d", "GEMM depth C/groups*kH*kW");
+  check_blas_int(d.H * d.W, "conv2d", "input plane size H*W");
+  check_blas_int(d.N * d.OHW, "conv2d", "output columns N*OH*OW");
   if (plan.slot_floats(d) > 0 && !workspace)
     throw Error("conv2d: this convolution needs a workspace of " +
                 std::to_string(plan.slots * plan.slot_floats(d)) + " floats, got none");

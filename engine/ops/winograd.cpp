@@ -18,11 +18,11 @@
 #include "engine/ops/winograd.h"
 
 #include <algorithm>
-#include <climits>
 #include <string>
 
 #include "engine/blas.h"
 #include "engine/error.h"
+#include "engine/int_math.h"
 #include "engine/ops/activation.h"
 #include "engine/parallel.h"
 
@@ -36,8 +36,6 @@ constexpr int64_t kMinChannels = 64;
 // Below this many tiles in the whole batch (a 2x2 or 4x4 map at batch 1) the GEMMs have a
 // handful of columns and are bound by reading the weights, which Winograd makes 16/9 larger.
 constexpr int64_t kMinTiles = 16;
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 struct WinogradDims {
   int64_t N, C, H, W, O, OH, OW;
@@ -175,12 +173,6 @@ void transform_output(const float* M, const float* bias, Activation activation, 
   }
 }
 
-void check_fits_int(int64_t value, const char* what) {
-  if (value > INT_MAX)
-    throw Error(std::string("conv2d (winograd): ") + what + " " + std::to_string(value) +
-                " exceeds the BLAS int range");
-}
-
 }  // namespace
 
 bool winograd_applies(const Shape& input, const Shape& weight, const Conv2dParams& p) {
@@ -231,8 +223,8 @@ void conv2d_winograd(const Tensor& input, const Tensor& transformed, const Shape
   if (out.shape() != Shape{d.N, d.O, d.OH, d.OW})
     throw Error("conv2d (winograd): output tensor has shape " + shape_to_string(out.shape()));
   if (!workspace) throw Error("conv2d (winograd): needs a workspace, got none");
-  check_fits_int(d.C, "input channels");
-  check_fits_int(d.O, "output channels");
+  check_blas_int(d.C, "conv2d (winograd)", "input channels");
+  check_blas_int(d.O, "conv2d (winograd)", "output channels");
   const int64_t ld = d.block_tiles();
   const float* in = input.data();
   const float* U = transformed.data();

@@ -1,8 +1,11 @@
 // sgemm, sgemm_narrow and sgemm_bt against a double-precision product: column counts on both
 // sides of kNarrowGemmColumns, odd sizes, leading dimensions larger than the rows, and
 // accumulation into C; sgemm_narrow's columns do not depend on their neighbours.
+// check_blas_int, the size guard of every caller.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -83,4 +86,11 @@ TEST_CASE("sgemm_bt multiplies by the transpose", "[blas]") {
     for (int n = 0; n < N; ++n)
       for (int k = 0; k < K; ++k) want[m * N + n] += double{A[m * K + k]} * B[n * K + k];
   CHECK(worst_error(C, want, M, N, N) < 1e-5);
+}
+
+TEST_CASE("check_blas_int refuses sizes beyond BLAS's int, naming the op and the size", "[blas]") {
+  const int64_t largest = std::numeric_limits<int>::max();
+  CHECK_NOTHROW(spdinfer::check_blas_int(largest, "conv2d", "GEMM depth"));
+  CHECK_THROWS_WITH(spdinfer::check_blas_int(largest + 1, "conv2d", "GEMM depth"),
+                    "conv2d: GEMM depth 2147483648 exceeds the BLAS int range");
 }
