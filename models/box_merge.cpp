@@ -179,6 +179,11 @@ std::vector<Detection> merge_sorted(const std::vector<PlacedDetection>& dets, co
     Detection merged = dets[keeper].box;
     if (o.method == MergeMethod::kNmm)
       for (std::size_t i : cluster) {
+        // Only pieces of a cut object widen the box. A whole box that merely
+        // matches the keeper is another view of it, or a loose low-confidence
+        // box around it (val keeps thousands): taking its union would only
+        // spoil the keeper's localisation, so it is suppressed, as by NMS.
+        if (!dets[i].cut && !dets[keeper].cut) continue;
         const Detection& d = dets[i].box;
         merged.x1 = std::min(merged.x1, d.x1);
         merged.y1 = std::min(merged.y1, d.y1);

@@ -50,7 +50,10 @@ bool continues_across_cut(const PlacedDetection& fragment, const PlacedDetection
 // Chains run only through cut boxes: they are known fragments of something
 // larger, while chaining whole boxes would let a crowd of neighbours collapse
 // into one. NMS outputs each cluster's keeper; NMM outputs the keeper with
-// the union of the cluster's boxes and the highest confidence (the keeper's).
+// the highest confidence (the keeper's) and the union of the keeper and the
+// cluster's fragments: every member when the keeper is cut, else its cut
+// members. Whole boxes that match a whole keeper do not widen it (at val's
+// --conf 0.001 such unions with loose boxes cost most of the AP).
 // Returns boxes sorted by confidence, highest first, at most max_det.
 // Each member is compared only with the boxes sharing a cell of a uniform
 // grid with it (every way of joining needs the boxes to intersect), which

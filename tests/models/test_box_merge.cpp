@@ -119,6 +119,22 @@ TEST_CASE("Tile fragments merge with the full-image pass's box of the same objec
   check_box(nms[0], 148, 152, 452, 449);
 }
 
+TEST_CASE("NMM widens a box only with the pieces of a cut object", "[box_merge]") {
+  // A confident small box inside a loose, less confident whole box (IoS 1): the loose box is
+  // suppressed, not united with it, or every small object near clutter would grow.
+  const std::vector<PlacedDetection> nested = {box(10, 10, 30, 30, 0.9f), box(0, 0, 100, 100, 0.5f)};
+  const auto whole = merge_detections(nested, options(MergeMethod::kNmm, MatchMetric::kIos));
+  REQUIRE(whole.size() == 1);
+  check_box(whole[0], 10, 10, 30, 30);
+  // The same pair when the keeper is a piece cut by a tile border: the box around it is the
+  // object's other view, and the union is the object.
+  std::vector<PlacedDetection> cut = nested;
+  cut[0].cut = kSideRight;
+  const auto joined = merge_detections(cut, options(MergeMethod::kNmm, MatchMetric::kIos));
+  REQUIRE(joined.size() == 1);
+  check_box(joined[0], 0, 0, 100, 100);
+}
+
 TEST_CASE("A neighbour that only touches a cut border stays a separate object", "[box_merge]") {
   // Object 1 ends 0.5 px before the left tile's right border (so it is marked
   // cut) and is seen whole by the right tile too; object 2 starts just past
