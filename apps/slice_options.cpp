@@ -64,8 +64,8 @@ void add_slice_options(CLI::App* cmd, SliceOptions& slice) {
          [&slice](const std::string& v) {
            slice.merge.method = v == "nms" ? MergeMethod::kNms : MergeMethod::kNmm;
          },
-         "with --slice: nmm merges matching boxes into their union (highest confidence), nms keeps the most "
-         "confident one (default nmm)")
+         "with --slice: nms keeps the most confident of matching boxes, nmm also widens it to the pieces of "
+         "an object cut by tile borders (default nmm)")
       ->check(CLI::IsMember({"nmm", "nms"}))
       ->needs(slice_option);
   cmd->add_option_function<std::string>(
