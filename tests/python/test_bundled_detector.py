@@ -20,6 +20,8 @@ import tempfile
 import unittest
 
 from tests.python.cli_support import cli, run
+from tests.python.coco_map import yolo_labels
+from tests.python.test_detect import iou
 from tests.python.helpers import REPO
 
 MODEL = REPO / 'assets' / 'scenes_spd_yolov5n.safetensors'
@@ -36,33 +38,15 @@ TEST_SCENES = 1000
 DOCUMENTED_TOLERANCE = 5e-4
 
 
-def box_iou(a, b):
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
-def read_labels(path, width, height):
-    """YOLO label lines -> [(class, [x1, y1, x2, y2])] in pixels."""
-    objects = []
-    with open(path) as f:
-        for line in f:
-            c, cx, cy, w, h = (float(v) for v in line.split())
-            objects.append((int(c), [(cx - w / 2) * width, (cy - h / 2) * height,
-                                     (cx + w / 2) * width, (cy + h / 2) * height]))
-    return objects
-
-
-def match(objects, detections, iou=0.5):
-    """Greedy one-to-one matching by confidence, same class and IoU >= iou: (objects matched,
+def match(objects, detections, threshold=0.5):
+    """Greedy one-to-one matching by confidence, same class and IoU >= threshold: (objects matched,
     detections)."""
     free = list(objects)
     hits = 0
     for d in sorted(detections, key=lambda d: -d['confidence']):
-        best = max(((box_iou(d['box'], box), i) for i, (c, box) in enumerate(free) if c == d['class_id']),
+        best = max(((iou(d['box'], box), i) for i, (c, box) in enumerate(free) if c == d['class_id']),
                    default=(0, None))
-        if best[0] >= iou:
+        if best[0] >= threshold:
             hits += 1
             free.pop(best[1])
     return hits, len(detections)
@@ -77,7 +61,7 @@ class BundledDetectorTest(unittest.TestCase):
         done = run(cli(), 'detect', MODEL, SCENE, '--img', '640', *DEMO_OPTIONS, '--json', '--threads', '2')
         self.assertEqual(done.returncode, 0, done.stderr)
         result = json.loads(done.stdout)
-        objects = read_labels(SCENE_LABELS, result['width'], result['height'])
+        objects = yolo_labels(SCENE_LABELS, result['width'], result['height'])
         self.assertEqual(len(objects), 29)
         self.assertTrue(all((b[2] - b[0]) * (b[3] - b[1]) < 32 * 32 for _, b in objects), 'the scene is of small objects')
         dets = result['detections']
