@@ -1,6 +1,6 @@
-// Image file I/O. The one translation unit that compiles stb_image (JPEG, PNG
-// and BMP only: fewer decoders, less attack surface for untrusted files) and
-// stb_image_write.
+// Image file I/O with stb_image and stb_image_write (compiled in
+// models/stb_codecs.cpp): the checks around the decoder that make an untrusted
+// file safe to hand to it.
 #include "models/image.h"
 
 #include <algorithm>
@@ -16,25 +16,11 @@
 #include "engine/error.h"
 #include "models/jpeg_check.h"
 
-// Third-party code: its own warnings (-Wextra's missing initialisers, ...)
-// are not ours to fix.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_PNG
-#define STBI_ONLY_BMP
+// Declarations only: models/stb_codecs.cpp compiles stb.
 #define STBI_NO_HDR
 #define STBI_NO_LINEAR
-#define STB_IMAGE_IMPLEMENTATION
 #include <stb_image.h>
-
-#define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
-#pragma GCC diagnostic pop
 
 namespace spdinfer {
 namespace {

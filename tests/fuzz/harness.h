@@ -32,7 +32,7 @@
 #include "models/model.h"
 #include "models/preprocess.h"
 
-#include <stb/stb_image.h>  // declarations only: models/image.cpp compiles stb_image
+#include <stb/stb_image.h>  // declarations only: models/stb_codecs.cpp compiles stb_image
 #include <sys/mman.h>       // memfd_create
 #include <unistd.h>
 

@@ -107,6 +107,21 @@ TEST_CASE("fuzz regression: a JPEG with more than 256 Huffman codes is refused",
   CHECK(stage_number(spdinfer::fuzz::image(b.data(), b.size())) == stage_number(Stage::kRejected));
 }
 
+// Found by fuzz.smoke in CI: in Debian's stb_image (v2.27) a marker inside a JPEG's
+// entropy-coded data can leave the decoder short of bits; it reads them as zeros, and its bit
+// buffer refill then shifts a (zero) byte by 32 or more, which UBSan reports. The file is crafted
+// to do that on its first block (an 8x8 grey image, 4 bytes of data, then EOI). Decoding it must
+// give the image stb makes of it, under the sanitizers too (CMakeLists.txt says why the shift is
+// harmless and is kept out of UBSan in models/stb_codecs.cpp only).
+TEST_CASE("fuzz regression: a JPEG whose entropy-coded data a marker cuts short decodes", "[fuzz][image]") {
+  const fs::path p = kFuzzDir / "regressions" / "image" / "jpeg_marker_cuts_entropy_data.jpg";
+  REQUIRE(fs::exists(p));
+  const spdinfer::Image img = spdinfer::load_image(p.string());
+  CHECK(img.width == 8);
+  CHECK(img.height == 8);
+  CHECK(img.pixels.size() == 8 * 8 * 3);
+}
+
 // Found by review while writing the architecture target, confirmed with
 // tests/fuzz/regressions/architecture/deep_nested_expansion.json (ASan: stack-overflow in
 // nlohmann's serializer): an error message about a wrong-typed architecture value serialised the
