@@ -107,19 +107,30 @@ TEST_CASE("fuzz regression: a JPEG with more than 256 Huffman codes is refused",
   CHECK(stage_number(spdinfer::fuzz::image(b.data(), b.size())) == stage_number(Stage::kRejected));
 }
 
-// Found by fuzz.smoke in CI: in Debian's stb_image (v2.27) a marker inside a JPEG's
-// entropy-coded data can leave the decoder short of bits; it reads them as zeros, and its bit
-// buffer refill then shifts a (zero) byte by 32 or more, which UBSan reports. The file is crafted
-// to do that on its first block (an 8x8 grey image, 4 bytes of data, then EOI). Decoding it must
-// give the image stb makes of it, under the sanitizers too (CMakeLists.txt says why the shift is
-// harmless and is kept out of UBSan in models/stb_codecs.cpp only).
-TEST_CASE("fuzz regression: a JPEG whose entropy-coded data a marker cuts short decodes", "[fuzz][image]") {
-  const fs::path p = kFuzzDir / "regressions" / "image" / "jpeg_marker_cuts_entropy_data.jpg";
-  REQUIRE(fs::exists(p));
-  const spdinfer::Image img = spdinfer::load_image(p.string());
-  CHECK(img.width == 8);
-  CHECK(img.height == 8);
-  CHECK(img.pixels.size() == 8 * 8 * 3);
+// Corrupt JPEGs that Debian's stb_image (v2.27) decodes with behaviour the standard leaves
+// undefined (v2.28 refuses them), each crafted to do it on its first blocks:
+// - found by fuzz.smoke in CI: a marker inside the entropy-coded data leaves the decoder short of
+//   bits; it reads them as zeros, and its bit-buffer refill then shifts a (zero) byte by 32 or
+//   more (an 8x8 grey image, 4 bytes of data, then EOI);
+// - found by reading stb after that: the DC coefficient times a 16-bit quantiser overflows int
+//   (two 8x8 blocks, each adding the largest DC difference, quantiser 65535).
+// Each must decode to the image stb makes of it, under the sanitizers too (CMakeLists.txt says how
+// models/stb_codecs.cpp is compiled for them, and why that is sound).
+TEST_CASE("fuzz regression: corrupt JPEGs that stb 2.27 decodes with undefined behaviour decode cleanly",
+          "[fuzz][image]") {
+  const struct {
+    const char* file;
+    int width, height;
+  } cases[] = {{"jpeg_marker_cuts_entropy_data.jpg", 8, 8}, {"jpeg_dc_times_quantiser_overflows_int.jpg", 16, 8}};
+  for (const auto& c : cases) {
+    const fs::path p = kFuzzDir / "regressions" / "image" / c.file;
+    CAPTURE(p.string());
+    REQUIRE(fs::exists(p));
+    const spdinfer::Image img = spdinfer::load_image(p.string());
+    CHECK(img.width == c.width);
+    CHECK(img.height == c.height);
+    CHECK(img.pixels.size() == std::size_t(c.width) * c.height * 3);
+  }
 }
 
 // Found by review while writing the architecture target, confirmed with
