@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 
 #include "engine/error.h"
-#include "models/jpeg_check.h"
+#include "models/stb_input_check.h"
 
 // Declarations only: models/stb_codecs.cpp compiles stb.
 #define STBI_NO_HDR
@@ -67,7 +67,7 @@ bool has_image_extension(const std::string& path) {
 
 Image load_image(const std::string& path) {
   const std::vector<std::uint8_t> bytes = read_image_file(path);
-  const std::string unsafe = unsafe_jpeg_problem(bytes.data(), bytes.size());
+  const std::string unsafe = unsafe_for_stb(bytes.data(), bytes.size());
   if (!unsafe.empty()) throw Error(path + ": " + unsafe);
   const int size = static_cast<int>(bytes.size());  // <= kMaxImageFileBytes
   int w = 0, h = 0, channels = 0;

@@ -28,7 +28,7 @@
 #include "engine/graph.h"
 #include "engine/model_file.h"
 #include "models/image.h"
-#include "models/jpeg_check.h"
+#include "models/stb_input_check.h"
 #include "models/model.h"
 #include "models/preprocess.h"
 
@@ -382,7 +382,7 @@ class MemoryFile {
 inline Stage image(const std::uint8_t* data, std::size_t size) {
   if (size > static_cast<std::size_t>(std::numeric_limits<int>::max())) return Stage::kRejected;
   // The size probe reads the header with stb: only after the check load_image does first.
-  const bool safe_for_stb = unsafe_jpeg_problem(data, size).empty();
+  const bool safe_for_stb = unsafe_for_stb(data, size).empty();
   int w = 0, h = 0, c = 0;
   if (safe_for_stb && stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &c) && w > 0 && h > 0 && w <= kMaxImageSide &&
       h <= kMaxImageSide && static_cast<std::int64_t>(w) * h <= kMaxImagePixels &&

@@ -96,12 +96,26 @@ TEST_CASE("fuzz replay: image seeds decode and preprocess; regressions never cra
 // Found by the image fuzzer: Debian's stb_image (v2.27) does not check that a JPEG DHT table's
 // code-length counts sum to at most 256 and writes past stbi__huffman's arrays (heap corruption;
 // upstream stb issues #1289 / #1291). load_image now walks the JPEG's segments first
-// (models/jpeg_check.cpp) and refuses such a file with one line naming it.
+// (models/stb_input_check.cpp) and refuses such a file with one line naming it.
 TEST_CASE("fuzz regression: a JPEG with more than 256 Huffman codes is refused", "[fuzz][image]") {
   const fs::path p = kFuzzDir / "regressions" / "image" / "jpeg_dht_counts_over_256.jpg";
   REQUIRE(fs::exists(p));
   CHECK_THROWS_WITH(spdinfer::load_image(p.string()),
                     Catch::StartsWith(p.string() + ": JPEG Huffman table") && Catch::Contains("at most 256") &&
+                        !Catch::Contains("\n"));
+  const auto b = bytes_of(p);
+  CHECK(stage_number(spdinfer::fuzz::image(b.data(), b.size())) == stage_number(Stage::kRejected));
+}
+
+// Found by the image fuzzer (an out-of-memory report): stb_image (v2.27) grows its buffer to the
+// length an IDAT chunk declares before reading the chunk, so this 194-byte PNG, whose last chunk
+// declares 1.29 GB, made it allocate 2 GB. load_image now reads the chunk headers first
+// (models/stb_input_check.cpp) and refuses a chunk that runs past the end of the file.
+TEST_CASE("fuzz regression: a PNG chunk that runs past the end of the file is refused", "[fuzz][image]") {
+  const fs::path p = kFuzzDir / "regressions" / "image" / "png_idat_declares_1gb.png";
+  REQUIRE(fs::exists(p));
+  CHECK_THROWS_WITH(spdinfer::load_image(p.string()),
+                    Catch::StartsWith(p.string() + ": PNG chunk IDAT at byte 181 declares 1291845632 bytes") &&
                         !Catch::Contains("\n"));
   const auto b = bytes_of(p);
   CHECK(stage_number(spdinfer::fuzz::image(b.data(), b.size())) == stage_number(Stage::kRejected));

@@ -1,13 +1,23 @@
-// stb_image v2.27 reads a DHT table's 16 code-length counts and, without
-// checking that they sum to at most 256, fills stbi__huffman's size[257] and
-// values[256] arrays: a crafted file writes past them (heap corruption;
-// upstream stb issues #1289 / #1291, fixed in v2.28). This walk finds every
-// DHT table stb would read, the way stb finds them, and refuses such a file.
-#include "models/jpeg_check.h"
+// What stb_image v2.27 does unsafely, and the walk that finds it first:
+// - JPEG: it reads a DHT table's 16 code-length counts and, without checking
+//   that they sum to at most 256, fills stbi__huffman's size[257] and
+//   values[256] arrays: a crafted file writes past them (heap corruption;
+//   upstream stb issues #1289 / #1291, fixed in v2.28). The walk finds every
+//   DHT table stb would read, the way stb finds them.
+// - PNG: it grows its buffer for an IDAT chunk to the length the chunk
+//   declares before reading the data, so a few bytes declaring a gigabyte
+//   allocate a gigabyte (found by the image fuzzer). The walk reads the chunk
+//   headers up to IEND, as stb does, and refuses a chunk that runs past the end
+//   of the file: stb would fail on it too, only after the allocation.
+#include "models/stb_input_check.h"
+
+#include <cctype>
+#include <cstring>
 
 namespace spdinfer {
 namespace {
 
+constexpr std::uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
 constexpr std::uint8_t kMarkerPrefix = 0xFF;
 constexpr std::uint8_t kStartOfImage = 0xD8, kEndOfImage = 0xD9, kDefineHuffmanTable = 0xC4;
 constexpr int kMaxHuffmanCodes = 256;
@@ -37,7 +47,27 @@ std::string check_huffman_tables(const Reader& r, std::size_t marker_at, std::si
   return "";
 }
 
-}  // namespace
+std::uint32_t big_endian_u32(const std::uint8_t* p) {
+  return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
+}
+
+std::string unsafe_png_problem(const std::uint8_t* data, std::size_t size) {
+  if (size < sizeof kPngSignature || std::memcmp(data, kPngSignature, sizeof kPngSignature) != 0) return "";
+  constexpr std::size_t kChunkHeader = 8, kChunkCrc = 4;  // length and type; CRC after the data
+  for (std::size_t pos = sizeof kPngSignature; pos + kChunkHeader <= size;) {
+    const std::uint32_t length = big_endian_u32(data + pos);
+    std::string type(reinterpret_cast<const char*>(data + pos + 4), 4);
+    for (char& c : type)  // PNG chunk types are 4 ASCII letters; anything else is shown as '?'
+      if (!std::isalpha(static_cast<unsigned char>(c))) c = '?';
+    if (type == "IEND") break;
+    const std::size_t left = size - pos - kChunkHeader;
+    if (length > left)
+      return "PNG chunk " + type + " at byte " + std::to_string(pos) + " declares " + std::to_string(length) +
+             " bytes; the file has " + std::to_string(left) + " after its header";
+    pos += kChunkHeader + length + kChunkCrc;
+  }
+  return "";
+}
 
 std::string unsafe_jpeg_problem(const std::uint8_t* data, std::size_t size) {
   const Reader r{data, size};
@@ -67,6 +97,13 @@ std::string unsafe_jpeg_problem(const std::uint8_t* data, std::size_t size) {
     pos += static_cast<std::size_t>(length < 2 ? 2 : length);
   }
   return "";
+}
+
+}  // namespace
+
+std::string unsafe_for_stb(const std::uint8_t* data, std::size_t size) {
+  std::string problem = unsafe_jpeg_problem(data, size);
+  return problem.empty() ? unsafe_png_problem(data, size) : problem;
 }
 
 }  // namespace spdinfer

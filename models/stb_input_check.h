@@ -1,0 +1,20 @@
+// Walks over an image file's structure that refuse what the stb_image we
+// compile (Debian's, v2.27) would handle unsafely, before stb sees the bytes.
+// Not validators: anything they do not know is left for stb to judge.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace spdinfer {
+
+// Empty when nothing unsafe was found (or the bytes are neither JPEG nor PNG);
+// else what is wrong, e.g.
+//   "JPEG Huffman table (DHT at byte 20) declares 300 codes; at most 256 are possible"
+//     (stb would write past its Huffman arrays: heap corruption), or
+//   "PNG chunk IDAT at byte 181 declares 1291845632 bytes; the file has 1 after its header"
+//     (stb would first allocate what the chunk declares: a 194-byte file asked for 2 GB).
+std::string unsafe_for_stb(const std::uint8_t* data, std::size_t size);
+
+}  // namespace spdinfer
