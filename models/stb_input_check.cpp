@@ -2,8 +2,12 @@
 // - JPEG: it reads a DHT table's 16 code-length counts and, without checking
 //   that they sum to at most 256, fills stbi__huffman's size[257] and
 //   values[256] arrays: a crafted file writes past them (heap corruption;
-//   upstream stb issues #1289 / #1291, fixed in v2.28). The walk finds every
-//   DHT table stb would read, the way stb finds them.
+//   upstream stb issues #1289 / #1291, fixed in v2.28). And it leaves its
+//   decoder state uncleared, so a scan that uses a Huffman or quantisation
+//   table no segment defined decodes with heap garbage: garbage Huffman tables
+//   make it read far out of bounds (found by the image fuzzer). The walk reads
+//   the segments the way stb finds them and checks each table count and each
+//   scan's tables.
 // - PNG: it grows its buffer for an IDAT chunk to the length the chunk
 //   declares before reading the data, so a few bytes declaring a gigabyte
 //   allocate a gigabyte (found by the image fuzzer). The walk reads the chunk
@@ -13,14 +17,18 @@
 
 #include <cctype>
 #include <cstring>
+#include <vector>
 
 namespace spdinfer {
 namespace {
 
 constexpr std::uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
 constexpr std::uint8_t kMarkerPrefix = 0xFF;
-constexpr std::uint8_t kStartOfImage = 0xD8, kEndOfImage = 0xD9, kDefineHuffmanTable = 0xC4;
+constexpr std::uint8_t kStartOfImage = 0xD8, kEndOfImage = 0xD9, kDefineHuffmanTable = 0xC4,
+                       kDefineQuantTable = 0xDB, kStartOfScan = 0xDA;
+constexpr std::uint8_t kBaselineFrame = 0xC0, kExtendedFrame = 0xC1, kProgressiveFrame = 0xC2;
 constexpr int kMaxHuffmanCodes = 256;
+constexpr int kTableSlots = 4;  // table ids 0-3 for each kind; stb refuses higher ones
 
 // Markers with no length field: stuffed zero, TEM, RST0-7 and SOI.
 bool stands_alone(std::uint8_t m) { return m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7) || m == kStartOfImage; }
@@ -32,17 +40,87 @@ struct Reader {
   std::uint8_t at(std::size_t i) const { return i < size ? data[i] : 0; }
 };
 
+// What the segments read so far have defined, as stb keeps it. stb allocates its decoder state
+// without clearing it, so a table a scan uses but no segment defined is whatever the heap held:
+// garbage Huffman tables send its decoder to read far out of bounds (found by the image fuzzer).
+struct JpegTables {
+  bool huffman[2][kTableSlots] = {};  // [0]: DC, [1]: AC
+  bool quantiser[kTableSlots] = {};
+  bool progressive = false;
+  bool have_frame = false;
+  struct Component {
+    int id, quantiser;
+  };
+  std::vector<Component> components;  // from the frame header (SOF)
+};
+
+std::string at_byte(const char* segment, std::size_t marker_at) {
+  return std::string("(") + segment + " at byte " + std::to_string(marker_at) + ")";
+}
+
 // The tables of one DHT segment as stb's loop reads them: class/id byte, 16 counts, the values;
 // until the segment's declared length is used up.
-std::string check_huffman_tables(const Reader& r, std::size_t marker_at, std::size_t body, long length) {
+std::string read_huffman_tables(const Reader& r, std::size_t marker_at, std::size_t body, long length,
+                                JpegTables& tables) {
   for (std::size_t table = body; length > 0;) {
+    const int kind = r.at(table) >> 4, slot = r.at(table) & 15;
     long codes = 0;
     for (std::size_t k = 1; k <= 16; ++k) codes += r.at(table + k);
     if (codes > kMaxHuffmanCodes)
-      return "JPEG Huffman table (DHT at byte " + std::to_string(marker_at) + ") declares " + std::to_string(codes) +
+      return "JPEG Huffman table " + at_byte("DHT", marker_at) + " declares " + std::to_string(codes) +
              " codes; at most 256 are possible";
+    if (kind > 1 || slot >= kTableSlots) return "";  // stb refuses the file here
+    tables.huffman[kind][slot] = true;
     table += 17 + static_cast<std::size_t>(codes);
     length -= 17 + codes;
+  }
+  return "";
+}
+
+// DQT: precision/id byte, then 64 entries of 1 or 2 bytes, until the length is used up.
+void read_quantisers(const Reader& r, std::size_t body, long length, JpegTables& tables) {
+  for (std::size_t table = body; length > 0;) {
+    const int precision = r.at(table) >> 4, slot = r.at(table) & 15;
+    if (precision > 1 || slot >= kTableSlots) return;  // stb refuses the file here
+    tables.quantiser[slot] = true;
+    const long bytes = 1 + 64 * (precision + 1);
+    table += static_cast<std::size_t>(bytes);
+    length -= bytes;
+  }
+}
+
+// SOF: precision, height, width, component count, then id / sampling / quantiser per component.
+void read_frame(const Reader& r, std::uint8_t marker, std::size_t body, JpegTables& tables) {
+  if (tables.have_frame) return;  // stb reads one frame header; a second is an error to it
+  tables.have_frame = true;
+  tables.progressive = marker == kProgressiveFrame;
+  const int count = r.at(body + 5);
+  for (int i = 0; i < count; ++i)
+    tables.components.push_back({r.at(body + 6 + 3 * i), r.at(body + 6 + 3 * i + 2)});
+}
+
+// SOS: the tables this scan's decoding will use must have been defined. Which ones, as stb
+// decodes: a baseline scan uses each component's DC and AC tables; a progressive scan its DC
+// table (first DC scan), none (DC refinement) or its AC table (AC scans).
+std::string check_scan(const Reader& r, std::size_t marker_at, std::size_t body, const JpegTables& tables) {
+  const int count = r.at(body);
+  const std::size_t after = body + 1 + 2 * static_cast<std::size_t>(count);
+  const int spectral_start = r.at(after), approximation_high = r.at(after + 2) >> 4;
+  const bool uses_dc = !tables.progressive || (spectral_start == 0 && approximation_high == 0);
+  const bool uses_ac = !tables.progressive || spectral_start > 0;
+  for (int i = 0; i < count; ++i) {
+    const int id = r.at(body + 1 + 2 * i), dc = r.at(body + 2 + 2 * i) >> 4, ac = r.at(body + 2 + 2 * i) & 15;
+    const JpegTables::Component* component = nullptr;
+    for (const auto& c : tables.components)
+      if (c.id == id) component = &c;
+    if (!component || dc >= kTableSlots || ac >= kTableSlots || component->quantiser >= kTableSlots)
+      return "";  // stb refuses the file here
+    const std::string scan = "JPEG scan " + at_byte("SOS", marker_at) + " uses ";
+    const std::string undefined = ", which no segment before it defines";
+    if (uses_dc && !tables.huffman[0][dc]) return scan + "DC Huffman table " + std::to_string(dc) + undefined;
+    if (uses_ac && !tables.huffman[1][ac]) return scan + "AC Huffman table " + std::to_string(ac) + undefined;
+    if (!tables.quantiser[component->quantiser])
+      return scan + "quantisation table " + std::to_string(component->quantiser) + undefined;
   }
   return "";
 }
@@ -77,6 +155,7 @@ std::string unsafe_jpeg_problem(const std::uint8_t* data, std::size_t size) {
   while (pos < size && data[pos] == kMarkerPrefix) ++pos;
   if (r.at(pos) != kStartOfImage) return "";
   ++pos;
+  JpegTables tables;
   // Segments and the entropy-coded data between them: a marker is 0xFF, fill bytes, a code.
   while (pos < size) {
     if (data[pos] != kMarkerPrefix) {
@@ -90,10 +169,17 @@ std::string unsafe_jpeg_problem(const std::uint8_t* data, std::size_t size) {
     if (marker == kEndOfImage) break;
     if (stands_alone(marker)) continue;
     const long length = long{r.at(pos)} << 8 | r.at(pos + 1);  // includes its own 2 bytes
-    if (marker == kDefineHuffmanTable) {
-      std::string problem = check_huffman_tables(r, marker_at, pos + 2, length - 2);
-      if (!problem.empty()) return problem;
-    }
+    const std::size_t body = pos + 2;
+    std::string problem;
+    if (marker == kDefineHuffmanTable)
+      problem = read_huffman_tables(r, marker_at, body, length - 2, tables);
+    else if (marker == kDefineQuantTable)
+      read_quantisers(r, body, length - 2, tables);
+    else if (marker == kBaselineFrame || marker == kExtendedFrame || marker == kProgressiveFrame)
+      read_frame(r, marker, body, tables);
+    else if (marker == kStartOfScan && tables.have_frame)
+      problem = check_scan(r, marker_at, body, tables);
+    if (!problem.empty()) return problem;
     pos += static_cast<std::size_t>(length < 2 ? 2 : length);
   }
   return "";

@@ -12,7 +12,9 @@ namespace spdinfer {
 // Empty when nothing unsafe was found (or the bytes are neither JPEG nor PNG);
 // else what is wrong, e.g.
 //   "JPEG Huffman table (DHT at byte 20) declares 300 codes; at most 256 are possible"
-//     (stb would write past its Huffman arrays: heap corruption), or
+//     (stb would write past its Huffman arrays: heap corruption),
+//   "JPEG scan (SOS at byte 322) uses AC Huffman table 1, which no segment before it defines"
+//     (stb would decode with uninitialised tables and read out of bounds), or
 //   "PNG chunk IDAT at byte 181 declares 1291845632 bytes; the file has 1 after its header"
 //     (stb would first allocate what the chunk declares: a 194-byte file asked for 2 GB).
 std::string unsafe_for_stb(const std::uint8_t* data, std::size_t size);

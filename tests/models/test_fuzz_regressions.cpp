@@ -107,6 +107,21 @@ TEST_CASE("fuzz regression: a JPEG with more than 256 Huffman codes is refused",
   CHECK(stage_number(spdinfer::fuzz::image(b.data(), b.size())) == stage_number(Stage::kRejected));
 }
 
+// Found by the image fuzzer (UBSan: an index of 1.7 billion into a Huffman table, only when the
+// heap held the right garbage): stb_image (v2.27) does not clear its decoder state, and this
+// progressive JPEG's scan uses an AC Huffman table that no DHT segment defines, so stb decoded
+// with whatever the heap held. load_image now checks every scan's tables first.
+TEST_CASE("fuzz regression: a JPEG scan that uses an undefined Huffman table is refused", "[fuzz][image]") {
+  const fs::path p = kFuzzDir / "regressions" / "image" / "jpeg_scan_uses_undefined_huffman_table.jpg";
+  REQUIRE(fs::exists(p));
+  CHECK_THROWS_WITH(spdinfer::load_image(p.string()),
+                    Catch::StartsWith(p.string() + ": JPEG scan (SOS at byte 322) uses AC Huffman table 1, which no "
+                                                   "segment before it defines") &&
+                        !Catch::Contains("\n"));
+  const auto b = bytes_of(p);
+  CHECK(stage_number(spdinfer::fuzz::image(b.data(), b.size())) == stage_number(Stage::kRejected));
+}
+
 // Found by the image fuzzer (an out-of-memory report): stb_image (v2.27) grows its buffer to the
 // length an IDAT chunk declares before reading the chunk, so this 194-byte PNG, whose last chunk
 // declares 1.29 GB, made it allocate 2 GB. load_image now reads the chunk headers first

@@ -314,6 +314,22 @@ TEST_CASE("malformed images of every kind the issue lists are one-line errors na
     write_bytes(g.path, b);
     check_refused(g.path, "65535x65535");
   }
+  SECTION("a JPEG scan that uses a table no segment defines (stb would decode with heap garbage)") {
+    std::size_t sos = 0;
+    while (sos + 1 < jpeg.size() && !(jpeg[sos] == 0xFF && jpeg[sos + 1] == 0xDA)) ++sos;
+    REQUIRE(sos + 6 < jpeg.size());
+    Bytes ac = jpeg;
+    ac[sos + 6] = 0x02;  // first scan component: DC table 0 (defined), AC table 2 (stb defines 0 and 1)
+    TempFile f("undefined_ac.jpg");
+    write_bytes(f.path, ac);
+    check_refused(f.path, "JPEG scan (SOS at byte " + std::to_string(sos) + ") uses AC Huffman table 2, which no "
+                          "segment before it defines");
+    Bytes quant = jpeg;
+    quant[sof_offset(quant) + 12] = 3;  // first frame component's quantisation table
+    TempFile g("undefined_quant.jpg");
+    write_bytes(g.path, quant);
+    check_refused(g.path, "uses quantisation table 3, which no segment before it defines");
+  }
   SECTION("a JPEG and a PNG truncated at every length: refused or decoded, never a crash") {
     // Run under -DSPDINFER_SANITIZE=ON (scripts/test does): an out-of-bounds read is a report.
     const Bytes png = make_png(5, 3, 8, 2, std::vector<std::uint16_t>(45, 200));
