@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "engine/error.h"
+#include "models/stb_codecs.h"
 #include "models/stb_input_check.h"
 
 // Declarations only: models/stb_codecs.cpp compiles stb.
@@ -58,6 +59,16 @@ std::vector<std::uint8_t> read_image_file(const std::string& path) {
   return bytes;
 }
 
+// The largest single buffer stb may need to decode a w x h image from `file_bytes` bytes: its
+// pixels at 8 bytes each (16-bit RGBA), with up to 64 more rows and columns (JPEG rounds each
+// plane up to whole blocks of up to 32 x 32 pixels), twice the file (stb doubles its buffer of
+// PNG data as it reads it), and 1 MiB for its tables and state. A PNG whose data inflates past
+// this is not a w x h image.
+std::size_t decoder_allocation_bound(int w, int h, std::size_t file_bytes) {
+  constexpr std::size_t kBytesPerPixel = 8, kPadding = 64, kTables = 1 << 20;
+  return (std::size_t(w) + kPadding) * (std::size_t(h) + kPadding) * kBytesPerPixel + 2 * file_bytes + kTables;
+}
+
 }  // namespace
 
 bool has_image_extension(const std::string& path) {
@@ -79,8 +90,12 @@ Image load_image(const std::string& path) {
                 std::to_string(kMaxImageSide) + " per side and " + std::to_string(kMaxImagePixels / 1000000) +
                 " M pixels are accepted");
   int dw = 0, dh = 0, dc = 0;
+  const StbAllocationLimit limit(decoder_allocation_bound(w, h, bytes.size()));
   // Always 3 channels: stb converts grey / grey+alpha / RGBA and narrows 16-bit.
   stbi_uc* data = stbi_load_from_memory(bytes.data(), size, &dw, &dh, &dc, 3);
+  if (!data && limit.exceeded())
+    throw Error(path + ": cannot decode image: its data decodes to more than a " + std::to_string(w) + "x" +
+                std::to_string(h) + " image holds (a corrupt file)");
   if (!data) throw Error(path + ": cannot decode image (" + stbi_failure_reason() + ")");
   std::unique_ptr<stbi_uc, void (*)(void*)> owned(data, stbi_image_free);
   if (dw != w || dh != h) throw Error(path + ": image size changed while decoding");

@@ -136,6 +136,19 @@ TEST_CASE("fuzz regression: a PNG chunk that runs past the end of the file is re
   CHECK(stage_number(spdinfer::fuzz::image(b.data(), b.size())) == stage_number(Stage::kRejected));
 }
 
+// Crafted after the out-of-memory report above: a 1x1 PNG of 16 KB whose zlib stream inflates to
+// 16 MB. stb_image inflates all of it (growing its buffer as it goes) and then decodes the first
+// pixel; a few MB of such a file would have it allocate gigabytes. stb's allocations are now
+// bounded by what the image's header says it needs (StbAllocationLimit, models/stb_codecs.h).
+TEST_CASE("fuzz regression: a PNG whose data inflates far past its size is refused", "[fuzz][image]") {
+  const fs::path p = kFuzzDir / "regressions" / "image" / "png_1x1_inflates_to_16mb.png";
+  REQUIRE(fs::exists(p));
+  CHECK_THROWS_WITH(spdinfer::load_image(p.string()),
+                    p.string() + ": cannot decode image: its data decodes to more than a 1x1 image holds (a corrupt file)");
+  const auto b = bytes_of(p);
+  CHECK(stage_number(spdinfer::fuzz::image(b.data(), b.size())) == stage_number(Stage::kRejected));
+}
+
 // Corrupt JPEGs that Debian's stb_image (v2.27) decodes with behaviour the standard leaves
 // undefined (v2.28 refuses them), each crafted to do it on its first blocks:
 // - found by fuzz.smoke in CI: a marker inside the entropy-coded data leaves the decoder short of

@@ -7,12 +7,15 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/error.h"
 #include "models/image.h"
+#include "models/stb_codecs.h"
 
 // The implementation is compiled into the library (models/image.cpp).
+#include <stb/stb_image.h>  // declarations only: models/stb_codecs.cpp compiles stb
 #include <stb/stb_image_write.h>
 
 using namespace spdinfer;
@@ -346,6 +349,32 @@ TEST_CASE("malformed images of every kind the issue lists are one-line errors na
         }
       }
     }
+  }
+}
+
+TEST_CASE("StbAllocationLimit refuses larger stb allocations while alive, on its thread only", "[image]") {
+  const Bytes png = make_png(64, 64, 8, 2, std::vector<std::uint16_t>(64 * 64 * 3, 7));
+  const auto decode = [&png] {
+    int w = 0, h = 0, c = 0;
+    stbi_uc* pixels = stbi_load_from_memory(png.data(), static_cast<int>(png.size()), &w, &h, &c, 3);
+    const bool ok = pixels != nullptr;
+    stbi_image_free(pixels);
+    return ok;
+  };
+  {
+    const spdinfer::StbAllocationLimit limit(1000);  // below the 64x64x3 output alone
+    CHECK_FALSE(limit.exceeded());
+    CHECK_FALSE(decode());
+    CHECK(limit.exceeded());
+    bool other_thread = false;
+    std::thread([&] { other_thread = decode(); }).join();
+    CHECK(other_thread);
+  }
+  CHECK(decode());  // no limit once it is gone
+  {
+    const spdinfer::StbAllocationLimit limit(1 << 20);
+    CHECK(decode());
+    CHECK_FALSE(limit.exceeded());
   }
 }
 
