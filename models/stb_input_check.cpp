@@ -115,12 +115,13 @@ std::string check_scan(const Reader& r, std::size_t marker_at, std::size_t body,
       if (c.id == id) component = &c;
     if (!component || dc >= kTableSlots || ac >= kTableSlots || component->quantiser >= kTableSlots)
       return "";  // stb refuses the file here
-    const std::string scan = "JPEG scan " + at_byte("SOS", marker_at) + " uses ";
-    const std::string undefined = ", which no segment before it defines";
-    if (uses_dc && !tables.huffman[0][dc]) return scan + "DC Huffman table " + std::to_string(dc) + undefined;
-    if (uses_ac && !tables.huffman[1][ac]) return scan + "AC Huffman table " + std::to_string(ac) + undefined;
-    if (!tables.quantiser[component->quantiser])
-      return scan + "quantisation table " + std::to_string(component->quantiser) + undefined;
+    const auto undefined = [marker_at](const char* table, int slot) {
+      return "JPEG scan " + at_byte("SOS", marker_at) + " uses " + table + " " + std::to_string(slot) +
+             ", which no segment before it defines";
+    };
+    if (uses_dc && !tables.huffman[0][dc]) return undefined("DC Huffman table", dc);
+    if (uses_ac && !tables.huffman[1][ac]) return undefined("AC Huffman table", ac);
+    if (!tables.quantiser[component->quantiser]) return undefined("quantisation table", component->quantiser);
   }
   return "";
 }

@@ -39,6 +39,19 @@ std::vector<std::uint8_t> bytes_of(const fs::path& p) {
 
 int stage_number(Stage s) { return static_cast<int>(s); }
 
+fs::path image_regression(const char* file) { return kFuzzDir / "regressions" / "image" / file; }
+
+// load_image refuses the input at `p` with an error matching `message` (a string or a Catch
+// string matcher), and the image fuzz target rejects it.
+template <typename Message>
+void check_image_refused(const fs::path& p, const Message& message) {
+  CAPTURE(p.string());
+  REQUIRE(fs::exists(p));
+  CHECK_THROWS_WITH(spdinfer::load_image(p.string()), message);
+  const auto b = bytes_of(p);
+  CHECK(stage_number(spdinfer::fuzz::image(b.data(), b.size())) == stage_number(Stage::kRejected));
+}
+
 }  // namespace
 
 TEST_CASE("fuzz replay: model-file seeds parse, regressions parse or throw spdinfer::Error", "[fuzz]") {
@@ -98,13 +111,9 @@ TEST_CASE("fuzz replay: image seeds decode and preprocess; regressions never cra
 // upstream stb issues #1289 / #1291). load_image now walks the JPEG's segments first
 // (models/stb_input_check.cpp) and refuses such a file with one line naming it.
 TEST_CASE("fuzz regression: a JPEG with more than 256 Huffman codes is refused", "[fuzz][image]") {
-  const fs::path p = kFuzzDir / "regressions" / "image" / "jpeg_dht_counts_over_256.jpg";
-  REQUIRE(fs::exists(p));
-  CHECK_THROWS_WITH(spdinfer::load_image(p.string()),
-                    Catch::StartsWith(p.string() + ": JPEG Huffman table") && Catch::Contains("at most 256") &&
-                        !Catch::Contains("\n"));
-  const auto b = bytes_of(p);
-  CHECK(stage_number(spdinfer::fuzz::image(b.data(), b.size())) == stage_number(Stage::kRejected));
+  const fs::path p = image_regression("jpeg_dht_counts_over_256.jpg");
+  check_image_refused(p, Catch::StartsWith(p.string() + ": JPEG Huffman table") &&
+                             Catch::Contains("at most 256") && !Catch::Contains("\n"));
 }
 
 // Found by the image fuzzer (UBSan: an index of 1.7 billion into a Huffman table, only when the
@@ -112,14 +121,11 @@ TEST_CASE("fuzz regression: a JPEG with more than 256 Huffman codes is refused",
 // progressive JPEG's scan uses an AC Huffman table that no DHT segment defines, so stb decoded
 // with whatever the heap held. load_image now checks every scan's tables first.
 TEST_CASE("fuzz regression: a JPEG scan that uses an undefined Huffman table is refused", "[fuzz][image]") {
-  const fs::path p = kFuzzDir / "regressions" / "image" / "jpeg_scan_uses_undefined_huffman_table.jpg";
-  REQUIRE(fs::exists(p));
-  CHECK_THROWS_WITH(spdinfer::load_image(p.string()),
-                    Catch::StartsWith(p.string() + ": JPEG scan (SOS at byte 322) uses AC Huffman table 1, which no "
-                                                   "segment before it defines") &&
-                        !Catch::Contains("\n"));
-  const auto b = bytes_of(p);
-  CHECK(stage_number(spdinfer::fuzz::image(b.data(), b.size())) == stage_number(Stage::kRejected));
+  const fs::path p = image_regression("jpeg_scan_uses_undefined_huffman_table.jpg");
+  check_image_refused(
+      p, Catch::StartsWith(p.string() + ": JPEG scan (SOS at byte 322) uses AC Huffman table 1, which no "
+                                        "segment before it defines") &&
+             !Catch::Contains("\n"));
 }
 
 // Found by the image fuzzer (an out-of-memory report): stb_image (v2.27) grows its buffer to the
@@ -127,13 +133,10 @@ TEST_CASE("fuzz regression: a JPEG scan that uses an undefined Huffman table is 
 // declares 1.29 GB, made it allocate 2 GB. load_image now reads the chunk headers first
 // (models/stb_input_check.cpp) and refuses a chunk that runs past the end of the file.
 TEST_CASE("fuzz regression: a PNG chunk that runs past the end of the file is refused", "[fuzz][image]") {
-  const fs::path p = kFuzzDir / "regressions" / "image" / "png_idat_declares_1gb.png";
-  REQUIRE(fs::exists(p));
-  CHECK_THROWS_WITH(spdinfer::load_image(p.string()),
-                    Catch::StartsWith(p.string() + ": PNG chunk IDAT at byte 181 declares 1291845632 bytes") &&
-                        !Catch::Contains("\n"));
-  const auto b = bytes_of(p);
-  CHECK(stage_number(spdinfer::fuzz::image(b.data(), b.size())) == stage_number(Stage::kRejected));
+  const fs::path p = image_regression("png_idat_declares_1gb.png");
+  check_image_refused(
+      p, Catch::StartsWith(p.string() + ": PNG chunk IDAT at byte 181 declares 1291845632 bytes") &&
+             !Catch::Contains("\n"));
 }
 
 // Crafted after the out-of-memory report above: a 1x1 PNG of 16 KB whose zlib stream inflates to
@@ -141,12 +144,10 @@ TEST_CASE("fuzz regression: a PNG chunk that runs past the end of the file is re
 // pixel; a few MB of such a file would have it allocate gigabytes. stb's allocations are now
 // bounded by what the image's header says it needs (StbAllocationLimit, models/stb_codecs.h).
 TEST_CASE("fuzz regression: a PNG whose data inflates far past its size is refused", "[fuzz][image]") {
-  const fs::path p = kFuzzDir / "regressions" / "image" / "png_1x1_inflates_to_16mb.png";
-  REQUIRE(fs::exists(p));
-  CHECK_THROWS_WITH(spdinfer::load_image(p.string()),
-                    p.string() + ": cannot decode image: its data decodes to more than a 1x1 image holds (a corrupt file)");
-  const auto b = bytes_of(p);
-  CHECK(stage_number(spdinfer::fuzz::image(b.data(), b.size())) == stage_number(Stage::kRejected));
+  const fs::path p = image_regression("png_1x1_inflates_to_16mb.png");
+  check_image_refused(
+      p,
+      p.string() + ": cannot decode image: its data decodes to more than a 1x1 image holds (a corrupt file)");
 }
 
 // Corrupt JPEGs that Debian's stb_image (v2.27) decodes with behaviour the standard leaves
@@ -165,7 +166,7 @@ TEST_CASE("fuzz regression: corrupt JPEGs that stb 2.27 decodes with undefined b
     int width, height;
   } cases[] = {{"jpeg_marker_cuts_entropy_data.jpg", 8, 8}, {"jpeg_dc_times_quantiser_overflows_int.jpg", 16, 8}};
   for (const auto& c : cases) {
-    const fs::path p = kFuzzDir / "regressions" / "image" / c.file;
+    const fs::path p = image_regression(c.file);
     CAPTURE(p.string());
     REQUIRE(fs::exists(p));
     const spdinfer::Image img = spdinfer::load_image(p.string());
