@@ -144,12 +144,7 @@ void run_detect(const DetectOptions& o) {
     const std::vector<Detection> dets = detect_objects(
         img, m.preprocess, pipeline, [&](const Tensor& x) { return forward_image(m, x, o.threads, path); },
         &r);
-    total.pre_ms += r.pre_ms;
-    total.infer_ms += r.infer_ms;
-    total.nms_ms += r.nms_ms;
-    total.merge_ms += r.merge_ms;
-    total.tiles += r.tiles;
-    total.forwards += r.forwards;
+    total.add(r);
 
     bar.clear();
     std::fprintf(human, "image %zu/%zu %s: %dx%d %s", i + 1, files.size(), path.c_str(), r.input_h, r.input_w,

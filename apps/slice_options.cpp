@@ -3,6 +3,9 @@
 
 #include <charconv>
 #include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "apps/number_checks.h"
 #include "models/slicing.h"
@@ -34,6 +37,25 @@ std::string parse_slice(const std::string& text, int* w, int* h) {
   return p == end ? "" : expected;
 }
 
+// An option taking one of a few words, each naming a value of `target`.
+// Spelled out rather than CLI::CheckedTransformer, which would also take the
+// enums' numbers.
+template <typename Enum>
+CLI::Option* add_word_choice(CLI::App* cmd, const std::string& name, Enum& target,
+                             const std::vector<std::pair<std::string, Enum>>& words, const std::string& help) {
+  std::vector<std::string> allowed;
+  for (const auto& word : words) allowed.push_back(word.first);
+  return cmd
+      ->add_option_function<std::string>(
+          name,
+          [&target, words](const std::string& text) {
+            for (const auto& word : words)
+              if (word.first == text) target = word.second;
+          },
+          help)
+      ->check(CLI::IsMember(allowed));
+}
+
 }  // namespace
 
 void add_slice_options(CLI::App* cmd, SliceOptions& slice) {
@@ -58,24 +80,13 @@ void add_slice_options(CLI::App* cmd, SliceOptions& slice) {
          "--full-pass,!--no-full-pass", slice.full_pass,
          "with --slice: also run the whole letterboxed image, for objects larger than a tile (default on)")
       ->needs(slice_option);
-  // Spelled out rather than CLI::CheckedTransformer, which would also take the enums' numbers.
-  cmd->add_option_function<std::string>(
-         "--merge",
-         [&slice](const std::string& v) {
-           slice.merge.method = v == "nms" ? MergeMethod::kNms : MergeMethod::kNmm;
-         },
-         "with --slice: nms keeps the most confident of matching boxes, nmm also widens it to the pieces of "
-         "an object cut by tile borders (default nmm)")
-      ->check(CLI::IsMember({"nmm", "nms"}))
+  add_word_choice(cmd, "--merge", slice.merge.method, {{"nmm", MergeMethod::kNmm}, {"nms", MergeMethod::kNms}},
+                  "with --slice: nms keeps the most confident of matching boxes, nmm also widens it to the pieces "
+                  "of an object cut by tile borders (default nmm)")
       ->needs(slice_option);
-  cmd->add_option_function<std::string>(
-         "--match",
-         [&slice](const std::string& v) {
-           slice.merge.match = v == "iou" ? MatchMetric::kIou : MatchMetric::kIos;
-         },
-         "with --slice: boxes match by ios (intersection over the smaller box, so a fragment matches the "
-         "whole) or iou (default ios)")
-      ->check(CLI::IsMember({"ios", "iou"}))
+  add_word_choice(cmd, "--match", slice.merge.match, {{"ios", MatchMetric::kIos}, {"iou", MatchMetric::kIou}},
+                  "with --slice: boxes match by ios (intersection over the smaller box, so a fragment matches "
+                  "the whole) or iou (default ios)")
       ->needs(slice_option);
   cmd->add_option("--merge-thres", slice.merge.threshold,
                   "with --slice: boxes match when iou/ios is above this")

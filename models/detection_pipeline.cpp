@@ -27,6 +27,15 @@ const Tensor& checked_predictions(const std::vector<Tensor>& out, std::int64_t b
   return out[0];
 }
 
+// One forward pass, counted and timed in the report.
+std::vector<Tensor> timed_forward(const BatchForward& forward, const Tensor& x, DetectionReport& r) {
+  const auto t = Clock::now();
+  std::vector<Tensor> out = forward(x);
+  r.infer_ms += ms_since(t);
+  ++r.forwards;
+  return out;
+}
+
 // NMS over image `b` of a batch's predictions, boxes back in the pixels of
 // the image that `g` letterboxed.
 std::vector<Detection> batch_item_detections(const Tensor& pred, std::int64_t b, const LetterboxGeometry& g,
@@ -46,10 +55,7 @@ std::vector<Detection> whole_image_pass(const Image& image, const Preprocess& p,
   const LetterboxGeometry g = letterbox_geometry(image.width, image.height, o.img_size, o.img_size, o.stride);
   const Tensor x = image_to_tensor(letterbox(image, g), p);
   r.pre_ms += ms_since(t0);
-  auto t1 = Clock::now();
-  const std::vector<Tensor> out = forward(x);
-  r.infer_ms += ms_since(t1);
-  ++r.forwards;
+  const std::vector<Tensor> out = timed_forward(forward, x, r);
   auto t2 = Clock::now();
   std::vector<Detection> dets = batch_item_detections(checked_predictions(out, 1), 0, g, o.nms);
   r.nms_ms += ms_since(t2);
@@ -97,10 +103,7 @@ std::vector<PlacedDetection> tile_passes(const Image& image, const std::vector<T
     auto t0 = Clock::now();
     const Tensor batch = tile_batch(image, tiles, begin, end, g, p, o.threads);
     r.pre_ms += ms_since(t0);
-    auto t1 = Clock::now();
-    const std::vector<Tensor> out = forward(batch);
-    r.infer_ms += ms_since(t1);
-    ++r.forwards;
+    const std::vector<Tensor> out = timed_forward(forward, batch, r);
     auto t2 = Clock::now();
     const Tensor& pred = checked_predictions(out, static_cast<std::int64_t>(end - begin));
     for (std::size_t i = begin; i < end; ++i) {
@@ -136,10 +139,7 @@ std::vector<Detection> detect_objects(const Image& image, const Preprocess& p,
   if (o.slice.full_pass && !whole_image_tiled) {
     DetectionReport whole;  // its input size is not the one reported
     for (const Detection& d : whole_image_pass(image, p, o, forward, whole)) placed.push_back({d, 0});
-    r.forwards += whole.forwards;
-    r.pre_ms += whole.pre_ms;
-    r.infer_ms += whole.infer_ms;
-    r.nms_ms += whole.nms_ms;
+    r.add(whole);
   }
   auto t = Clock::now();
   MergeOptions merge = o.slice.merge;

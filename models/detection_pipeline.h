@@ -45,6 +45,16 @@ struct DetectionReport {
   // Letterbox + tensors, forward passes, NMS + boxes back in image pixels,
   // merging the tiles' and full pass's boxes (sliced only).
   double pre_ms = 0, infer_ms = 0, nms_ms = 0, merge_ms = 0;
+
+  // Adds another pass's counts and stage times (its input size is not summed).
+  void add(const DetectionReport& other) {
+    tiles += other.tiles;
+    forwards += other.forwards;
+    pre_ms += other.pre_ms;
+    infer_ms += other.infer_ms;
+    nms_ms += other.nms_ms;
+    merge_ms += other.merge_ms;
+  }
 };
 
 // Runs the network on an (N, 3, H, W) batch and returns its outputs; output 0
