@@ -247,8 +247,8 @@ void gemm(bool narrow, int64_t M, int64_t N, int64_t K, const float* A, int64_t 
 // One GEMM for `images` consecutive images (from image n) of group g, output channels
 // [oc0, oc0 + rows): col (K, images * OH*OW) holds the images' im2col blocks (for a 1x1
 // convolution, their input planes) side by side, built when `build` is set (the previous item
-// may have left the same block); the product goes to the rows after col and is then copied
-// to each image's output planes with the bias and activation.
+// may have left the same block); the product goes to the rows after col, gets the bias and
+// activation, and is then copied to each image's output planes.
 void batched_gemm(const float* in, const float* w, const float* bias, const ConvDims& d, const Conv2dParams& p,
                   bool pointwise, bool narrow, int64_t n, int64_t images, int64_t g, int64_t oc0, int64_t rows,
                   bool build, float* col, float* out) {
@@ -266,13 +266,15 @@ void batched_gemm(const float* in, const float* w, const float* bias, const Conv
   }
   float* product = col + d.K * ld;  // (rows, images * OH*OW)
   gemm(narrow, rows, ld, d.K, w + oc0 * d.K, d.K, col, ld, product, ld);
+  // Bias and activation along the product's rows, which span every image (the planes are
+  // small, so per plane the vectorised activation would run on a few floats at a time).
+  bias_activation(product, rows, ld, ld, bias ? bias + oc0 : nullptr, p.activation);
   for (int64_t i = 0; i < images; ++i) {
     float* dst = out + ((n + i) * d.O + oc0) * d.OHW;  // (rows, OH*OW) of image n + i
     for (int64_t r = 0; r < rows; ++r) {
       const float* src = product + r * ld + i * d.OHW;
       std::copy(src, src + d.OHW, dst + r * d.OHW);
     }
-    bias_activation(dst, rows, d.OHW, d.OHW, bias ? bias + oc0 : nullptr, p.activation);
   }
 }
 

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "engine/blas.h"
 #include "engine/error.h"
@@ -100,16 +101,21 @@ void transform_row(const float* plane, int64_t iy, const WinogradDims& d, float*
 void transform_input(const float* in, const WinogradDims& d, int64_t row0, int64_t rows, int64_t ld, float* V,
                      float* row_buffers, float* padded) {
   const int64_t nx = d.tiles_x;
+  float* t[4];  // the four input rows of the current tile row, transformed along x
+  for (int k = 0; k < 4; ++k) t[k] = row_buffers + k * 4 * nx;
   for (int64_t c = 0; c < d.C; ++c) {
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t n = (row0 + r) / d.tiles_y, ty = (row0 + r) % d.tiles_y;
       const float* plane = in + (n * d.C + c) * d.H * d.W;
       const int64_t iy0 = 2 * ty - d.pad_top;
-      float* t[4];
-      for (int k = 0; k < 4; ++k) {
-        t[k] = row_buffers + k * 4 * nx;
-        transform_row(plane, iy0 + k, d, padded, t[k]);
+      // Tile rows overlap by two input rows: when the previous tile row was ty - 1 of the
+      // same plane, its last two transformed rows are this one's first two.
+      const bool follows_previous = r > 0 && ty > 0;
+      if (follows_previous) {
+        std::swap(t[0], t[2]);
+        std::swap(t[1], t[3]);
       }
+      for (int k = follows_previous ? 2 : 0; k < 4; ++k) transform_row(plane, iy0 + k, d, padded, t[k]);
       const int64_t col = r * nx;
       for (int j = 0; j < 4; ++j) {
         const float* r0 = t[0] + j * nx;
