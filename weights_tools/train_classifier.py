@@ -3,7 +3,8 @@
 Usage:
   /usr/bin/python3 -m weights_tools.train_classifier --out DIR [--epochs 15] [--seed 0] [--ema DECAY]
       [--width 16] [--no-spd] [--degrade 16] [--threads 2] [--data /usr/share/datasets/fashion-mnist]
-      [--val-split 5000]
+      [--val-split 5000] [--label-smoothing 0.1] [--erase 0.25] [--erase-off-epochs K]
+      [--zero-init-residual] [--norm-decay D] [--recalibrate-bn]
 
 What it is: the recipe behind the bundled model (assets/fashion_resnet_spd.safetensors) and the
 SPD-versus-strided experiments of docs/experiments.md. The network is
@@ -16,8 +17,12 @@ Augmentation: random crop (pad 2), horizontal flip, random erasing; SGD + Nester
 OneCycle schedule, label smoothing 0.1, weight decay 5e-4. `--degrade N` shrinks every image
 (train and test) to NxN and enlarges it back (bilinear, antialiased), the paper's low-resolution
 setting. `--ema DECAY` keeps an exponential moving average of the weights (and batch-norm
-statistics) and saves it instead of the final weights. The model at the end of training (no
-selection on the test set) is saved as an fp16 state_dict (DIR/checkpoint.pt), converted
+statistics) and saves it instead of the final weights. Options tried in the recipe search
+(docs/experiments.md; off by default): `--zero-init-residual` (each block starts as its
+shortcut), `--norm-decay` (weight decay of batch-norm parameters and biases),
+`--erase-off-epochs K` (no erasing in the last K epochs) and `--recalibrate-bn` (batch-norm
+statistics recomputed over the unaugmented training images after training). The model at the
+end of training (no selection on the test set) is saved as an fp16 state_dict (DIR/checkpoint.pt), converted
 (DIR/model.safetensors, class names from DIR/names.txt) and scored on the 10,000 test images from
 the converted file; DIR/train_log.json records the run. For choosing a recipe, `--val-split N`
 holds out N training images (the same N whatever the seed), trains on the rest and scores on them
@@ -38,10 +43,14 @@ import time
 
 # libgomp's threads spin while waiting by default: on a machine shared with other work that
 # makes a 2-thread step about 10x slower than a 1-thread one. Must be set before torch loads.
+# On an otherwise idle machine spinning is the faster choice (width-16 training steps, batch 128,
+# 2 threads: 66-71 s per 60,000 images with OMP_WAIT_POLICY=ACTIVE against 116-123 s passive):
+# set it to ACTIVE in the environment there.
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from weights_tools.convert import PRESETS, convert  # noqa: E402
@@ -214,6 +223,42 @@ def half_state_dict(net):
     return {k: (v.half() if v.is_floating_point() else v).contiguous().clone() for k, v in net.state_dict().items()}
 
 
+def zero_init_residuals(net):
+    """Set the scale of each residual branch's last batch norm to zero, so every block starts as
+    the identity (Goyal et al., "Accurate, Large Minibatch SGD"): the signal passes through the
+    shortcuts while the branches learn. Names and shapes are unchanged."""
+    for module in net.modules():
+        if hasattr(module, 'residual_function'):
+            nn.init.zeros_(module.residual_function[-1].weight)
+
+
+def parameter_groups(net, weight_decay, norm_decay):
+    """SGD parameter groups: convolution and linear weights decay by `weight_decay`; batch-norm
+    scales and shifts and the classifier's bias (every parameter with one dimension) by
+    `norm_decay`. Decaying a batch norm's scale only shrinks the next layer's input, which the
+    following batch norm undoes, so it regularises little and slows learning."""
+    matrices = [p for p in net.parameters() if p.dim() > 1]
+    vectors = [p for p in net.parameters() if p.dim() <= 1]
+    return [{'params': matrices, 'weight_decay': weight_decay},
+            {'params': vectors, 'weight_decay': norm_decay}]
+
+
+def recalibrate_batch_norm(net, x, batch=500):
+    """A copy of `net` whose batch-norm statistics are recomputed over `x` (the training images
+    without augmentation): the running averages collected during training describe cropped,
+    flipped and erased batches and trail the weights' last updates."""
+    net = copy.deepcopy(net)
+    for module in net.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # a cumulative average over every batch
+    net.train()
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            net(x[i:i + batch])
+    return net.eval()
+
+
 def train(args):
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -239,11 +284,17 @@ def train(args):
     background = normalise(np.zeros((1, 3, 1, 1), np.uint8)).view(3)  # a black pixel, normalised
 
     net = resnet_spd('basic', [2, 2, 2, 2], num_classes=10, base_width=args.width, spd=not args.no_spd)
-    net = net.to(memory_format=torch.channels_last).train()  # about 15% faster on CPU
-    x_train = x_train.contiguous(memory_format=torch.channels_last)
+    if args.zero_init_residual:
+        zero_init_residuals(net)
+    # Channels-last is faster on CPU, but with fewer than 8 channels Debian's PyTorch 1.13 (its
+    # oneDNN convolutions) corrupts the heap in training: base widths 2, 4 and 6 abort or crash.
+    layout = torch.channels_last if args.width >= 8 else torch.contiguous_format
+    net = net.to(memory_format=layout).train()
+    x_train = x_train.contiguous(memory_format=layout)
     steps_per_epoch = len(x_train) // args.batch  # the last partial batch is dropped
-    optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
-                                weight_decay=args.weight_decay)
+    norm_decay = args.weight_decay if args.norm_decay is None else args.norm_decay
+    optimizer = torch.optim.SGD(parameter_groups(net, args.weight_decay, norm_decay), lr=args.lr, momentum=0.9,
+                                nesterov=True)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
                                                    steps_per_epoch=steps_per_epoch, pct_start=0.25,
                                                    div_factor=10, final_div_factor=100)
@@ -263,8 +314,9 @@ def train(args):
             idx = order[step * args.batch:(step + 1) * args.batch]
             xb = random_crop(x_train[idx], 2, background, gen)
             xb = random_flip(xb, gen)
-            if args.erase > 0:
+            if args.erase > 0 and epoch < args.epochs - args.erase_off_epochs:
                 xb = random_erase(xb, background, gen, p=args.erase)
+            xb = xb.contiguous(memory_format=layout)  # the crop gathers in channels-last
             loss = F.cross_entropy(net(xb), y_train[idx], label_smoothing=args.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -290,6 +342,9 @@ def train(args):
         log[f'fp32_ema_{average.decay}_{split}_top1'] = evaluate(average.model(), x_test, y_test)[0]
     if averages:
         net = averages[0].model()
+    if args.recalibrate_bn:
+        net = recalibrate_batch_norm(net, x_train)
+        log[f'fp32_recalibrated_{split}_top1'] = evaluate(net, x_test, y_test)[0]
 
     os.makedirs(args.out, exist_ok=True)
     checkpoint = os.path.join(args.out, 'checkpoint.pt')
@@ -359,6 +414,15 @@ def build_parser():
     p.add_argument('--weight-decay', type=float, default=5e-4)
     p.add_argument('--label-smoothing', type=float, default=0.1)
     p.add_argument('--erase', type=float, default=0.25, help='random-erasing probability (0: off)')
+    p.add_argument('--erase-off-epochs', type=int, default=0, metavar='K',
+                   help='no random erasing in the last K epochs (the test images are never erased)')
+    p.add_argument('--zero-init-residual', action='store_true',
+                   help="start each residual branch's last batch-norm scale at zero")
+    p.add_argument('--norm-decay', type=float, default=None,
+                   help='weight decay of batch-norm parameters and biases (default: --weight-decay)')
+    p.add_argument('--recalibrate-bn', action='store_true',
+                   help='after training, recompute batch-norm statistics over the unaugmented training '
+                        'images (scored beside the network as trained, and saved)')
     p.add_argument('--ema', type=lambda s: [float(d) for d in s.split(',') if d], default=[], metavar='DECAY[,...]',
                    help='save an exponential moving average of the weights with this decay (per step) instead '
                         'of the final weights; further decays are only scored')
