@@ -22,12 +22,12 @@ statistics) and saves it instead of the final weights. Options tried in the reci
 shortcut), `--norm-decay` (weight decay of batch-norm parameters and biases),
 `--erase-off-epochs K` (no erasing in the last K epochs) and `--recalibrate-bn` (batch-norm
 statistics recomputed over the unaugmented training images after training). The model at the
-end of training (no selection on the test set) is saved as an fp16 state_dict (DIR/checkpoint.pt), converted
-(DIR/model.safetensors, class names from DIR/names.txt) and scored on the 10,000 test images from
-the converted file; DIR/train_log.json records the run. For choosing a recipe, `--val-split N`
-holds out N training images (the same N whatever the seed), trains on the rest and scores on them
-instead, without reading the test set; `--ema` then takes several decays, all scored, the first
-saved.
+end of training (no selection on the test set) is saved as an fp16 state_dict
+(DIR/checkpoint.pt), converted (DIR/model.safetensors, class names from DIR/names.txt) and scored
+on the 10,000 test images from the converted file; DIR/train_log.json records the run. For
+choosing a recipe, `--val-split N` holds out N training images (the same N whatever the seed),
+trains on the rest and scores on them instead, without reading the test set; `--ema` then takes
+several decays, all scored, the first saved.
 
 What it is not: a general training framework, or anything the engine imports.
 """

@@ -14,6 +14,7 @@ import tempfile
 import unittest
 
 import torch
+
 from weights_tools.reference.common import space_to_depth_tensor
 from weights_tools.reference.resnet_spd import resnet_spd
 from weights_tools.train_classifier import (DEFAULT_DATA, main, parameter_groups, recalibrate_batch_norm,
