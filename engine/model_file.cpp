@@ -13,6 +13,7 @@
 #include <set>
 
 #include "engine/error.h"
+#include "engine/half.h"
 
 namespace spdinfer {
 namespace {
@@ -141,40 +142,11 @@ void widen(const Entry& e, const std::uint8_t* src, Tensor& out) {
   if (e.info.dtype == "F32") {
     if (n) std::memcpy(out.data(), src, static_cast<std::size_t>(n) * sizeof(float));
   } else {
-    for (int64_t i = 0; i < n; ++i) {
-      std::uint16_t h;
-      std::memcpy(&h, src + 2 * i, 2);
-      out[i] = half_to_float(h);
-    }
+    halves_to_floats(src, out.data(), n);
   }
 }
 
 }  // namespace
-
-float half_to_float(std::uint16_t h) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000) << 16;
-  std::uint32_t exponent = (h >> 10) & 0x1F;
-  std::uint32_t mantissa = h & 0x3FF;
-  std::uint32_t bits;
-  if (exponent == 0x1F) {
-    bits = sign | 0x7F800000u | (mantissa << 13);  // Inf or NaN
-  } else if (exponent != 0) {
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) {
-    bits = sign;  // signed zero
-  } else {
-    // Subnormal half: normalise it into a float.
-    exponent = 113;
-    while (!(mantissa & 0x400)) {
-      mantissa <<= 1;
-      --exponent;
-    }
-    bits = sign | (exponent << 23) | ((mantissa & 0x3FF) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
 
 const std::string& ModelFile::meta(const std::string& key) const {
   auto it = metadata.find(key);

@@ -48,7 +48,4 @@ ModelFile parse_model_file(const std::string& path, const std::uint8_t* bytes, s
 // requiring spdinfer metadata (golden files use their own format name).
 ModelFile read_safetensors(const std::string& path);
 
-// IEEE half to float, exact for every value including subnormals, Inf and NaN.
-float half_to_float(std::uint16_t h);
-
 }  // namespace spdinfer

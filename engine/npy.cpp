@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "engine/model_file.h"
+#include "engine/half.h"
 
 namespace spdinfer {
 namespace {
@@ -91,18 +91,16 @@ Tensor read_npy(const std::string& path) {
   std::vector<char> raw(static_cast<std::size_t>(n) * elem);
   if (n && !in.read(raw.data(), static_cast<std::streamsize>(raw.size()))) fail(path, "read error");
   Tensor t(shape);
-  for (int64_t i = 0; i < n; ++i) {
-    if (elem == 4) {
-      std::memcpy(&t[i], raw.data() + 4 * i, 4);
-    } else if (elem == 8) {
+  if (elem == 4) {
+    if (n) std::memcpy(t.data(), raw.data(), raw.size());
+  } else if (elem == 8) {
+    for (int64_t i = 0; i < n; ++i) {
       double d;
       std::memcpy(&d, raw.data() + 8 * i, 8);
       t[i] = static_cast<float>(d);
-    } else {
-      std::uint16_t h;
-      std::memcpy(&h, raw.data() + 2 * i, 2);
-      t[i] = half_to_float(h);
     }
+  } else {
+    halves_to_floats(reinterpret_cast<const std::uint8_t*>(raw.data()), t.data(), n);
   }
   return t;
 }
