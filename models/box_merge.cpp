@@ -184,6 +184,9 @@ std::vector<Detection> merge_sorted(const std::vector<PlacedDetection>& dets, co
         // box around it (val keeps thousands): taking its union would only
         // spoil the keeper's localisation, so it is suppressed, as by NMS.
         if (!dets[i].cut && !dets[keeper].cut) continue;
+        // A piece far less confident than the keeper is more likely a loose
+        // box that happens to touch a tile border than the rest of the object.
+        if (dets[i].box.confidence < kMinPieceConfidenceRatio * dets[keeper].box.confidence) continue;
         const Detection& d = dets[i].box;
         merged.x1 = std::min(merged.x1, d.x1);
         merged.y1 = std::min(merged.y1, d.y1);

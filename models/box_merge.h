@@ -17,6 +17,10 @@ namespace spdinfer {
 enum class MergeMethod { kNms, kNmm };
 enum class MatchMetric { kIou, kIos };
 
+// NMM widens a keeper with a member only when the member's confidence is at
+// least this fraction of the keeper's (see merge_detections).
+constexpr float kMinPieceConfidenceRatio = 0.25f;
+
 struct MergeOptions {
   MergeMethod method = MergeMethod::kNmm;
   MatchMetric match = MatchMetric::kIos;
@@ -53,7 +57,11 @@ bool continues_across_cut(const PlacedDetection& fragment, const PlacedDetection
 // the highest confidence (the keeper's) and the union of the keeper and the
 // cluster's fragments: every member when the keeper is cut, else its cut
 // members. Whole boxes that match a whole keeper do not widen it (at val's
-// --conf 0.001 such unions with loose boxes cost most of the AP).
+// --conf 0.001 such unions with loose boxes cost most of the AP), and
+// neither do members less confident than kMinPieceConfidenceRatio times the
+// keeper: at --conf 0.001 many loose boxes touch a tile border, and taken for
+// pieces they widened the boxes they joined (docs/experiments.md). At
+// detect's default --conf 0.25 every box passes this bar.
 // Returns boxes sorted by confidence, highest first, at most max_det.
 // Each member is compared only with the boxes sharing a cell of a uniform
 // grid with it (every way of joining needs the boxes to intersect), which

@@ -1,6 +1,7 @@
 // Tests of models/box_merge on crafted boxes: an object cut by tile borders
 // (across 2 and across 4 tiles, any fragment the most confident) ends as one
-// box with NMM, NMS keeps the best; IoU vs IoS; thresholds; per class vs
+// box with NMM, NMS keeps the best; pieces far less confident than the keeper
+// do not widen it; IoU vs IoS; thresholds; per class vs
 // agnostic; neighbours that only touch a border stay apart; whole boxes do
 // not chain; the grid-accelerated merge equals the reference on random boxes.
 #include <catch2/catch.hpp>
@@ -133,6 +134,25 @@ TEST_CASE("NMM widens a box only with the pieces of a cut object", "[box_merge]"
   const auto joined = merge_detections(cut, options(MergeMethod::kNmm, MatchMetric::kIos));
   REQUIRE(joined.size() == 1);
   check_box(joined[0], 0, 0, 100, 100);
+}
+
+TEST_CASE("NMM widens a box only with pieces confident enough to be the rest of the object", "[box_merge]") {
+  const float keeper = 0.8f, bar = kMinPieceConfidenceRatio * keeper;
+  for (float piece : {bar * 0.9f, bar * 1.1f}) {
+    CAPTURE(piece);
+    const auto parts = object_across_two_tiles(keeper, piece);
+    const auto nmm = merge_detections(parts, options(MergeMethod::kNmm, MatchMetric::kIos));
+    // Below the bar the piece is still absorbed (one box, as with NMS) but leaves the keeper as it is.
+    REQUIRE(nmm.size() == 1);
+    if (piece < bar)
+      check_box(nmm[0], 100, 100, 320, 180);
+    else
+      check_box(nmm[0], 100, 100, 400, 180);
+    CHECK(nmm[0].confidence == Approx(keeper));
+    const auto reference = merge_detections_reference(parts, options(MergeMethod::kNmm, MatchMetric::kIos));
+    REQUIRE(reference.size() == 1);
+    CHECK(reference[0].x2 == nmm[0].x2);
+  }
 }
 
 TEST_CASE("A neighbour that only touches a cut border stays a separate object", "[box_merge]") {
