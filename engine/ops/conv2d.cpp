@@ -22,6 +22,7 @@
 #include "engine/blas.h"
 #include "engine/error.h"
 #include "engine/int_math.h"
+#include "engine/packed_gemm.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -96,12 +97,15 @@ Range valid_range(int64_t count, int64_t stride, int64_t offset, int64_t size) {
 // when the output is too small for that (deep layers: few columns, many output channels), the
 // output channels are split as well, each thread building its own copy of the im2col tile.
 enum class ConvPath { Depthwise, Pointwise, Im2col };
+// Which product the GEMMs use: OpenBLAS, sgemm_narrow (at most kNarrowGemmColumns columns), or
+// packed_sgemm on weights packed at plan time (at most kPackedGemmMaxColumns columns).
+enum class GemmKernel { Blas, Narrow, Packed };
 struct ConvPlan {
   ConvPath path;
   int64_t col_tiles = 1, tile_cols = 0;  // per (image, group); the last tile may be shorter
   int64_t row_tiles = 1, tile_rows = 0;  // output channels of a group, likewise
   int64_t batch_images = 1;              // images per GEMM; > 1 only with col_tiles == 1
-  bool narrow = false;                   // few GEMM columns: sgemm_narrow (whatever the threads)
+  GemmKernel gemm = GemmKernel::Blas;
   int64_t slots = 1;                     // threads actually used = workspace slices
   int64_t items() const { return col_tiles * row_tiles; }
   // Floats of one slot's workspace slice: the im2col tile (or, batched, the gathered columns of
@@ -112,7 +116,8 @@ struct ConvPlan {
   }
 };
 
-ConvPlan plan_conv(const ConvDims& d, const Conv2dParams& p, int threads) {
+// `packed`: the weights are also at hand packed for packed_sgemm (groups == 1 only).
+ConvPlan plan_conv(const ConvDims& d, const Conv2dParams& p, int threads, bool packed) {
   threads = std::max(threads, 1);
   ConvPlan plan{ConvPath::Im2col};
   if (d.groups > 1 && d.Cg == 1) {
@@ -126,7 +131,7 @@ ConvPlan plan_conv(const ConvDims& d, const Conv2dParams& p, int threads) {
   if (d.N > 1 && d.OHW < kBatchedGemmCols)
     plan.batch_images = std::min(d.N, ceil_div(kBatchedGemmCols, d.OHW));
   const bool batched = plan.batch_images > 1;
-  plan.narrow = plan.batch_images * d.OHW <= kNarrowGemmColumns;
+  const bool narrow = plan.batch_images * d.OHW <= kNarrowGemmColumns;
   const int64_t max_cols = pointwise || batched ? d.OHW : std::max(kMinTileCols, kIm2colTileFloats / d.K);
   // A "plane" is one GEMM's worth of images for one group.
   const int64_t planes = ceil_div(d.N, plan.batch_images) * d.groups;
@@ -153,6 +158,14 @@ ConvPlan plan_conv(const ConvDims& d, const Conv2dParams& p, int threads) {
   plan.tile_cols = ceil_div(d.OHW, std::min(col_tiles, d.OHW));
   plan.col_tiles = ceil_div(d.OHW, plan.tile_cols);
   plan.tile_rows = ceil_div(d.Og, row_tiles);
+  const int64_t gemm_cols = batched ? plan.batch_images * d.OHW : plan.tile_cols;  // the widest product
+  if (narrow) {
+    plan.gemm = GemmKernel::Narrow;
+  } else if (packed && d.groups == 1 && gemm_cols <= kPackedGemmMaxColumns) {
+    plan.gemm = GemmKernel::Packed;
+    // Row tiles start on a panel of the packed weights.
+    plan.tile_rows = ceil_div(plan.tile_rows, PackedMatrix::kRows) * PackedMatrix::kRows;
+  }
   plan.row_tiles = ceil_div(d.Og, plan.tile_rows);
   plan.slots = std::max<int64_t>(1, std::min<int64_t>(threads, planes * plan.items()));
   return plan;
@@ -237,11 +250,22 @@ void bias_activation(float* c, int64_t rows, int64_t cols, int64_t ld, const flo
   }
 }
 
-// out (M x N) = weights (M x K) * columns (K x N), by the product the plan chose.
-void gemm(bool narrow, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-          float* C, int64_t ldc) {
-  (narrow ? sgemm_narrow : sgemm)(static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), A,
-                                  static_cast<int>(lda), B, static_cast<int>(ldb), C, static_cast<int>(ldc), false);
+// The weights in both layouts: w (O, K) row-major, and packed (null unless the plan packs).
+struct GemmWeights {
+  const float* w;
+  const PackedMatrix* packed;
+};
+
+// out (rows x N) = weight rows [oc0, oc0 + rows) * columns B (K x N), by the product the plan chose.
+void gemm(GemmKernel kernel, const GemmWeights& weights, int64_t oc0, int64_t rows, int64_t N, int64_t K,
+          const float* B, int64_t ldb, float* C, int64_t ldc) {
+  if (kernel == GemmKernel::Packed) {
+    packed_sgemm(*weights.packed, oc0, rows, N, B, ldb, C, ldc);
+    return;
+  }
+  (kernel == GemmKernel::Narrow ? sgemm_narrow : sgemm)(
+      static_cast<int>(rows), static_cast<int>(N), static_cast<int>(K), weights.w + oc0 * K,
+      static_cast<int>(K), B, static_cast<int>(ldb), C, static_cast<int>(ldc), false);
 }
 
 // One GEMM for `images` consecutive images (from image n) of group g, output channels
@@ -249,9 +273,9 @@ void gemm(bool narrow, int64_t M, int64_t N, int64_t K, const float* A, int64_t 
 // convolution, their input planes) side by side, built when `build` is set (the previous item
 // may have left the same block); the product goes to the rows after col, gets the bias and
 // activation, and is then copied to each image's output planes.
-void batched_gemm(const float* in, const float* w, const float* bias, const ConvDims& d, const Conv2dParams& p,
-                  bool pointwise, bool narrow, int64_t n, int64_t images, int64_t g, int64_t oc0, int64_t rows,
-                  bool build, float* col, float* out) {
+void batched_gemm(const float* in, const GemmWeights& w, const float* bias, const ConvDims& d,
+                  const Conv2dParams& p, bool pointwise, GemmKernel kernel, int64_t n, int64_t images,
+                  int64_t g, int64_t oc0, int64_t rows, bool build, float* col, float* out) {
   const int64_t ld = images * d.OHW;
   if (build) {
     for (int64_t i = 0; i < images; ++i) {
@@ -265,7 +289,7 @@ void batched_gemm(const float* in, const float* w, const float* bias, const Conv
     }
   }
   float* product = col + d.K * ld;  // (rows, images * OH*OW)
-  gemm(narrow, rows, ld, d.K, w + oc0 * d.K, d.K, col, ld, product, ld);
+  gemm(kernel, w, oc0, rows, ld, d.K, col, ld, product, ld);
   // Bias and activation along the product's rows, which span every image (the planes are
   // small, so per plane the vectorised activation would run on a few floats at a time).
   bias_activation(product, rows, ld, ld, bias ? bias + oc0 : nullptr, p.activation);
@@ -371,18 +395,33 @@ void conv2d_reference(const Tensor& input, const Tensor& weight, const Tensor* b
 }
 
 std::size_t conv2d_workspace_floats(const Shape& input, const Shape& weight, const Conv2dParams& params,
-                                    int threads) {
+                                    int threads, bool packed_weights) {
   const ConvDims d = conv_dims(input, weight, params);
-  const ConvPlan plan = plan_conv(d, params, threads);
+  const ConvPlan plan = plan_conv(d, params, threads, packed_weights);
   return static_cast<std::size_t>(plan.slots * plan.slot_floats(d));
 }
 
+bool conv2d_packs_weights(const Shape& input, const Shape& weight, const Conv2dParams& params) {
+  const ConvDims d = conv_dims(input, weight, params);
+  return plan_conv(d, params, 1, true).gemm == GemmKernel::Packed;
+}
+
+PackedMatrix conv2d_pack_weights(const Tensor& weight) {
+  const Shape& s = weight.shape();
+  if (s.size() != 4) throw Error("conv2d: weight must be (O, C/groups, kH, kW), found " + shape_to_string(s));
+  return PackedMatrix(weight.data(), s[0], s[1] * s[2] * s[3], s[1] * s[2] * s[3]);
+}
+
 void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& p, Tensor& out,
-            float* workspace, int threads) {
+            float* workspace, int threads, const PackedMatrix* packed_weights) {
   const ConvDims d = check_conv_call(input, weight, bias, p, out);
-  const ConvPlan plan = plan_conv(d, p, threads);
+  if (packed_weights && (packed_weights->rows() != d.O || packed_weights->cols() != d.K))
+    throw Error("conv2d: packed weights are (" + std::to_string(packed_weights->rows()) + ", " +
+                std::to_string(packed_weights->cols()) + "), the weight is (" + std::to_string(d.O) + ", " +
+                std::to_string(d.K) + ")");
+  const ConvPlan plan = plan_conv(d, p, threads, packed_weights != nullptr);
   const float* in = input.data();
-  const float* w = weight.data();
+  const GemmWeights w{weight.data(), packed_weights};
   const float* b = bias ? bias->data() : nullptr;
   float* o = out.data();
 
@@ -391,7 +430,7 @@ void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const
     parallel_for(d.N * d.O, threads, [&](int64_t plane) {
       const int64_t n = plane / d.O, oc = plane % d.O, c = oc / d.Og;
       float* dst = o + plane * d.OHW;
-      depthwise_plane(in + (n * d.C + c) * d.H * d.W, w + oc * d.kH * d.kW, b ? b[oc] : 0.0f, d, p, dst);
+      depthwise_plane(in + (n * d.C + c) * d.H * d.W, w.w + oc * d.kH * d.kW, b ? b[oc] : 0.0f, d, p, dst);
       apply_activation(dst, d.OHW, p.activation);
     });
     return;
@@ -420,7 +459,8 @@ void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const
       built = item / plan.row_tiles;
       if (plan.batch_images > 1) {
         const int64_t images = std::min(plan.batch_images, d.N - n);
-        batched_gemm(in, w, b, d, p, plan.path == ConvPath::Pointwise, plan.narrow, n, images, g, oc0, rows, build, col, o);
+        batched_gemm(in, w, b, d, p, plan.path == ConvPath::Pointwise, plan.gemm, n, images, g, oc0, rows,
+                     build, col, o);
         continue;
       }
       const int64_t c0 = ct * plan.tile_cols, cols = std::min(plan.tile_cols, d.OHW - c0);
@@ -434,7 +474,7 @@ void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const
         im2col_tile(in_g, d, p, c0, cols, cols, col);
       }
       float* dst = o + (n * d.O + oc0) * d.OHW + c0;  // (rows, cols), ld OH*OW
-      gemm(plan.narrow, rows, cols, d.K, w + oc0 * d.K, d.K, B, ldb, dst, d.OHW);
+      gemm(plan.gemm, w, oc0, rows, cols, d.K, B, ldb, dst, d.OHW);
       bias_activation(dst, rows, cols, d.OHW, b ? b + oc0 : nullptr, p.activation);
     }
   });
