@@ -17,12 +17,10 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/vec8.h"
 
 namespace spdinfer {
 namespace {
-
-// Eight floats: one AVX register, or two SSE ones (a GCC and Clang vector extension).
-typedef float Vec8 __attribute__((vector_size(32)));
 
 void ensure_single_threaded_blas() {
   static const bool done = [] {
@@ -30,12 +28,6 @@ void ensure_single_threaded_blas() {
     return true;
   }();
   (void)done;
-}
-
-Vec8 load8(const float* p) {
-  Vec8 v;
-  std::memcpy(&v, p, sizeof v);  // unaligned load
-  return v;
 }
 
 float sum8(Vec8 v) {

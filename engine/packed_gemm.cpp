@@ -7,22 +7,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/vec8.h"
+
 namespace spdinfer {
 namespace {
 
-// Eight floats: one AVX register, or two SSE ones (a GCC and Clang vector extension).
-typedef float Vec8 __attribute__((vector_size(32)));
-
 constexpr int64_t kRows = PackedMatrix::kRows;
 constexpr int64_t kBlockCols = 16;  // columns of C per kernel call: two vectors
-
-Vec8 load8(const float* p) {
-  Vec8 v;
-  std::memcpy(&v, p, sizeof v);  // unaligned load
-  return v;
-}
-
-void store8(float* p, Vec8 v) { std::memcpy(p, &v, sizeof v); }
 
 // out (kRows x kBlockCols, leading dimension ldo) = panel (K x kRows, k-major) * b (K x 16, ldb).
 void kernel_6x16(int64_t K, const float* panel, const float* b, int64_t ldb, float* out, int64_t ldo) {
