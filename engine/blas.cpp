@@ -1,6 +1,9 @@
-// OpenBLAS wrapper. OpenBLAS's own thread pool is switched off once, at first
-// use: the engine splits work across threads itself, which keeps the thread
-// count a per-run setting and makes concurrent runs safe.
+// The engine's BLAS entry points. sgemm and sgemm_bt run the engine's own GEMM
+// (engine/kernels/sgemm.h), whose kernels are chosen from the CPU at run time; OpenBLAS's
+// sgemm_openblas is their reference twin (its speed depends on whether the distribution's build
+// recognises the CPU). OpenBLAS's own thread pool is switched off once, at first use: the engine
+// splits work across threads itself, which keeps the thread count a per-run setting and makes
+// concurrent runs safe.
 //
 // sgemm_narrow is for products with only a few columns (a convolution over a 2x2 map at batch
 // 1): OpenBLAS's sgemm copies ("packs") both operands on every call, and with a handful of
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/kernels/sgemm.h"
 #include "engine/vec8.h"
 
 namespace spdinfer {
@@ -91,14 +95,19 @@ void check_blas_int(int64_t value, const char* op, const char* what) {
 
 void sgemm(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
            bool accumulate) {
+  gemm(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
+void sgemm_bt(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
+  gemm(M, N, K, A, lda, B, ldb, C, ldc, false, GemmLayout::Transposed);
+}
+
+void sgemm_openblas(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+                    bool accumulate) {
   ensure_single_threaded_blas();
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb,
               accumulate ? 1.0f : 0.0f, C, ldc);
 }
 
-void sgemm_bt(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
-  ensure_single_threaded_blas();
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
-}
 
 }  // namespace spdinfer

@@ -1,4 +1,6 @@
-// The one place the engine talks to OpenBLAS.
+// The engine's matrix products: its own GEMM (engine/kernels/sgemm.h) behind the BLAS-style
+// signatures the ops call, and OpenBLAS as the reference twin. The one place the engine talks
+// to OpenBLAS.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,10 @@ void check_blas_int(int64_t value, const char* op, const char* what);
 // the given leading dimensions. Runs on the calling thread only.
 void sgemm(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
            bool accumulate = false);
+
+// The same product by OpenBLAS: the reference twin of sgemm, for tests and benchmarks.
+void sgemm_openblas(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+                    bool accumulate = false);
 
 // The same product for few columns (N up to kNarrowGemmColumns), without OpenBLAS's packing
 // of A: measured 1.4-1.7x faster at 4 columns (2048 x 1024 and 256 x 2304 A), about even at

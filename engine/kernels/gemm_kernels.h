@@ -1,0 +1,38 @@
+// The GEMM micro-kernels, one per instruction family (engine/kernels/cpu_features.h): each
+// multiplies a panel of packed A (MR rows) by a panel of packed B (NR columns) into an MR x NR
+// block of C held in registers. The blocking and packing around them is engine/kernels/sgemm.cpp;
+// the kernels know nothing of matrices beyond their panel.
+//
+// Packed layouts (k-major, so that each step of k reads consecutive floats):
+//   A panel: a[k * MR + r] = A(row0 + r, k0 + k), rows past the matrix's end zero;
+//   B panel: b[k * NR + j] = B(k0 + k, col0 + j), columns past the matrix's end zero.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/kernels/cpu_features.h"
+
+namespace spdinfer {
+
+struct GemmMicroKernel {
+  Isa isa;
+  int mr;  // rows of C per call (A panel height)
+  int nr;  // columns of C per call (B panel width)
+  // C[0, rows) x [0, cols) = (C +) sum over k < kc of a[k * mr + r] * b[k * nr + j], with
+  // rows <= mr and cols <= nr; C row-major with leading dimension ldc. Each element is one
+  // chain of fused multiply-adds in order of k (Generic: multiply, then add), so a result does
+  // not depend on where its row and column sit in a panel.
+  void (*run)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
+              bool accumulate);
+};
+
+// Each family's kernel. Calling one the CPU lacks (isa_supported) is an illegal instruction:
+// go through gemm_micro_kernel() unless a test has checked.
+const GemmMicroKernel& gemm_micro_kernel_generic();
+const GemmMicroKernel& gemm_micro_kernel_avx2();
+const GemmMicroKernel& gemm_micro_kernel_avx512();
+
+// The kernel of a family (any family; the caller checks isa_supported).
+const GemmMicroKernel& gemm_micro_kernel(Isa isa);
+
+}  // namespace spdinfer

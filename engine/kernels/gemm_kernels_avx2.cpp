@@ -1,0 +1,34 @@
+// The AVX2 GEMM micro-kernel: 4 rows x 24 columns (three ymm registers per row), 12
+// accumulators, B loaded as three vectors and each A value broadcast from memory per step of k.
+// Compiled with -mavx2 -mfma (CMakeLists.txt); called only when
+// active_isa() allows it.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "engine/kernels/gemm_kernels.h"
+
+namespace spdinfer {
+namespace {
+
+struct Lanes {
+  using Reg = __m256;
+  static constexpr int kWidth = 8;
+  static Reg zero() { return _mm256_setzero_ps(); }
+  static Reg load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, Reg v) { _mm256_storeu_ps(p, v); }
+  static Reg broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static Reg add(Reg x, Reg y) { return _mm256_add_ps(x, y); }
+  static Reg fma(Reg x, Reg y, Reg acc) { return _mm256_fmadd_ps(x, y, acc); }
+};
+
+constexpr Isa kIsa = Isa::Avx2;
+constexpr int kRows = 4, kVectors = 3;
+
+#include "engine/kernels/gemm_micro_kernel.inc"
+
+}  // namespace
+
+const GemmMicroKernel& gemm_micro_kernel_avx2() { return kKernel; }
+
+}  // namespace spdinfer

@@ -1,0 +1,33 @@
+// The portable GEMM micro-kernel: SSE2, which every x86-64 CPU has, 4 rows x 8 columns (two xmm
+// registers per row). No fused multiply-add here: each step rounds the product, then the sum.
+// It is the fallback for CPUs without AVX2 and the family the faster ones are compared with.
+#include <emmintrin.h>
+
+#include <cstdint>
+
+#include "engine/kernels/gemm_kernels.h"
+
+namespace spdinfer {
+namespace {
+
+struct Lanes {
+  using Reg = __m128;
+  static constexpr int kWidth = 4;
+  static Reg zero() { return _mm_setzero_ps(); }
+  static Reg load(const float* p) { return _mm_loadu_ps(p); }
+  static void store(float* p, Reg v) { _mm_storeu_ps(p, v); }
+  static Reg broadcast(const float* p) { return _mm_set1_ps(*p); }
+  static Reg add(Reg x, Reg y) { return _mm_add_ps(x, y); }
+  static Reg fma(Reg x, Reg y, Reg acc) { return _mm_add_ps(_mm_mul_ps(x, y), acc); }
+};
+
+constexpr Isa kIsa = Isa::Generic;
+constexpr int kRows = 4, kVectors = 2;
+
+#include "engine/kernels/gemm_micro_kernel.inc"
+
+}  // namespace
+
+const GemmMicroKernel& gemm_micro_kernel_generic() { return kKernel; }
+
+}  // namespace spdinfer

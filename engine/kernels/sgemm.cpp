@@ -1,0 +1,182 @@
+// Loop order (outer to inner), with the cache each block is sized for:
+//   k0 over K in kGemmBlockK blocks;
+//     n0 over N in kBlockN blocks: pack B's (kc x nc) block into panels of NR columns (L3/L2);
+//       m0 over M in kBlockM blocks: pack A's (mc x kc) block into panels of MR rows (L2),
+//                                    unless A was packed at plan time;
+//         each B panel (kc x NR, L1) against every A panel of the block: the micro-kernel.
+#include "engine/kernels/sgemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/error.h"
+
+namespace spdinfer {
+namespace {
+
+// Rows of A per packed block: 256 rows x 256 values of k = 256 KiB, half of a small L2.
+constexpr int64_t kBlockM = 256;
+// Columns of B per packed block: 256 x 1024 floats = 1 MiB; a B panel is read once per A block,
+// so a larger block only costs packing memory.
+constexpr int64_t kBlockN = 1024;
+
+// Packing scratch, per thread (callers run gemm on several threads at once). It grows to the
+// largest block seen and is then reused: no allocation in the steady state.
+struct Scratch {
+  std::vector<float> a, b;
+};
+
+float* grow(std::vector<float>& v, int64_t floats) {
+  if (v.size() < static_cast<std::size_t>(floats)) v.resize(static_cast<std::size_t>(floats));
+  return v.data();
+}
+
+// B's rows [k0, k0 + kc) and columns [n0, n0 + nc) as panels of nr columns (see gemm_kernels.h).
+void pack_b(const float* B, int64_t ldb, GemmLayout layout, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
+            float* out) {
+  for (int64_t j0 = 0; j0 < nc; j0 += nr, out += kc * nr) {
+    const int64_t w = std::min<int64_t>(nr, nc - j0);
+    if (layout == GemmLayout::RowMajor) {
+      const float* src = B + k0 * ldb + n0 + j0;
+      for (int64_t k = 0; k < kc; ++k, src += ldb) {
+        float* dst = out + k * nr;
+        std::memcpy(dst, src, sizeof(float) * w);
+        std::fill(dst + w, dst + nr, 0.0f);
+      }
+    } else {
+      for (int64_t k = 0; k < kc; ++k) {
+        float* dst = out + k * nr;
+        const float* src = B + (n0 + j0) * ldb + k0 + k;
+        for (int64_t j = 0; j < w; ++j) dst[j] = src[j * ldb];
+        std::fill(dst + w, dst + nr, 0.0f);
+      }
+    }
+  }
+}
+
+// A's rows [m0, m0 + mc) and columns [k0, k0 + kc) as panels of mr rows, each kc long; rows past
+// `rows_in_matrix` zero.
+void pack_a(const float* A, int64_t lda, int64_t rows_in_matrix, int64_t m0, int64_t mc, int64_t k0, int64_t kc,
+            int mr, float* out) {
+  for (int64_t i0 = 0; i0 < mc; i0 += mr, out += kc * mr) {
+    const int64_t h = std::min<int64_t>(mr, rows_in_matrix - (m0 + i0));
+    for (int64_t r = 0; r < mr; ++r) {
+      if (r >= h) {
+        for (int64_t k = 0; k < kc; ++k) out[k * mr + r] = 0.0f;
+        continue;
+      }
+      const float* src = A + (m0 + i0 + r) * lda + k0;
+      for (int64_t k = 0; k < kc; ++k) out[k * mr + r] = src[k];
+    }
+  }
+}
+
+// Where a block's A panels come from: packed now into scratch, or packed at plan time.
+struct ASource {
+  const float* A = nullptr;  // unpacked, when packed == null
+  int64_t lda = 0;
+  const GemmPackedA* packed = nullptr;
+  int64_t row0 = 0;  // the packed rows' offset (gemm_packed's row0)
+};
+
+void gemm_blocked(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K, const ASource& a,
+                  const float* B, int64_t ldb, GemmLayout layout, float* C, int64_t ldc, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
+    return;
+  }
+  thread_local Scratch scratch;
+  const int mr = kernel.mr, nr = kernel.nr;
+  const int64_t block_m = kBlockM / mr * mr;
+  for (int64_t k0 = 0; k0 < K; k0 += kGemmBlockK) {
+    const int64_t kc = std::min(kGemmBlockK, K - k0);
+    const bool add = accumulate || k0 > 0;
+    for (int64_t n0 = 0; n0 < N; n0 += kBlockN) {
+      const int64_t nc = std::min(kBlockN, N - n0);
+      float* bp = grow(scratch.b, kc * ((nc + nr - 1) / nr * nr));
+      pack_b(B, ldb, layout, k0, kc, n0, nc, nr, bp);
+      for (int64_t m0 = 0; m0 < M; m0 += block_m) {
+        const int64_t mc = std::min(block_m, M - m0);
+        const float* ap;
+        int64_t a_panel_stride;
+        if (a.packed) {
+          ap = a.packed->panel(a.row0 + m0, k0);
+          a_panel_stride = a.packed->cols() * mr;
+        } else {
+          float* buffer = grow(scratch.a, kc * ((mc + mr - 1) / mr * mr));
+          pack_a(a.A, a.lda, M, m0, mc, k0, kc, mr, buffer);
+          ap = buffer;
+          a_panel_stride = kc * mr;
+        }
+        for (int64_t j0 = 0; j0 < nc; j0 += nr) {
+          const int cols = static_cast<int>(std::min<int64_t>(nr, nc - j0));
+          const float* b_panel = bp + j0 * kc;
+          for (int64_t i0 = 0; i0 < mc; i0 += mr) {
+            const int rows = static_cast<int>(std::min<int64_t>(mr, mc - i0));
+            kernel.run(kc, ap + (i0 / mr) * a_panel_stride, b_panel, C + (m0 + i0) * ldc + n0 + j0, ldc, rows,
+                       cols, add);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const GemmMicroKernel& gemm_micro_kernel(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return gemm_micro_kernel_avx512();
+    case Isa::Avx2: return gemm_micro_kernel_avx2();
+    case Isa::Generic: break;
+  }
+  return gemm_micro_kernel_generic();
+}
+
+GemmPackedA::GemmPackedA(const GemmMicroKernel& kernel, const float* a, int64_t rows, int64_t cols, int64_t lda)
+    : kernel_(&kernel), rows_(rows), cols_(cols) {
+  const int64_t padded_rows = (rows + kernel.mr - 1) / kernel.mr * kernel.mr;
+  data_.resize(static_cast<std::size_t>(padded_rows * cols));
+  pack_a(a, lda, rows, 0, padded_rows, 0, cols, kernel.mr, data_.data());
+}
+
+void gemm(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+          const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate, GemmLayout b_layout) {
+  ASource a;
+  a.A = A;
+  a.lda = lda;
+  gemm_blocked(kernel, M, N, K, a, B, ldb, b_layout, C, ldc, accumulate);
+}
+
+void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+          int64_t ldc, bool accumulate, GemmLayout b_layout) {
+  static const GemmMicroKernel& kernel = gemm_micro_kernel(active_isa());
+  gemm(kernel, M, N, K, A, lda, B, ldb, C, ldc, accumulate, b_layout);
+}
+
+void gemm_packed(const GemmPackedA& a, int64_t row0, int64_t rows, int64_t N, const float* B, int64_t ldb,
+                 float* c, int64_t ldc, bool accumulate, GemmLayout b_layout) {
+  if (row0 % a.kernel().mr != 0 || row0 < 0 || rows < 0 || row0 + rows > a.rows())
+    throw Error("gemm_packed: rows [" + std::to_string(row0) + ", " + std::to_string(row0 + rows) +
+                ") do not start on a panel of " + std::to_string(a.kernel().mr) + " rows within the matrix's " +
+                std::to_string(a.rows()));
+  ASource source;
+  source.packed = &a;
+  source.row0 = row0;
+  gemm_blocked(a.kernel(), rows, N, a.cols(), source, B, ldb, b_layout, c, ldc, accumulate);
+}
+
+void gemm_reference(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                    float* C, int64_t ldc, bool accumulate, GemmLayout b_layout) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double sum = accumulate ? C[i * ldc + j] : 0.0;
+      for (int64_t k = 0; k < K; ++k)
+        sum += double{A[i * lda + k]} * (b_layout == GemmLayout::RowMajor ? B[k * ldb + j] : B[j * ldb + k]);
+      C[i * ldc + j] = static_cast<float>(sum);
+    }
+}
+
+}  // namespace spdinfer

@@ -1,0 +1,68 @@
+// The engine's single-precision GEMM: C = A * B [+ C], row-major, on the calling thread, with
+// the micro-kernels of the instruction family active_isa() picks (engine/kernels/gemm_kernels.h).
+// Around them, the blocking of Goto and van de Geijn ("Anatomy of high-performance matrix
+// multiplication", 2008): K in blocks whose B panel stays in L1 while A's block streams from L2,
+// both operands copied ("packed") into the kernels' layouts first. A matrix that multiplies many
+// times (a convolution's weights) can be packed once, at plan time, as a GemmPackedA.
+//
+// Not here: threading (callers split C's rows or columns over the engine's threads and call this
+// per part), other precisions, and the narrow products of a handful of columns (engine/blas.h's
+// sgemm_narrow and packed_gemm serve those).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/kernels/gemm_kernels.h"
+
+namespace spdinfer {
+
+// How B is stored: (K x N) row-major, or transposed, (N x K) row-major (a linear layer's weight).
+enum class GemmLayout { RowMajor, Transposed };
+
+// A (rows x cols) in the kernel's panels of kernel.mr rows, each over all of cols (k-major), rows
+// past the end zero: made once, multiplied many times. Tied to the family it was packed for.
+class GemmPackedA {
+ public:
+  GemmPackedA() = default;
+  GemmPackedA(const GemmMicroKernel& kernel, const float* a, int64_t rows, int64_t cols, int64_t lda);
+
+  const GemmMicroKernel& kernel() const { return *kernel_; }
+  int64_t rows() const { return rows_; }
+  int64_t cols() const { return cols_; }
+  bool empty() const { return data_.empty(); }
+  // The panel holding row `row` (a multiple of kernel().mr), from column k0.
+  const float* panel(int64_t row, int64_t k0) const { return data_.data() + row * cols_ + k0 * kernel_->mr; }
+
+ private:
+  const GemmMicroKernel* kernel_ = nullptr;
+  int64_t rows_ = 0, cols_ = 0;
+  std::vector<float> data_;
+};
+
+// C (M x N) = A (M x K) * B [+ C when accumulate], B (K x N) or, transposed, (N x K). Leading
+// dimensions are in floats. Each element is one chain of multiply-adds over k in order, rounded
+// to float after every block of kGemmBlockK values of k; results may differ from another
+// family's or from OpenBLAS's in the last bits.
+void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+          int64_t ldc, bool accumulate = false, GemmLayout b_layout = GemmLayout::RowMajor);
+
+// The same with a chosen family's kernel (the caller checks isa_supported): for tests and
+// benchmarks that compare families.
+void gemm(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+          const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate = false,
+          GemmLayout b_layout = GemmLayout::RowMajor);
+
+// Rows [row0, row0 + rows) of C = those rows of the packed A * B [+ C], C's first row at c.
+// row0 must be a multiple of a.kernel().mr. B as in gemm.
+void gemm_packed(const GemmPackedA& a, int64_t row0, int64_t rows, int64_t N, const float* B, int64_t ldb,
+                 float* c, int64_t ldc, bool accumulate = false, GemmLayout b_layout = GemmLayout::RowMajor);
+
+// Plain loops accumulating in double: what every family is tested against.
+void gemm_reference(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                    float* C, int64_t ldc, bool accumulate = false, GemmLayout b_layout = GemmLayout::RowMajor);
+
+// Values of k per block: a B panel of this many rows stays in a 32 KiB L1 cache.
+inline constexpr int64_t kGemmBlockK = 256;
+
+}  // namespace spdinfer

@@ -1,0 +1,157 @@
+// The engine's GEMM (engine/kernels/sgemm.h), every instruction family this CPU has, against the
+// double-precision reference: shapes around each kernel's block (partial row panels, column tails,
+// one and several blocks of k), both layouts of B, accumulation, leading dimensions wider than
+// the product (nothing written outside it); weights packed at plan time give the same bits as
+// packed per call; the same bits however rows and columns are split between calls (what makes a
+// convolution's result independent of its thread count); and OpenBLAS, the reference twin, agrees.
+// A family the CPU lacks is skipped with a line naming it.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "engine/blas.h"
+#include "engine/kernels/cpu_features.h"
+#include "engine/kernels/sgemm.h"
+
+using namespace spdinfer;
+
+namespace {
+
+std::vector<float> random_floats(int64_t n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// The family's kernel, or null (after a line saying why) when this CPU lacks it.
+const GemmMicroKernel* kernel_if_supported(Isa isa) {
+  if (isa_supported(isa)) return &gemm_micro_kernel(isa);
+  WARN("skipped: this CPU lacks " << isa_name(isa) << " (it has: " << cpu_feature_list(cpu_features()) << ")");
+  return nullptr;
+}
+
+// Counts elements of C (M x ldc) that differ from `want` beyond a tolerance for values in
+// [-1, 1] summed over K terms, or, past column N, that are not the fill value.
+int count_wrong(const std::vector<float>& got, const std::vector<float>& want, int64_t M, int64_t N, int64_t ldc,
+                int64_t K, float fill) {
+  const float tolerance = 1e-6f * static_cast<float>(K + 8);
+  int wrong = 0;
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t n = 0; n < ldc; ++n) {
+      const float g = got[r * ldc + n], w = want[r * ldc + n];
+      const bool ok = n < N ? std::fabs(g - w) <= tolerance : g == fill;
+      if (!ok && ++wrong <= 5) FAIL_CHECK("C[" << r << "][" << n << "] = " << g << ", want " << w);
+    }
+  return wrong;
+}
+
+}  // namespace
+
+TEST_CASE("gemm matches the reference in every family", "[sgemm]") {
+  const Isa isa = GENERATE(Isa::Generic, Isa::Avx2, Isa::Avx512);
+  const int64_t M = GENERATE(1, 3, 8, 13, 37);
+  const int64_t N = GENERATE(1, 5, 24, 33, 70);
+  const int64_t K = GENERATE(1, 7, 257, 520);
+  const bool transposed = GENERATE(false, true);
+  const bool accumulate = GENERATE(false, true);
+  CAPTURE(isa_name(isa), M, N, K, transposed, accumulate);
+  const GemmMicroKernel* kernel = kernel_if_supported(isa);
+  if (!kernel) return;
+  const int64_t pad = 3, lda = K + pad, ldc = N + pad;
+  const int64_t ldb = transposed ? K + pad : N + pad;
+  const GemmLayout layout = transposed ? GemmLayout::Transposed : GemmLayout::RowMajor;
+  const auto a = random_floats(M * lda, 1), b = random_floats((transposed ? N : K) * ldb, 2);
+  const float fill = -7.0f;
+  std::vector<float> got = random_floats(M * ldc, 3);
+  for (int64_t r = 0; r < M; ++r) std::fill(got.begin() + r * ldc + N, got.begin() + (r + 1) * ldc, fill);
+  std::vector<float> want = got;
+  gemm(*kernel, M, N, K, a.data(), lda, b.data(), ldb, got.data(), ldc, accumulate, layout);
+  gemm_reference(M, N, K, a.data(), lda, b.data(), ldb, want.data(), ldc, accumulate, layout);
+  CHECK(count_wrong(got, want, M, N, ldc, K, fill) == 0);
+
+  // Packed at plan time: the same bits, from the first panel and from a later one.
+  const GemmPackedA packed(*kernel, a.data(), M, K, lda);
+  for (int64_t row0 : {int64_t{0}, int64_t{kernel->mr}}) {
+    if (row0 >= M) continue;
+    CAPTURE(row0);
+    std::vector<float> rows_got(static_cast<std::size_t>((M - row0) * ldc), fill);
+    std::vector<float> rows_want(rows_got);
+    if (accumulate) std::copy(want.begin() + row0 * ldc, want.end(), rows_got.begin());
+    rows_want = rows_got;
+    gemm_packed(packed, row0, M - row0, N, b.data(), ldb, rows_got.data(), ldc, accumulate, layout);
+    gemm(*kernel, M - row0, N, K, a.data() + row0 * lda, lda, b.data(), ldb, rows_want.data(), ldc, accumulate,
+         layout);
+    CHECK(rows_got == rows_want);
+  }
+}
+
+TEST_CASE("gemm over blocks of every loop: many rows, columns and values of k", "[sgemm]") {
+  const Isa isa = GENERATE(Isa::Generic, Isa::Avx2, Isa::Avx512);
+  const bool transposed = GENERATE(false, true);
+  CAPTURE(isa_name(isa), transposed);
+  const GemmMicroKernel* kernel = kernel_if_supported(isa);
+  if (!kernel) return;
+  // More rows than one A block (256), columns than one B block (1024), k than one K block (256).
+  const int64_t M = 300, N = 1100, K = 600;
+  const int64_t ldb = transposed ? K : N;
+  const GemmLayout layout = transposed ? GemmLayout::Transposed : GemmLayout::RowMajor;
+  const auto a = random_floats(M * K, 4), b = random_floats(N * K, 5);
+  std::vector<float> got(M * N), want(M * N);
+  gemm(*kernel, M, N, K, a.data(), K, b.data(), ldb, got.data(), N, false, layout);
+  gemm_reference(M, N, K, a.data(), K, b.data(), ldb, want.data(), N, false, layout);
+  CHECK(count_wrong(got, want, M, N, N, K, 0.0f) == 0);
+}
+
+TEST_CASE("gemm gives the same bits however the product is split", "[sgemm]") {
+  const Isa isa = GENERATE(Isa::Generic, Isa::Avx2, Isa::Avx512);
+  CAPTURE(isa_name(isa));
+  const GemmMicroKernel* kernel = kernel_if_supported(isa);
+  if (!kernel) return;
+  const int64_t M = 45, N = 77, K = 300;
+  const auto a = random_floats(M * K, 6), b = random_floats(K * N, 7);
+  std::vector<float> whole(M * N), parts(M * N);
+  gemm(*kernel, M, N, K, a.data(), K, b.data(), N, whole.data(), N);
+  // Three row ranges (any start: unpacked A) times three column ranges, none on a block edge.
+  const int64_t row_cuts[] = {0, 5, 29, M}, col_cuts[] = {0, 3, 50, N};
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j)
+      gemm(*kernel, row_cuts[i + 1] - row_cuts[i], col_cuts[j + 1] - col_cuts[j], K, a.data() + row_cuts[i] * K, K,
+           b.data() + col_cuts[j], N, parts.data() + row_cuts[i] * N + col_cuts[j], N);
+  CHECK(whole == parts);
+}
+
+TEST_CASE("gemm and OpenBLAS's sgemm agree", "[sgemm]") {
+  const int64_t M = 64, N = 200, K = 576;
+  const auto a = random_floats(M * K, 8), b = random_floats(K * N, 9);
+  std::vector<float> ours(M * N), theirs(M * N);
+  gemm(M, N, K, a.data(), K, b.data(), N, ours.data(), N);
+  sgemm_openblas(M, N, K, a.data(), K, b.data(), N, theirs.data(), N);
+  CHECK(count_wrong(ours, theirs, M, N, N, K, 0.0f) == 0);
+}
+
+TEST_CASE("gemm_packed refuses rows that do not start on a panel", "[sgemm]") {
+  const GemmMicroKernel& kernel = gemm_micro_kernel(active_isa());
+  const auto a = random_floats(20 * 10, 10), b = random_floats(10 * 4, 11);
+  const GemmPackedA packed(kernel, a.data(), 20, 10, 10);
+  std::vector<float> c(20 * 4);
+  CHECK_THROWS_WITH(gemm_packed(packed, 1, 5, 4, b.data(), 4, c.data(), 4),
+                    Catch::Contains("do not start on a panel"));
+  CHECK_THROWS_WITH(gemm_packed(packed, 0, 21, 4, b.data(), 4, c.data(), 4), Catch::Contains("20"));
+}
+
+TEST_CASE("instruction families by name, and the CPU's features", "[sgemm]") {
+  CHECK(parse_isa("avx512") == Isa::Avx512);
+  CHECK(parse_isa("avx2") == Isa::Avx2);
+  CHECK(parse_isa("generic") == Isa::Generic);
+  CHECK_THROWS_WITH(parse_isa("avx3"), Catch::Contains("'avx3'") && Catch::Contains("avx512"));
+  CHECK(isa_supported(Isa::Generic));
+  CHECK(isa_supported(active_isa()));
+  // A family implies the ones below it: every AVX-512 CPU has AVX2 and FMA.
+  if (isa_supported(Isa::Avx512)) CHECK(isa_supported(Isa::Avx2));
+  CHECK_FALSE(cpu_feature_list(cpu_features()).empty());
+}
