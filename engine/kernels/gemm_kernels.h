@@ -5,7 +5,8 @@
 //
 // Packed layouts (k-major, so that each step of k reads consecutive floats):
 //   A panel: a[k * MR + r] = A(row0 + r, k0 + k), rows past the matrix's end zero;
-//   B panel: b[k * NR + j] = B(k0 + k, col0 + j), columns past the matrix's end zero.
+//   B panel: b[k * ldb + j] = B(k0 + k, col0 + j): packed (ldb = NR, columns past the matrix's
+//            end zero), or B itself when it is row-major and holds all NR columns.
 #pragma once
 
 #include <cstdint>
@@ -18,11 +19,11 @@ struct GemmMicroKernel {
   Isa isa;
   int mr;  // rows of C per call (A panel height)
   int nr;  // columns of C per call (B panel width)
-  // C[0, rows) x [0, cols) = (C +) sum over k < kc of a[k * mr + r] * b[k * nr + j], with
+  // C[0, rows) x [0, cols) = (C +) sum over k < kc of a[k * mr + r] * b[k * ldb + j], with
   // rows <= mr and cols <= nr; C row-major with leading dimension ldc. Each element is one
   // chain of fused multiply-adds in order of k (Generic: multiply, then add), so a result does
   // not depend on where its row and column sit in a panel.
-  void (*run)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
+  void (*run)(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int rows, int cols,
               bool accumulate);
 };
 
