@@ -12,8 +12,6 @@ What it is not: a training-time or TorchScript benchmark; the module runs eagerl
     /usr/bin/python3 bench/torch_bench.py MODEL.safetensors --input X.npy --threads 1 --runs 10
 """
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -23,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench.protocol import parser, report, timed_runs  # noqa: E402
 from weights_tools.reference import load_model  # noqa: E402
 
 
@@ -39,14 +38,7 @@ class FirstOutput(torch.nn.Module):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('model', help='spdinfer model file (.safetensors)')
-    p.add_argument('--input', required=True, help='input tensor (N, 3, H, W) float32 .npy')
-    p.add_argument('--threads', type=int, default=1)
-    p.add_argument('--runs', type=int, default=10)
-    p.add_argument('--warmup', type=int, default=2)
-    p.add_argument('--save-output', help='write the last run\'s output here (.npy)')
-    args = p.parse_args(argv)
+    args = parser(__doc__.split('\n')[0], 'spdinfer model file (.safetensors)').parse_args(argv)
 
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
@@ -55,23 +47,11 @@ def main(argv=None):
     x = torch.from_numpy(np.load(args.input).astype(np.float32, copy=False))
     load_ms = 1000.0 * (time.perf_counter() - start)
 
-    times = []
     with torch.inference_mode():
-        for _ in range(args.warmup):
-            y = model(x)
-        for _ in range(args.runs):
-            t0 = time.perf_counter()
-            y = model(x)
-            times.append(1000.0 * (time.perf_counter() - t0))
-        if args.runs == 0 and args.warmup == 0:
-            y = model(x)
+        times, y = timed_runs(lambda: model(x), args.runs, args.warmup)
     if args.save_output:
         np.save(args.save_output, y.numpy())
-    out = {'engine': 'torch', 'version': torch.__version__, 'threads': torch.get_num_threads(),
-           'shape': list(x.shape), 'runs': len(times), 'times_ms': [round(t, 4) for t in times],
-           'median_ms': float(np.median(times)) if times else None, 'output_shape': list(y.shape),
-           'load_ms': round(load_ms, 1)}
-    print(json.dumps(out))
+    report('torch', torch.__version__, torch.get_num_threads(), x.shape, times, y.shape, load_ms)
     return 0
 
 
