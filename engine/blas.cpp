@@ -9,11 +9,13 @@
 // 1): OpenBLAS's sgemm copies ("packs") both operands on every call, and with a handful of
 // columns packing the weight matrix costs more than the multiplication, which is bound by
 // reading the weights once. It computes dot products of each weight row with the columns,
-// read straight from the weights.
+// read straight from the weights, by the active family's dot-product kernel
+// (engine/kernels/gemm_kernels.h).
 #include "engine/blas.h"
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <string>
@@ -21,7 +23,6 @@
 
 #include "engine/error.h"
 #include "engine/kernels/sgemm.h"
-#include "engine/vec8.h"
 
 namespace spdinfer {
 namespace {
@@ -32,43 +33,6 @@ void ensure_single_threaded_blas() {
     return true;
   }();
   (void)done;
-}
-
-float sum8(Vec8 v) {
-  float s = 0.0f;
-  for (int l = 0; l < 8; ++l) s += v[l];
-  return s;
-}
-
-constexpr int kPrefetchFloats = 512;
-
-// C[:, 0..NC) (+)= A (M x K) * columns of Bt, where Bt holds the NC columns as rows (NC x K).
-// Two accumulators per column (16 floats of k at a time) hide the latency of the
-// multiply-adds; with NC = 4 all eight stay in registers.
-template <int NC>
-void dot_columns(int M, int K, const float* A, int lda, const float* Bt, float* C, int ldc, bool accumulate) {
-  for (int m = 0; m < M; ++m) {
-    const float* a = A + static_cast<std::ptrdiff_t>(m) * lda;
-    Vec8 lo[NC] = {}, hi[NC] = {};
-    int k = 0;
-    for (; k + 16 <= K; k += 16) {
-      // The weights are read once, from memory; the hardware prefetcher stops at each 4 KiB
-      // page, so ask for the line 2 KiB ahead (past the end it is a no-op: prefetches never fault).
-      __builtin_prefetch(a + k + kPrefetchFloats);
-      const Vec8 a0 = load8(a + k), a1 = load8(a + k + 8);
-      for (int n = 0; n < NC; ++n) {
-        const float* b = Bt + static_cast<std::ptrdiff_t>(n) * K + k;
-        lo[n] += a0 * load8(b);
-        hi[n] += a1 * load8(b + 8);
-      }
-    }
-    float* c = C + static_cast<std::ptrdiff_t>(m) * ldc;
-    for (int n = 0; n < NC; ++n) {
-      float sum = sum8(lo[n] + hi[n]);
-      for (int kk = k; kk < K; ++kk) sum += a[kk] * Bt[static_cast<std::ptrdiff_t>(n) * K + kk];
-      c[n] = accumulate ? c[n] + sum : sum;
-    }
-  }
 }
 
 }  // namespace
@@ -82,10 +46,10 @@ void sgemm_narrow(int M, int N, int K, const float* A, int lda, const float* B, 
   float* bt = columns.data();
   for (int k = 0; k < K; ++k)
     for (int n = 0; n < N; ++n) bt[static_cast<std::ptrdiff_t>(n) * K + k] = B[static_cast<std::ptrdiff_t>(k) * ldb + n];
-  int n = 0;
-  for (; n + 4 <= N; n += 4)
-    dot_columns<4>(M, K, A, lda, bt + static_cast<std::ptrdiff_t>(n) * K, C + n, ldc, accumulate);
-  for (; n < N; ++n) dot_columns<1>(M, K, A, lda, bt + static_cast<std::ptrdiff_t>(n) * K, C + n, ldc, accumulate);
+  static const GemmMicroKernel& kernel = gemm_micro_kernel(active_isa());
+  for (int n = 0; n < N; n += kMaxDotColumns)
+    kernel.dot(M, K, A, lda, bt + static_cast<std::ptrdiff_t>(n) * K, std::min(kMaxDotColumns, N - n), C + n, ldc,
+               accumulate);
 }
 
 void check_blas_int(int64_t value, const char* op, const char* what) {

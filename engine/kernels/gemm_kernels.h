@@ -25,7 +25,15 @@ struct GemmMicroKernel {
   // not depend on where its row and column sit in a panel.
   void (*run)(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int rows, int cols,
               bool accumulate);
+  // The product of few columns (engine/blas.h's sgemm_narrow), bound by reading A once: for each
+  // row m < M of A (row-major, leading dimension lda), C[m][n] = (C[m][n] +) the dot product of
+  // that row with row n < cols of bt (cols x K, contiguous: B's columns), cols <= kMaxDotColumns.
+  // Each sum runs over k in an order that depends only on K.
+  void (*dot)(int64_t M, int64_t K, const float* A, int64_t lda, const float* bt, int cols, float* C, int64_t ldc,
+              bool accumulate);
 };
+
+inline constexpr int kMaxDotColumns = 4;
 
 // Each family's kernel. Calling one the CPU lacks (isa_supported) is an illegal instruction:
 // go through gemm_micro_kernel() unless a test has checked.

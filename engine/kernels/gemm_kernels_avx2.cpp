@@ -20,6 +20,11 @@ struct Lanes {
   static Reg broadcast(const float* p) { return _mm256_broadcast_ss(p); }
   static Reg add(Reg x, Reg y) { return _mm256_add_ps(x, y); }
   static Reg fma(Reg x, Reg y, Reg acc) { return _mm256_fmadd_ps(x, y, acc); }
+  static float sum(Reg v) {
+    const __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 y = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    return _mm_cvtss_f32(_mm_add_ss(y, _mm_shuffle_ps(y, y, 1)));
+  }
 };
 
 constexpr Isa kIsa = Isa::Avx2;

@@ -3,7 +3,8 @@
 // one and several blocks of k), both layouts of B, accumulation, leading dimensions wider than
 // the product (nothing written outside it); weights packed at plan time give the same bits as
 // packed per call; the same bits however rows and columns are split between calls (what makes a
-// convolution's result independent of its thread count); and OpenBLAS, the reference twin, agrees.
+// convolution's result independent of its thread count); each family's dot-product kernel for
+// products of few columns; and OpenBLAS, the reference twin, agrees.
 // A family the CPU lacks is skipped with a line naming it.
 #include <catch2/catch.hpp>
 
@@ -123,6 +124,27 @@ TEST_CASE("gemm gives the same bits however the product is split", "[sgemm]") {
       gemm(*kernel, row_cuts[i + 1] - row_cuts[i], col_cuts[j + 1] - col_cuts[j], K, a.data() + row_cuts[i] * K, K,
            b.data() + col_cuts[j], N, parts.data() + row_cuts[i] * N + col_cuts[j], N);
   CHECK(whole == parts);
+}
+
+TEST_CASE("the dot-product kernel of every family matches the reference", "[sgemm]") {
+  const Isa isa = GENERATE(Isa::Generic, Isa::Avx2, Isa::Avx512);
+  const int64_t M = GENERATE(1, 5, 33);
+  const int64_t K = GENERATE(1, 7, 31, 32, 33, 100, 600);
+  const int cols = GENERATE(1, 2, 3, 4);
+  const bool accumulate = GENERATE(false, true);
+  CAPTURE(isa_name(isa), M, K, cols, accumulate);
+  const GemmMicroKernel* kernel = kernel_if_supported(isa);
+  if (!kernel) return;
+  const int64_t lda = K + 2, ldc = cols + 3;
+  const auto a = random_floats(M * lda, 12), bt = random_floats(cols * K, 13);
+  const float fill = -7.0f;
+  std::vector<float> got = random_floats(M * ldc, 14);
+  for (int64_t r = 0; r < M; ++r) std::fill(got.begin() + r * ldc + cols, got.begin() + (r + 1) * ldc, fill);
+  std::vector<float> want = got;
+  kernel->dot(M, K, a.data(), lda, bt.data(), cols, got.data(), ldc, accumulate);
+  // bt holds B's columns as rows: B^T.
+  gemm_reference(M, cols, K, a.data(), lda, bt.data(), K, want.data(), ldc, accumulate, GemmLayout::Transposed);
+  CHECK(count_wrong(got, want, M, cols, ldc, K, fill) == 0);
 }
 
 TEST_CASE("gemm and OpenBLAS's sgemm agree", "[sgemm]") {
