@@ -5,7 +5,7 @@ What it is:
 - `spdinfer detect` on the bundled demo scene (assets/scenes/demo_scene.jpg) as scripts/demo runs
   it, against the scene's own labels (assets/scenes/demo_scene.txt): a share of its small objects
   is boxed, most boxes are on an object, some with the right class;
-- `spdinfer val` on the generated test split (weights_tools.synth_scenes, seed 0, regenerated
+- `spdinfer val` on the generated test split (weights_tools.train.synth_scenes, seed 0, regenerated
   here: scene i depends only on the seed, the split and i) reproduces the documented mAP@0.5,
   mAP@0.5:0.95 and AP-small. The documented figures are DOCUMENTED below; with the same inputs
   only a change in the engine, the model file or the generator can move them by more than float
@@ -74,7 +74,7 @@ class BundledDetectorTest(unittest.TestCase):
     def test_val_reproduces_the_documented_numbers(self):
         if not os.path.exists(os.path.join(DATA, 't10k-images-idx3-ubyte.gz')):
             raise unittest.SkipTest(f"needs Debian's dataset-fashion-mnist in {DATA} (scripts/bootstrap installs it)")
-        from weights_tools.synth_scenes import PRESETS, generate
+        from weights_tools.train.synth_scenes import PRESETS, generate
         with tempfile.TemporaryDirectory(prefix='spdinfer-scenes-') as root:
             generate(root, {'train': 0, 'val': 0, 'test': TEST_SCENES}, PRESETS['small'], seed=0, log=lambda _: None)
             done = run(cli(), 'val', MODEL, os.path.join(root, 'dataset.json'), '--split', 'test', '--json',

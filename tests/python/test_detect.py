@@ -3,7 +3,7 @@
 What it is: the real YOLOv5n (../shared/weights/yolov5n.pt, converted here) on the two sample
 photos: bus.jpg must give 4 persons and 1 bus, zidane.jpg 2 persons and 1 tie (what the YOLOv5
 code itself finds), with boxes within 2 px and confidences within 0.02 of
-weights_tools.reference_pipeline (PIL decoding, the same letterbox, the reference torch model,
+weights_tools.reference.pipeline (PIL decoding, the same letterbox, the reference torch model,
 the same NMS). JPEG decoders differ by a few grey levels (stb_image vs libjpeg), so the photos
 are also compared as PNGs decoded identically, where the match must be far tighter. Then the
 options (--classes, --max-det, --img rounding, --out, --save-txt, text output). Without
@@ -39,7 +39,7 @@ def detect_json(test, model, images, *args):
 
 def reference(model_path, images, **kwargs):
     from weights_tools.reference import load
-    from weights_tools.reference_pipeline import detect
+    from weights_tools.reference.pipeline import detect
     model, meta = load(str(model_path))
     return [detect(model, meta, str(p), **kwargs) for p in images]
 

@@ -6,7 +6,7 @@ an eval-mode float32 torch module with its weights loaded strictly. The engine's
 judged against these modules (tests/python/test_reference_models.py proves them equal to the
 upstream code's outputs).
 What it is not: the upstream YOLOv5 / SPD-Conv code (nothing of it is imported or needed) nor a
-checkpoint reader (that is weights_tools.checkpoint / weights_tools.convert).
+checkpoint reader (that is weights_tools.convert.checkpoint / weights_tools.convert).
 """
 
 import json
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from weights_tools.convert import convert
-from weights_tools.safetensors_io import read_safetensors
+from weights_tools.convert.safetensors_io import read_safetensors
 
 from .resnet_spd import build_resnet_spd, resnet_spd, resnet_spd_architecture
 from .yolov5 import build_yolov5

@@ -1,7 +1,7 @@
 """Train a YOLOv5-family detector (SPD-YOLOv5 `space_depth_n` or standard `yolov5n`) on CPU.
 
 Usage:
-  /usr/bin/python3 -m weights_tools.train_detector DATA/dataset.json --arch space_depth_n|yolov5n
+  /usr/bin/python3 -m weights_tools.train.detector DATA/dataset.json --arch space_depth_n|yolov5n
       --out DIR [--epochs N] [--minutes M] [--img 320] [--batch 16] [--threads 2] [--seed 0]
       [--augment mosaic|simple] [--schedule cosine|linear] [--optimizer adamw|sgd] [--lr LR] [--limit N]
 
@@ -31,7 +31,7 @@ and training ends at the budget; with --epochs the schedule follows the epochs a
 stops early (cleanly: the checkpoint is still written).
 
 Writes DIR/checkpoint.pt ({'state_dict' (EMA, fp16), 'yaml', 'names'}, the layout
-weights_tools/convert.py reads), DIR/model.safetensors (fp16, preprocess input --img) and
+weights_tools/convert/converter.py reads), DIR/model.safetensors (fp16, preprocess input --img) and
 DIR/train_log.json (arguments, losses per epoch, seconds per epoch).
 What it is not: an evaluator (`spdinfer val` measures the converted file) or a general trainer.
 """
@@ -73,7 +73,7 @@ class TrainError(Exception):
 # ---- data ------------------------------------------------------------------------------------
 
 def read_dataset(path):
-    """The dataset file (JSON written by weights_tools.synth_scenes, or YOLOv5 YAML) as a dict."""
+    """The dataset file (JSON written by weights_tools.train.synth_scenes, or YOLOv5 YAML) as a dict."""
     try:
         with open(path, encoding='utf-8') as f:
             text = f.read()
@@ -505,7 +505,7 @@ def train(args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('data', help='dataset file (dataset.json from weights_tools.synth_scenes, or a YOLOv5 YAML)')
+    p.add_argument('data', help='dataset file (dataset.json from weights_tools.train.synth_scenes, or a YOLOv5 YAML)')
     p.add_argument('--arch', choices=sorted(ARCHITECTURES), required=True)
     p.add_argument('--out', required=True, help='run directory to write')
     p.add_argument('--epochs', type=int, help='epochs (the LR schedule spans them)')

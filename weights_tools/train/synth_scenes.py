@@ -1,7 +1,7 @@
 """Generate detection scenes with small objects: Fashion-MNIST items on procedural backgrounds.
 
 Usage:
-  python3 -m weights_tools.synth_scenes --out DIR [--preset small|large] [--seed 0]
+  python3 -m weights_tools.train.synth_scenes --out DIR [--preset small|large] [--seed 0]
       [--train 4000] [--val 500] [--test 1000] [--size 320 | --size 1280-2560]
       [--object-size 8-40] [--objects 4-16] [--format png|jpg] [--data /usr/share/datasets/fashion-mnist]
 
@@ -26,7 +26,7 @@ half, so no item is shared between splits.
 --preset large gives 1280-2560 px scenes with 6-24 px objects (many per scene): small objects in
 large photos, to be seen at reduced input sizes.
 
-What it is not: an augmentation pipeline (weights_tools/train_detector.py does that). Needs only
+What it is not: an augmentation pipeline (weights_tools/train/detector.py does that). Needs only
 NumPy and PIL.
 """
 

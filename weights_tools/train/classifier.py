@@ -1,7 +1,7 @@
 """Train a ResNet-SPD of the reference family on Fashion-MNIST (Debian's dataset-fashion-mnist).
 
 Usage:
-  /usr/bin/python3 -m weights_tools.train_classifier --out DIR [--epochs 15] [--seed 0] [--ema DECAY]
+  /usr/bin/python3 -m weights_tools.train.classifier --out DIR [--epochs 15] [--seed 0] [--ema DECAY]
       [--width 16] [--no-spd] [--degrade 16] [--threads 2] [--data /usr/share/datasets/fashion-mnist]
       [--val-split 5000] [--label-smoothing 0.1] [--erase 0.25] [--erase-off-epochs K]
       [--zero-init-residual] [--norm-decay D] [--recalibrate-bn]
