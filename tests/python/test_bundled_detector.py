@@ -20,8 +20,7 @@ import tempfile
 import unittest
 
 from tests.python.cli_support import cli, run
-from tests.python.coco_map import yolo_labels
-from tests.python.test_detect import iou
+from tests.python.coco_map import box_iou, yolo_labels
 from tests.python.helpers import REPO
 
 MODEL = REPO / 'assets' / 'scenes_spd_yolov5n.safetensors'
@@ -44,8 +43,8 @@ def match(objects, detections, threshold=0.5):
     free = list(objects)
     hits = 0
     for d in sorted(detections, key=lambda d: -d['confidence']):
-        best = max(((iou(d['box'], box), i) for i, (c, box) in enumerate(free) if c == d['class_id']),
-                   default=(0, None))
+        best = max(((box_iou([d['box']], [box])[0, 0], i) for i, (c, box) in enumerate(free)
+                    if c == d['class_id']), default=(0, None))
         if best[0] >= threshold:
             hits += 1
             free.pop(best[1])

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.python.cli_support import CliErrorAssertions, cli, convert, convert_tiny_yolov5, run
+from tests.python.coco_map import box_iou
 from tests.python.helpers import make_tiny_yolov5_model, shared_file, skip_without_shared
 
 BOX_TOL = 2.0  # px, JPEG photos (different decoders)
@@ -51,14 +52,6 @@ def counts(result):
     return out
 
 
-def iou(a, b):
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def compare(test, got, want, box_tol, conf_tol):
     """Pair each reference detection with the engine's of the same class and largest IoU;
     returns (max box difference in px, max confidence difference)."""
@@ -70,7 +63,7 @@ def compare(test, got, want, box_tol, conf_tol):
     for w in want["detections"]:
         same = [g for g in unused if g["class_id"] == w["class_id"]]
         test.assertTrue(same, f"no {w['class_name']} in the engine's output for {got['image']}")
-        g = max(same, key=lambda g: iou(g["box"], w["box"]))
+        g = max(same, key=lambda g: box_iou([g["box"]], [w["box"]])[0, 0])
         unused.remove(g)
         box = max(abs(a - b) for a, b in zip(g["box"], w["box"]))
         conf = abs(g["confidence"] - w["confidence"])

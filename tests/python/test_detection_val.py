@@ -54,7 +54,8 @@ class DetectionValTest(unittest.TestCase, CliErrorAssertions):
     def setUpClass(cls):
         need_dataset()
         import torch
-        from weights_tools.train.synth_scenes import CLASS_NAMES, PRESETS, generate
+        from weights_tools.train.fashion_mnist import CLASS_NAMES
+        from weights_tools.train.synth_scenes import PRESETS, generate
         from weights_tools.train.detector import ModelEMA, build_model, save
         cls.tmp = tempfile.TemporaryDirectory(prefix='spdinfer-detval-')
         root = cls.tmp.name

@@ -17,8 +17,8 @@ import torch
 
 from weights_tools.reference.common import space_to_depth_tensor
 from weights_tools.reference.resnet_spd import resnet_spd
-from weights_tools.train.classifier import (DEFAULT_DATA, main, parameter_groups, recalibrate_batch_norm,
-                                            zero_init_residuals)
+from weights_tools.train.classifier import main, parameter_groups, recalibrate_batch_norm, zero_init_residuals
+from weights_tools.train.fashion_mnist import DEFAULT_DATA
 
 
 def small_net():

@@ -49,7 +49,8 @@ class BundledModelTest(unittest.TestCase):
         need_dataset()
         import torch
         from weights_tools.reference import load
-        from weights_tools.train.classifier import load_split, to_network_pixels
+        from weights_tools.train.classifier import to_network_pixels
+        from weights_tools.train.fashion_mnist import load_split
         torch.set_num_threads(2)
         cls.model, cls.meta = load(str(MODEL))
         images, labels = load_split(str(DATA), 't10k')
@@ -73,7 +74,8 @@ class BundledModelTest(unittest.TestCase):
 
     def test_model_file_describes_training(self):
         from weights_tools.convert import PRESETS
-        from weights_tools.train.classifier import CLASS_NAMES, PRESET
+        from weights_tools.train.classifier import PRESET
+        from weights_tools.train.fashion_mnist import CLASS_NAMES
         pre = self.meta['preprocess']
         self.assertEqual(pre['input_size'], [32, 32])
         for key in ('scale', 'mean', 'std', 'resize'):
@@ -122,7 +124,8 @@ class BundledSamplesTest(unittest.TestCase):
     def test_samples_are_the_padded_test_images(self):
         need_dataset()
         from PIL import Image
-        from weights_tools.train.classifier import load_split, to_network_pixels
+        from weights_tools.train.classifier import to_network_pixels
+        from weights_tools.train.fashion_mnist import load_split
         images, labels = load_split(str(DATA), 't10k')
         for f in self.samples():
             index = int(f.name.split('_')[1])
@@ -142,7 +145,7 @@ class BundledSamplesTest(unittest.TestCase):
         self.assertEqual(pred, [sample_label(f) for f in files])
 
     def test_engine_val_on_class_folders_of_the_samples(self):
-        from weights_tools.train.classifier import CLASS_NAMES
+        from weights_tools.train.fashion_mnist import CLASS_NAMES
         with tempfile.TemporaryDirectory(prefix='spdinfer-val-') as tmp:
             for f in self.samples():
                 folder = Path(tmp) / CLASS_NAMES[sample_label(f)].replace('/', '_')
