@@ -23,13 +23,13 @@ import torch.nn.functional as F
 
 from tests.python.helpers import REPO, run_convert, shared_file
 from tests.python.test_golden import cli, run
-from weights_tools.convert import transplant as tp
 from weights_tools.convert import convert
-from weights_tools.reference.random_model import randomize_batchnorm, write_random_model
+from weights_tools.convert import transplant as tp
+from weights_tools.convert.safetensors_io import read_safetensors, write_safetensors
 from weights_tools.reference import build_yolov5, model_from_tensors
 from weights_tools.reference.common import space_to_depth_tensor
 from weights_tools.reference.configs import space_depth_config, yolov5_config
-from weights_tools.convert.safetensors_io import read_safetensors, write_safetensors
+from weights_tools.reference.random_model import randomize_batchnorm, write_random_model
 
 RTOL = 1e-4  # max |diff| / max |source output|
 

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from weights_tools.convert.safetensors_io import write_safetensors
 from weights_tools.reference import common, load
 from weights_tools.reference.resnet_spd import ResNetSPD, ResidualBlock
 from weights_tools.reference.yolov5 import YOLOv5
-from weights_tools.convert.safetensors_io import write_safetensors
 
 GOLDEN_FORMAT = 'spdinfer-golden'
 GOLDEN_FORMAT_VERSION = '1'
