@@ -91,9 +91,9 @@ def strides_of(arch):
 def model_file_seeds():
     import torch
     from weights_tools.convert import convert
-    from weights_tools.random_model import randomize_batchnorm, write_random_model
+    from weights_tools.convert.safetensors_io import read_safetensors, write_safetensors
     from weights_tools.reference import build_model
-    from weights_tools.safetensors_io import read_safetensors, write_safetensors
+    from weights_tools.reference.random_model import randomize_batchnorm, write_random_model
 
     with tempfile.TemporaryDirectory(prefix='spdinfer-corpus-') as tmp:
         files = {}

@@ -39,8 +39,8 @@ def box_area(b):
     return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
 
 
-def ious(dt, gt):
-    """IoU matrix (len(dt), len(gt)) of corner boxes."""
+def box_iou(dt, gt):
+    """IoU matrix (len(dt), len(gt)) of corner boxes [x1, y1, x2, y2]; 0 where the union is empty."""
     d = np.asarray(dt, np.float64).reshape(-1, 1, 4)
     g = np.asarray(gt, np.float64).reshape(1, -1, 4)
     iw = np.minimum(d[..., 2], g[..., 2]) - np.maximum(d[..., 0], g[..., 0])
@@ -68,7 +68,7 @@ class COCOEvalBoxes:
         g_ig = g_ig[gtind]
         dtind = np.argsort([-s for s, _ in dt], kind='mergesort')
         dt = [dt[i] for i in dtind[0:self.max_det]]
-        iou = ious([b for _, b in dt], gt) if gt and dt else np.zeros((len(dt), len(gt)))
+        iou = box_iou([b for _, b in dt], gt) if gt and dt else np.zeros((len(dt), len(gt)))
         T, G, D = len(IOU_THRS), len(gt), len(dt)
         gtm, dtm, dt_ig = np.zeros((T, G)), np.zeros((T, D)), np.zeros((T, D))
         for tind, t in enumerate(IOU_THRS):

@@ -5,7 +5,7 @@ What it is:
 - `spdinfer detect` on the bundled demo scene (assets/scenes/demo_scene.jpg) as scripts/demo runs
   it, against the scene's own labels (assets/scenes/demo_scene.txt): a share of its small objects
   is boxed, most boxes are on an object, some with the right class;
-- `spdinfer val` on the generated test split (weights_tools.synth_scenes, seed 0, regenerated
+- `spdinfer val` on the generated test split (weights_tools.train.synth_scenes, seed 0, regenerated
   here: scene i depends only on the seed, the split and i) reproduces the documented mAP@0.5,
   mAP@0.5:0.95 and AP-small. The documented figures are DOCUMENTED below; with the same inputs
   only a change in the engine, the model file or the generator can move them by more than float
@@ -20,8 +20,7 @@ import tempfile
 import unittest
 
 from tests.python.cli_support import cli, run
-from tests.python.coco_map import yolo_labels
-from tests.python.test_detect import iou
+from tests.python.coco_map import box_iou, yolo_labels
 from tests.python.helpers import REPO
 
 MODEL = REPO / 'assets' / 'scenes_spd_yolov5n.safetensors'
@@ -44,8 +43,8 @@ def match(objects, detections, threshold=0.5):
     free = list(objects)
     hits = 0
     for d in sorted(detections, key=lambda d: -d['confidence']):
-        best = max(((iou(d['box'], box), i) for i, (c, box) in enumerate(free) if c == d['class_id']),
-                   default=(0, None))
+        best = max(((box_iou([d['box']], [box])[0, 0], i) for i, (c, box) in enumerate(free)
+                    if c == d['class_id']), default=(0, None))
         if best[0] >= threshold:
             hits += 1
             free.pop(best[1])
@@ -74,7 +73,7 @@ class BundledDetectorTest(unittest.TestCase):
     def test_val_reproduces_the_documented_numbers(self):
         if not os.path.exists(os.path.join(DATA, 't10k-images-idx3-ubyte.gz')):
             raise unittest.SkipTest(f"needs Debian's dataset-fashion-mnist in {DATA} (scripts/bootstrap installs it)")
-        from weights_tools.synth_scenes import PRESETS, generate
+        from weights_tools.train.synth_scenes import PRESETS, generate
         with tempfile.TemporaryDirectory(prefix='spdinfer-scenes-') as root:
             generate(root, {'train': 0, 'val': 0, 'test': TEST_SCENES}, PRESETS['small'], seed=0, log=lambda _: None)
             done = run(cli(), 'val', MODEL, os.path.join(root, 'dataset.json'), '--split', 'test', '--json',

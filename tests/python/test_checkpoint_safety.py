@@ -1,4 +1,4 @@
-"""Tests of weights_tools/checkpoint.py: checkpoints are read without running their code
+"""Tests of weights_tools/convert/checkpoint.py: checkpoints are read without running their code
 (malicious pickles are refused, naming the global), tensors are rebuilt exactly (offset, size,
 stride, dtype) in both torch.save formats, and broken files fail with a CheckpointError.
 torch is used only to *write* the test files and to give the expected values."""
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from tests.python.helpers import run_convert
-from weights_tools.checkpoint import (CheckpointError, StandIn, is_module, load_checkpoint,
+from weights_tools.convert.checkpoint import (CheckpointError, StandIn, is_module, load_checkpoint,
                                       module_state_dict)
 
 

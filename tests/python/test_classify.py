@@ -3,7 +3,7 @@
 What it is: a small random ResNet-SPD (basic blocks [1,1,1,1], width 8, 10 classes, random
 BatchNorm statistics) built with weights_tools.reference, saved as a state_dict and converted
 (CIFAR preset, and once with the Tiny-ImageNet preset); PNG images written with PIL; the
-engine's --json top-k compared with weights_tools.reference_pipeline.classify on the same file.
+engine's --json top-k compared with weights_tools.reference.pipeline.classify on the same file.
 Images of the model's input size need no resizing, so that comparison is tight; an image that
 needs resizing is compared loosely (the two resizers round differently by a grey level at most).
 Also: text output, --labels, directories and globs, and the one-line errors with exit status 2.
@@ -81,7 +81,7 @@ class ClassifyTest(CliErrorAssertions, unittest.TestCase):
 
     def reference(self, model_path, image):
         from weights_tools.reference import load
-        from weights_tools.reference_pipeline import classify
+        from weights_tools.reference.pipeline import classify
         model, meta = load(str(model_path))
         return {e["class_id"]: e["probability"] for e in classify(model, meta, image, topk=10)["topk"]}
 

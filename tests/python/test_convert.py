@@ -1,4 +1,4 @@
-"""Tests of weights_tools/convert.py (and resnet_arch.py through it): the shared YOLOv5
+"""Tests of weights_tools/convert/converter.py (and resnet_arch.py through it): the shared YOLOv5
 checkpoints, ResNet-SPD state_dicts made here with PyTorch, a mid-training YOLOv5 checkpoint,
 a YOLOv5 state_dict + --yaml, presets and names, and the CLI's one-line errors.
 
@@ -23,7 +23,7 @@ from tests.python.helpers import (install_fake_yolov5_modules, make_resnet_spd,
                                   make_tiny_yolov5_model, read_keys_listing, run_convert,
                                   shared_file, skip_without_shared, torch_tensors_to_numpy)
 from weights_tools.convert import PRESETS, convert, yolov5_strides_from_yaml
-from weights_tools.safetensors_io import read_safetensors
+from weights_tools.convert.safetensors_io import read_safetensors
 
 
 def without_num_batches(state_dict):

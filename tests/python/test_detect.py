@@ -3,7 +3,7 @@
 What it is: the real YOLOv5n (../shared/weights/yolov5n.pt, converted here) on the two sample
 photos: bus.jpg must give 4 persons and 1 bus, zidane.jpg 2 persons and 1 tie (what the YOLOv5
 code itself finds), with boxes within 2 px and confidences within 0.02 of
-weights_tools.reference_pipeline (PIL decoding, the same letterbox, the reference torch model,
+weights_tools.reference.pipeline (PIL decoding, the same letterbox, the reference torch model,
 the same NMS). JPEG decoders differ by a few grey levels (stb_image vs libjpeg), so the photos
 are also compared as PNGs decoded identically, where the match must be far tighter. Then the
 options (--classes, --max-det, --img rounding, --out, --save-txt, text output). Without
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.python.cli_support import CliErrorAssertions, cli, convert, convert_tiny_yolov5, run
+from tests.python.coco_map import box_iou
 from tests.python.helpers import make_tiny_yolov5_model, shared_file, skip_without_shared
 
 BOX_TOL = 2.0  # px, JPEG photos (different decoders)
@@ -39,7 +40,7 @@ def detect_json(test, model, images, *args):
 
 def reference(model_path, images, **kwargs):
     from weights_tools.reference import load
-    from weights_tools.reference_pipeline import detect
+    from weights_tools.reference.pipeline import detect
     model, meta = load(str(model_path))
     return [detect(model, meta, str(p), **kwargs) for p in images]
 
@@ -49,14 +50,6 @@ def counts(result):
     for d in result["detections"]:
         out[d["class_name"]] = out.get(d["class_name"], 0) + 1
     return out
-
-
-def iou(a, b):
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def compare(test, got, want, box_tol, conf_tol):
@@ -70,7 +63,7 @@ def compare(test, got, want, box_tol, conf_tol):
     for w in want["detections"]:
         same = [g for g in unused if g["class_id"] == w["class_id"]]
         test.assertTrue(same, f"no {w['class_name']} in the engine's output for {got['image']}")
-        g = max(same, key=lambda g: iou(g["box"], w["box"]))
+        g = max(same, key=lambda g: box_iou([g["box"]], [w["box"]])[0, 0])
         unused.remove(g)
         box = max(abs(a - b) for a, b in zip(g["box"], w["box"]))
         conf = abs(g["confidence"] - w["confidence"])

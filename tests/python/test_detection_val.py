@@ -1,7 +1,7 @@
 """`spdinfer val` on a detector: COCO mAP by the engine versus an independent NumPy implementation.
 
-What it is: a few generated scenes (weights_tools.synth_scenes) and a 10-class YOLOv5n with
-random weights, saved and converted by weights_tools.train_detector's own code; `spdinfer val
+What it is: a few generated scenes (weights_tools.train.synth_scenes) and a 10-class YOLOv5n with
+random weights, saved and converted by weights_tools.train.detector's own code; `spdinfer val
 --json --predictions` on them; the COCO metric recomputed from the predictions file and the label
 files by tests/python/coco_map.py must agree with the engine's numbers to 1e-6 (mAP@0.5,
 mAP@0.75, mAP@0.5:0.95, AP small/medium/large, per class). The NumPy implementation is itself
@@ -54,8 +54,9 @@ class DetectionValTest(unittest.TestCase, CliErrorAssertions):
     def setUpClass(cls):
         need_dataset()
         import torch
-        from weights_tools.synth_scenes import CLASS_NAMES, PRESETS, generate
-        from weights_tools.train_detector import ModelEMA, build_model, save
+        from weights_tools.train.fashion_mnist import CLASS_NAMES
+        from weights_tools.train.synth_scenes import PRESETS, generate
+        from weights_tools.train.detector import ModelEMA, build_model, save
         cls.tmp = tempfile.TemporaryDirectory(prefix='spdinfer-detval-')
         root = cls.tmp.name
         # Every area range, and objects large enough for random boxes to hit some of them.

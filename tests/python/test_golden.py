@@ -1,7 +1,7 @@
 """Layer-by-layer golden tests: the engine against the project's PyTorch reference models.
 
 For each model the test writes a checkpoint (random weights, randomised BatchNorm), converts it,
-dumps every layer's output from PyTorch (weights_tools/dump_golden.py) and runs
+dumps every layer's output from PyTorch (weights_tools/reference/dump_golden.py) and runs
 `spdinfer golden` on it: every layer must be within 1e-4 of the layer's largest magnitude.
 The real YOLOv5n and the reference SPD checkpoint from ../shared are checked too (skipped with a
 message when ../shared is absent).
@@ -17,7 +17,7 @@ import numpy as np
 
 from tests.python.cli_support import cli, run
 from tests.python.helpers import shared_file
-from weights_tools.random_model import write_random_model
+from weights_tools.reference.random_model import write_random_model
 
 RTOL = 1e-4  # of the layer's largest magnitude
 
@@ -33,7 +33,7 @@ class GoldenTest(unittest.TestCase):
 
     def check_golden(self, model_path, shape, min_layers):
         golden = self.dir / 'golden.safetensors'
-        dumped = run(sys.executable, '-m', 'weights_tools.dump_golden', model_path, '--random', '1',
+        dumped = run(sys.executable, '-m', 'weights_tools.reference.dump_golden', model_path, '--random', '1',
                      '--shape', ','.join(map(str, shape)), '-o', golden)
         self.assertEqual(dumped.returncode, 0, dumped.stderr)
         result = run(cli(), 'golden', model_path, golden, '--atol', '0', '--rtol', RTOL, '--threads', '2')

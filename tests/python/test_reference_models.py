@@ -1,4 +1,4 @@
-"""Tests of weights_tools.reference (the PyTorch model definitions) and weights_tools.dump_golden.
+"""Tests of weights_tools.reference (the PyTorch model definitions) and weights_tools.reference.dump_golden.
 
 What they prove: the state_dict names/shapes equal the reference code's key listings, and the
 SPD-YOLOv5n built here reproduces the outputs the upstream SPD-Conv code computed for the same
@@ -16,13 +16,12 @@ import unittest
 import numpy as np
 import torch
 
-from weights_tools import dump_golden
 from weights_tools.convert import convert
-from weights_tools.reference import (build_resnet_spd, build_yolov5, load, load_model, resnet_spd,
+from weights_tools.convert.safetensors_io import read_safetensors, write_safetensors
+from weights_tools.reference import (build_resnet_spd, build_yolov5, dump_golden, load, load_model, resnet_spd,
                                      resnet_spd_architecture)
 from weights_tools.reference.common import space_to_depth_tensor
 from weights_tools.reference.configs import yolov5_config
-from weights_tools.safetensors_io import read_safetensors, write_safetensors
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = os.path.join(os.path.dirname(REPO), 'shared')

@@ -1,4 +1,4 @@
-"""Tests of weights_tools/safetensors_io.py: the container's exact byte layout, write -> read
+"""Tests of weights_tools/convert/safetensors_io.py: the container's exact byte layout, write -> read
 round trips, and refusal of malformed files. numpy only."""
 
 import json
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from weights_tools.safetensors_io import SafetensorsError, read_safetensors, write_safetensors
+from weights_tools.convert.safetensors_io import SafetensorsError, read_safetensors, write_safetensors
 
 
 def sample_tensors():

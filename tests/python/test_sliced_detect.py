@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tests.python.cli_support import CliErrorAssertions, cli, convert, convert_tiny_yolov5, run
 from tests.python.helpers import REPO, shared_file, skip_without_shared
-from tests.python.test_detect import iou
+from tests.python.coco_map import box_iou
 
 IMAGE = sorted((REPO / "assets" / "fashion_mnist").glob("*.png"))[0]
 
@@ -70,11 +70,11 @@ class SlicedYoloV5nTest(unittest.TestCase):
         self.assertIn("sliced inference: tiles 320x320, overlap 0.2, full pass, nmm/ios > 0.5", stderr)
         for want in plain["detections"]:
             same = [d for d in sliced["detections"] if d["class_id"] == want["class_id"]]
-            best = max((iou(d["box"], want["box"]) for d in same), default=0.0)
+            best = max((box_iou([d["box"]], [want["box"]])[0, 0] for d in same), default=0.0)
             with self.subTest(want=want):
                 # One sliced box per object found by the plain pass, where that pass put it.
                 self.assertGreater(best, 0.7, f"{want} vs {same}")
-                self.assertEqual(sum(iou(d["box"], want["box"]) > 0.5 for d in same), 1, same)
+                self.assertEqual(sum(box_iou([d["box"]], [want["box"]])[0, 0] > 0.5 for d in same), 1, same)
         self.assertEqual(sum(d["class_name"] == "bus" for d in sliced["detections"]), 1, sliced)
         for d in sliced["detections"]:
             x1, y1, x2, y2 = d["box"]

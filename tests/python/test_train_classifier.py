@@ -1,4 +1,4 @@
-"""weights_tools.train_classifier's training options, and one tiny run of the whole script.
+"""weights_tools.train.classifier's training options, and one tiny run of the whole script.
 
 What it is: the helpers behind --zero-init-residual, --norm-decay and --recalibrate-bn checked on
 small networks (what each changes, and that names and shapes stay the reference family's), and a
@@ -17,8 +17,8 @@ import torch
 
 from weights_tools.reference.common import space_to_depth_tensor
 from weights_tools.reference.resnet_spd import resnet_spd
-from weights_tools.train_classifier import (DEFAULT_DATA, main, parameter_groups, recalibrate_batch_norm,
-                                            zero_init_residuals)
+from weights_tools.train.classifier import main, parameter_groups, recalibrate_batch_norm, zero_init_residuals
+from weights_tools.train.fashion_mnist import DEFAULT_DATA
 
 
 def small_net():

@@ -1,4 +1,4 @@
-"""Tests of weights_tools/transplant.py: standard YOLOv5 -> SPD-YOLOv5 with the same function.
+"""Tests of weights_tools/convert/transplant.py: standard YOLOv5 -> SPD-YOLOv5 with the same function.
 
 What they prove: the two identities the mapping rests on (stride-2 conv = slot 0 of space_to_depth
 of the stride-1 conv; the 6x6 stem = Focus with rearranged taps), that a random YOLOv5s and the
@@ -23,13 +23,13 @@ import torch.nn.functional as F
 
 from tests.python.helpers import REPO, run_convert, shared_file
 from tests.python.test_golden import cli, run
-from weights_tools import transplant as tp
 from weights_tools.convert import convert
-from weights_tools.random_model import randomize_batchnorm, write_random_model
+from weights_tools.convert import transplant as tp
+from weights_tools.convert.safetensors_io import read_safetensors, write_safetensors
 from weights_tools.reference import build_yolov5, model_from_tensors
 from weights_tools.reference.common import space_to_depth_tensor
 from weights_tools.reference.configs import space_depth_config, yolov5_config
-from weights_tools.safetensors_io import read_safetensors, write_safetensors
+from weights_tools.reference.random_model import randomize_batchnorm, write_random_model
 
 RTOL = 1e-4  # max |diff| / max |source output|
 
@@ -45,7 +45,7 @@ def layers_of(arch, like):
 
 
 def run_transplant(*args):
-    return subprocess.run([sys.executable, '-m', 'weights_tools.transplant', *map(str, args)],
+    return subprocess.run([sys.executable, '-m', 'weights_tools.convert.transplant', *map(str, args)],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
 
 

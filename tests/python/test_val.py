@@ -2,7 +2,7 @@
 
 What it is: the bundled model (assets/fashion_resnet_spd.safetensors) run by the project's PyTorch
 reference (weights_tools.reference.load) on the 10,000 Fashion-MNIST test images, prepared by the
-training code's own functions (weights_tools.train_classifier: pad to 32x32, replicate to RGB,
+training code's own functions (weights_tools.train.classifier: pad to 32x32, replicate to RGB,
 normalise with the model file's preset), versus `spdinfer val --json --predictions` reading the
 Debian idx files itself: the accuracies must agree (to 0.1%, i.e. a prediction that flips on a
 near-tie) and at least 99.9% of the individual predictions must be equal. The model must reach
@@ -49,7 +49,8 @@ class BundledModelTest(unittest.TestCase):
         need_dataset()
         import torch
         from weights_tools.reference import load
-        from weights_tools.train_classifier import load_split, to_network_pixels
+        from weights_tools.train.classifier import to_network_pixels
+        from weights_tools.train.fashion_mnist import load_split
         torch.set_num_threads(2)
         cls.model, cls.meta = load(str(MODEL))
         images, labels = load_split(str(DATA), 't10k')
@@ -73,7 +74,8 @@ class BundledModelTest(unittest.TestCase):
 
     def test_model_file_describes_training(self):
         from weights_tools.convert import PRESETS
-        from weights_tools.train_classifier import CLASS_NAMES, PRESET
+        from weights_tools.train.classifier import PRESET
+        from weights_tools.train.fashion_mnist import CLASS_NAMES
         pre = self.meta['preprocess']
         self.assertEqual(pre['input_size'], [32, 32])
         for key in ('scale', 'mean', 'std', 'resize'):
@@ -122,7 +124,8 @@ class BundledSamplesTest(unittest.TestCase):
     def test_samples_are_the_padded_test_images(self):
         need_dataset()
         from PIL import Image
-        from weights_tools.train_classifier import load_split, to_network_pixels
+        from weights_tools.train.classifier import to_network_pixels
+        from weights_tools.train.fashion_mnist import load_split
         images, labels = load_split(str(DATA), 't10k')
         for f in self.samples():
             index = int(f.name.split('_')[1])
@@ -142,7 +145,7 @@ class BundledSamplesTest(unittest.TestCase):
         self.assertEqual(pred, [sample_label(f) for f in files])
 
     def test_engine_val_on_class_folders_of_the_samples(self):
-        from weights_tools.train_classifier import CLASS_NAMES
+        from weights_tools.train.fashion_mnist import CLASS_NAMES
         with tempfile.TemporaryDirectory(prefix='spdinfer-val-') as tmp:
             for f in self.samples():
                 folder = Path(tmp) / CLASS_NAMES[sample_label(f)].replace('/', '_')
@@ -181,7 +184,7 @@ class ValErrorsTest(unittest.TestCase, CliErrorAssertions):
         """val measures detectors too, but on detection datasets (tests/python/test_detection_val.py):
         a detector given the classification idx files is one line naming the file."""
         need_dataset()
-        from weights_tools.random_model import write_random_model
+        from weights_tools.reference.random_model import write_random_model
         with tempfile.TemporaryDirectory(prefix='spdinfer-val-') as tmp:
             model = Path(tmp) / 'yolo.safetensors'
             write_random_model('yolov5n', str(model))

@@ -4,9 +4,12 @@ What it is: builders for both families from the `architecture` JSON of a spdinfe
 (docs/design.md), and `load_model` / `load`, which turn a model file or a training checkpoint into
 an eval-mode float32 torch module with its weights loaded strictly. The engine's numerics are
 judged against these modules (tests/python/test_reference_models.py proves them equal to the
-upstream code's outputs).
+upstream code's outputs). Beside them in this package, each runnable with
+`python3 -m weights_tools.reference.<name>`: `pipeline` (the image -> answer reference of
+`spdinfer detect` / `classify`), `dump_golden` (every layer's output, for the engine's golden
+tests) and `random_model` (random-weight model files for tests and benchmarks).
 What it is not: the upstream YOLOv5 / SPD-Conv code (nothing of it is imported or needed) nor a
-checkpoint reader (that is weights_tools.checkpoint / weights_tools.convert).
+checkpoint reader (that is weights_tools.convert.checkpoint / weights_tools.convert).
 """
 
 import json
@@ -17,7 +20,7 @@ import numpy as np
 import torch
 
 from weights_tools.convert import convert
-from weights_tools.safetensors_io import read_safetensors
+from weights_tools.convert.safetensors_io import read_safetensors
 
 from .resnet_spd import build_resnet_spd, resnet_spd, resnet_spd_architecture
 from .yolov5 import build_yolov5

@@ -1,9 +1,9 @@
 """PyTorch reference for `spdinfer detect` and `spdinfer classify`: the whole image -> answer path.
 
 Usage (prints the same JSON lines as `spdinfer detect --json` / `classify --json`, without "ms"):
-  /usr/bin/python3 -m weights_tools.reference_pipeline detect MODEL.safetensors IMAGE... [--img 640]
+  /usr/bin/python3 -m weights_tools.reference.pipeline detect MODEL.safetensors IMAGE... [--img 640]
       [--conf 0.25] [--iou 0.45] [--max-det 1000] [--classes 0,2] [--agnostic]
-  /usr/bin/python3 -m weights_tools.reference_pipeline classify MODEL.safetensors IMAGE... [--topk 5]
+  /usr/bin/python3 -m weights_tools.reference.pipeline classify MODEL.safetensors IMAGE... [--topk 5]
 
 What it is: YOLOv5's detect.py path rewritten in plain torch (decode with PIL, letterbox with the
 same geometry and bilinear resize as cv2.INTER_LINEAR, the weights_tools.reference model in fp32,

@@ -11,7 +11,7 @@ builtins.eval, subprocess.*, ...) is refused with a CheckpointError naming it.
 Why not torch.load: Debian's torch 1.13 ignores `pickle_module` unless `weights_only=True`, and
 weights_only refuses YOLOv5 checkpoints (they pickle whole modules). So we unpickle ourselves.
 
-What it is not: it does not interpret the loaded object (convert.py decides what a checkpoint
+What it is not: it does not interpret the loaded object (converter.py decides what a checkpoint
 holds) and imports neither torch nor anything a checkpoint names.
 """
 

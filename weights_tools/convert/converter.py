@@ -10,8 +10,8 @@ What it is: the CLI and the decisions a conversion needs: which kind of checkpoi
 YAML dict + Detect strides), the preprocessing preset and the class names, and the metadata of
 docs/design.md. Errors print one line, `convert: error: FILE: what is wrong`, and exit 2.
 
-What it is not: the safe unpickling (weights_tools/checkpoint.py), ResNet-SPD shape inference
-(weights_tools/resnet_arch.py) or the container format (weights_tools/safetensors_io.py).
+What it is not: the safe unpickling (checkpoint.py), ResNet-SPD shape inference (resnet_arch.py)
+or the container format (safetensors_io.py), all three beside it in weights_tools/convert/.
 It never imports torch and never runs checkpoint code.
 """
 
@@ -25,10 +25,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from weights_tools.checkpoint import (CheckpointError, StandIn, is_module, load_checkpoint,
-                                      module_state_dict)
-from weights_tools.resnet_arch import ArchitectureError, infer_resnet_spd
-from weights_tools.safetensors_io import SafetensorsError, write_safetensors
+from weights_tools.convert.checkpoint import (CheckpointError, StandIn, is_module, load_checkpoint,
+                                              module_state_dict)
+from weights_tools.convert.resnet_arch import ArchitectureError, infer_resnet_spd
+from weights_tools.convert.safetensors_io import SafetensorsError, write_safetensors
 
 FORMAT_VERSION = "1"
 
@@ -351,7 +351,7 @@ def describe_checkpoint(obj, yaml_cfg=None):
             raise ArchitectureError(f"not a state_dict nor a YOLOv5 checkpoint: {_describe(obj)}")
         names = None
         if yaml_cfg is None and isinstance(obj, dict) and isinstance(obj.get("yaml"), dict):
-            yaml_cfg = obj["yaml"]  # a state_dict saved with its architecture (weights_tools.transplant)
+            yaml_cfg = obj["yaml"]  # a state_dict saved with its architecture (weights_tools.convert.transplant)
         if yaml_cfg is not None:
             cfg, family = yaml_cfg, "yolov5"
             strides = yolov5_strides_from_yaml(cfg)

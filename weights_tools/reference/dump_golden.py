@@ -1,7 +1,7 @@
 """Dump every layer's output of the PyTorch reference model, for layer-by-layer engine tests.
 
 Usage:
-    /usr/bin/python3 -m weights_tools.dump_golden MODEL_OR_CHECKPOINT
+    /usr/bin/python3 -m weights_tools.reference.dump_golden MODEL_OR_CHECKPOINT
         (--input IMAGE_OR_NPY | --random SEED [--shape N,C,H,W]) -o GOLDEN.safetensors
 
 What it is: runs `weights_tools.reference` with forward hooks and writes a safetensors file with
@@ -23,10 +23,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from weights_tools.convert.safetensors_io import write_safetensors
 from weights_tools.reference import common, load
 from weights_tools.reference.resnet_spd import ResNetSPD, ResidualBlock
 from weights_tools.reference.yolov5 import YOLOv5
-from weights_tools.safetensors_io import write_safetensors
 
 GOLDEN_FORMAT = 'spdinfer-golden'
 GOLDEN_FORMAT_VERSION = '1'

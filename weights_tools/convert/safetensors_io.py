@@ -6,7 +6,7 @@ back to back, in header order, with `data_offsets` contiguous from 0. Dtypes F32
 which is all the engine reads. `__metadata__` maps strings to strings.
 
 What it is not: it knows nothing of spdinfer's metadata keys or of model families (that is
-weights_tools/convert.py), and it needs only numpy (no torch, no safetensors package).
+weights_tools/convert/converter.py), and it needs only numpy (no torch, no safetensors package).
 """
 
 import json

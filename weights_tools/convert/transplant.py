@@ -1,7 +1,7 @@
 """Transplant a standard YOLOv5 (v6/v7) checkpoint into an SPD-YOLOv5 that computes the same thing.
 
 Usage:
-  /usr/bin/python3 -m weights_tools.transplant SRC.pt -o OUT [--no-verify]
+  /usr/bin/python3 -m weights_tools.convert.transplant SRC.pt -o OUT [--no-verify]
 
 writes
   OUT.safetensors   spdinfer model file (metadata as weights_tools.convert writes it: the source's
@@ -32,7 +32,7 @@ from collections import OrderedDict
 import numpy as np
 
 from weights_tools.convert import ConvertError, convert, yolov5_strides_from_yaml
-from weights_tools.safetensors_io import read_safetensors, write_safetensors
+from weights_tools.convert.safetensors_io import read_safetensors, write_safetensors
 
 # Modules mapped as they are (only their `from` indices and layer numbers change).
 _KEPT = {'Conv', 'C3', 'SPPF', 'SPP', 'Concat', 'nn.Upsample', 'Detect', 'Bottleneck'}

@@ -1,7 +1,7 @@
 """Train a YOLOv5-family detector (SPD-YOLOv5 `space_depth_n` or standard `yolov5n`) on CPU.
 
 Usage:
-  /usr/bin/python3 -m weights_tools.train_detector DATA/dataset.json --arch space_depth_n|yolov5n
+  /usr/bin/python3 -m weights_tools.train.detector DATA/dataset.json --arch space_depth_n|yolov5n
       --out DIR [--epochs N] [--minutes M] [--img 320] [--batch 16] [--threads 2] [--seed 0]
       [--augment mosaic|simple] [--schedule cosine|linear] [--optimizer adamw|sgd] [--lr LR] [--limit N]
 
@@ -31,7 +31,7 @@ and training ends at the budget; with --epochs the schedule follows the epochs a
 stops early (cleanly: the checkpoint is still written).
 
 Writes DIR/checkpoint.pt ({'state_dict' (EMA, fp16), 'yaml', 'names'}, the layout
-weights_tools/convert.py reads), DIR/model.safetensors (fp16, preprocess input --img) and
+weights_tools/convert/converter.py reads), DIR/model.safetensors (fp16, preprocess input --img) and
 DIR/train_log.json (arguments, losses per epoch, seconds per epoch).
 What it is not: an evaluator (`spdinfer val` measures the converted file) or a general trainer.
 """
@@ -41,7 +41,6 @@ import json
 import math
 import os
 import sys
-import time
 
 # libgomp's threads spin while waiting by default, which on a shared machine slows everyone.
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -54,6 +53,7 @@ from PIL import Image  # noqa: E402
 from weights_tools.convert import convert  # noqa: E402
 from weights_tools.reference.configs import space_depth_config, yolov5_config  # noqa: E402
 from weights_tools.reference.yolov5 import build_yolov5  # noqa: E402
+from weights_tools.train.stopwatch import Stopwatch  # noqa: E402
 
 ARCHITECTURES = {'space_depth_n': lambda nc: space_depth_config('n', nc), 'yolov5n': lambda nc: yolov5_config('n', nc)}
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
@@ -73,7 +73,7 @@ class TrainError(Exception):
 # ---- data ------------------------------------------------------------------------------------
 
 def read_dataset(path):
-    """The dataset file (JSON written by weights_tools.synth_scenes, or YOLOv5 YAML) as a dict."""
+    """The dataset file (JSON written by weights_tools.train.synth_scenes, or YOLOv5 YAML) as a dict."""
     try:
         with open(path, encoding='utf-8') as f:
             text = f.read()
@@ -437,10 +437,10 @@ def train(args):
     images, labels = split_files(args.data, data, 'train')
     if args.limit:
         images, labels = images[:args.limit], labels[:args.limit]
-    t0 = time.time()
+    clock = Stopwatch()
     pixels, boxes = load_split(images, labels, nc)
     print(f'train_detector: {len(images)} training scenes, {sum(len(b) for b in boxes)} objects, '
-          f'loaded in {time.time() - t0:.1f} s', flush=True)
+          f'loaded in {clock.seconds():.1f} s', flush=True)
 
     model, arch = build_model(args.arch, nc, args.img)
     loss_fn = YoloLoss(model.model[-1], args.img)
@@ -456,13 +456,13 @@ def train(args):
     print(f'train_detector: {args.arch}, {log["parameters"]} parameters, {steps_per_epoch} steps per epoch, '
           f'img {args.img}, batch {args.batch}, {args.threads} threads, '
           f'{"schedule by time" if by_time else f"{epochs} epochs"}', flush=True)
-    start, step, stopped = time.time(), 0, False
+    run_clock, step, stopped = Stopwatch(), 0, False
     for epoch in range(epochs):
         model.train()
         order = rng.permutation(len(images))
-        sums, epoch_start, epoch_cpu = torch.zeros(3), time.time(), time.process_time()
+        sums, epoch_clock = torch.zeros(3), Stopwatch()
         for s in range(steps_per_epoch):
-            elapsed = time.time() - start
+            elapsed = run_clock.seconds()
             if elapsed >= budget:
                 stopped = True
                 break
@@ -485,7 +485,7 @@ def train(args):
         if done:
             mean = (sums / done).tolist()
             # CPU seconds say what the epoch costs; wall seconds mostly how busy the machine was.
-            seconds, cpu = time.time() - epoch_start, time.process_time() - epoch_cpu
+            seconds, cpu = epoch_clock.seconds(), epoch_clock.cpu_seconds()
             log['epochs'].append({'epoch': epoch + 1, 'steps': done, 'box': mean[0], 'obj': mean[1], 'cls': mean[2],
                                   'lr': opt.param_groups[1]['lr'], 'seconds': round(seconds, 1),
                                   'cpu_seconds': round(cpu, 1)})
@@ -494,7 +494,7 @@ def train(args):
         if stopped:
             print(f'train_detector: time budget of {args.minutes} min reached in epoch {epoch + 1}', flush=True)
             break
-    log['steps'], log['seconds'] = step, round(time.time() - start, 1)
+    log['steps'], log['seconds'] = step, round(run_clock.seconds(), 1)
     os.makedirs(args.out, exist_ok=True)
     save(args.out, ema, arch, names, args.img)
     with open(os.path.join(args.out, 'train_log.json'), 'w') as f:
@@ -505,7 +505,7 @@ def train(args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('data', help='dataset file (dataset.json from weights_tools.synth_scenes, or a YOLOv5 YAML)')
+    p.add_argument('data', help='dataset file (dataset.json from weights_tools.train.synth_scenes, or a YOLOv5 YAML)')
     p.add_argument('--arch', choices=sorted(ARCHITECTURES), required=True)
     p.add_argument('--out', required=True, help='run directory to write')
     p.add_argument('--epochs', type=int, help='epochs (the LR schedule spans them)')

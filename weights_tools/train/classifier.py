@@ -1,7 +1,7 @@
 """Train a ResNet-SPD of the reference family on Fashion-MNIST (Debian's dataset-fashion-mnist).
 
 Usage:
-  /usr/bin/python3 -m weights_tools.train_classifier --out DIR [--epochs 15] [--seed 0] [--ema DECAY]
+  /usr/bin/python3 -m weights_tools.train.classifier --out DIR [--epochs 15] [--seed 0] [--ema DECAY]
       [--width 16] [--no-spd] [--degrade 16] [--threads 2] [--data /usr/share/datasets/fashion-mnist]
       [--val-split 5000] [--label-smoothing 0.1] [--erase 0.25] [--erase-off-epochs K]
       [--zero-init-residual] [--norm-decay D] [--recalibrate-bn]
@@ -34,12 +34,10 @@ What it is not: a general training framework, or anything the engine imports.
 
 import argparse
 import copy
-import gzip
 import json
 import math
 import os
 import sys
-import time
 
 # libgomp's threads spin while waiting by default: on a machine shared with other work that
 # makes a 2-thread step about 10x slower than a 1-thread one. Must be set before torch loads.
@@ -56,45 +54,14 @@ import torch.nn.functional as F  # noqa: E402
 from weights_tools.convert import PRESETS, convert  # noqa: E402
 from weights_tools.reference import load as load_reference  # noqa: E402
 from weights_tools.reference.resnet_spd import resnet_spd  # noqa: E402
+from weights_tools.train.fashion_mnist import CLASS_NAMES, DEFAULT_DATA, load_split  # noqa: E402
+from weights_tools.train.stopwatch import Stopwatch  # noqa: E402
 
-DEFAULT_DATA = '/usr/share/datasets/fashion-mnist'
-CLASS_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
-               'Ankle boot']
 PRESET = 'cifar'  # the converter preset whose normalisation training uses (32x32, scale 1/255, mean/std)
 INPUT_SIZE = 32
 
 
 # ---- data ------------------------------------------------------------------------------------
-
-def read_idx(path):
-    """An idx file (idx3-ubyte images or idx1-ubyte labels, gzip or not) as a uint8 array."""
-    opener = gzip.open if path.endswith('.gz') else open
-    with opener(path, 'rb') as f:
-        data = f.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError(f'{path}: not an unsigned-byte idx file')
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim)]
-    body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(dims)):
-        raise ValueError(f'{path}: {body.size} bytes of data, dimensions {dims} need {int(np.prod(dims))}')
-    return body.reshape(dims)
-
-
-def load_split(data_dir, split):
-    """(images uint8 [N, 28, 28], labels int64 [N]) of 'train' or 't10k'."""
-    def find(kind):
-        for suffix in ('.gz', ''):
-            path = os.path.join(data_dir, f'{split}-{kind}-ubyte{suffix}')
-            if os.path.exists(path):
-                return path
-        raise FileNotFoundError(f'{data_dir}: no {split}-{kind}-ubyte[.gz] (apt-get install dataset-fashion-mnist)')
-    images = read_idx(find('images-idx3'))
-    labels = read_idx(find('labels-idx1')).astype(np.int64)
-    if images.ndim != 3 or labels.shape != images.shape[:1]:
-        raise ValueError(f'{data_dir}: {split} images {images.shape} and labels {labels.shape} do not match')
-    return images, labels
-
 
 def to_network_pixels(images, size=INPUT_SIZE):
     """uint8 [N, h, w] grey -> uint8 [N, 3, size, size] RGB: centred on black (top/left padding
@@ -263,7 +230,7 @@ def train(args):
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(args.seed)
-    t0, cpu0 = time.time(), time.process_time()
+    run_clock = Stopwatch()
 
     train_images, train_labels = load_split(args.data, 'train')
     if args.val_split:
@@ -307,7 +274,7 @@ def train(args):
           f'ema={",".join(map(str, args.ema)) or "none"}, scored on {split} ({len(x_test)} images)', flush=True)
     for epoch in range(args.epochs):
         net.train()
-        te = time.time()
+        epoch_clock = Stopwatch()
         order = torch.randperm(len(x_train), generator=gen)
         total_loss = 0.0
         for step in range(steps_per_epoch):
@@ -325,7 +292,7 @@ def train(args):
             for average in averages:
                 average.update()
             total_loss += loss.item()
-        entry = {'epoch': epoch + 1, 'loss': total_loss / steps_per_epoch, 'seconds': time.time() - te}
+        entry = {'epoch': epoch + 1, 'loss': total_loss / steps_per_epoch, 'seconds': epoch_clock.seconds()}
         acc = ''
         if args.eval_every and ((epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs):
             entry[f'{split}_top1'] = evaluate(net, x_test, y_test)[0]
@@ -335,8 +302,8 @@ def train(args):
                 acc += f' (EMA {average.decay}: {top1 * 100:.2f}%)'
         log['epochs'].append(entry)
         print(f"epoch {epoch + 1}/{args.epochs}: loss {entry['loss']:.4f}, {entry['seconds']:.0f} s{acc}", flush=True)
-    log['train_seconds'] = time.time() - t0
-    log['train_cpu_seconds'] = time.process_time() - cpu0  # all threads; wall time depends on the machine's load
+    log['train_seconds'] = run_clock.seconds()
+    log['train_cpu_seconds'] = run_clock.cpu_seconds()  # all threads; wall time depends on the machine's load
     log[f'fp32_{split}_top1'] = evaluate(net, x_test, y_test)[0]  # the network as trained
     for average in averages:
         log[f'fp32_ema_{average.decay}_{split}_top1'] = evaluate(average.model(), x_test, y_test)[0]

@@ -1,7 +1,7 @@
 """Generate detection scenes with small objects: Fashion-MNIST items on procedural backgrounds.
 
 Usage:
-  python3 -m weights_tools.synth_scenes --out DIR [--preset small|large] [--seed 0]
+  python3 -m weights_tools.train.synth_scenes --out DIR [--preset small|large] [--seed 0]
       [--train 4000] [--val 500] [--test 1000] [--size 320 | --size 1280-2560]
       [--object-size 8-40] [--objects 4-16] [--format png|jpg] [--data /usr/share/datasets/fashion-mnist]
 
@@ -26,24 +26,22 @@ half, so no item is shared between splits.
 --preset large gives 1280-2560 px scenes with 6-24 px objects (many per scene): small objects in
 large photos, to be seen at reduced input sizes.
 
-What it is not: an augmentation pipeline (weights_tools/train_detector.py does that). Needs only
+What it is not: an augmentation pipeline (weights_tools/train/detector.py does that). Needs only
 NumPy and PIL.
 """
 
 import argparse
-import gzip
 import json
 import math
 import os
 import sys
-import time
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-DEFAULT_DATA = '/usr/share/datasets/fashion-mnist'
-CLASS_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
-               'Ankle boot']
+from weights_tools.train.fashion_mnist import CLASS_NAMES, DEFAULT_DATA, load_split
+from weights_tools.train.stopwatch import Stopwatch
+
 SPLITS = ('train', 'val', 'test')
 # Which Fashion-MNIST file and which of its items each split draws from (disjoint item sets).
 SPLIT_SOURCE = {'train': ('train', 0, 60000), 'val': ('t10k', 0, 5000), 'test': ('t10k', 5000, 10000)}
@@ -57,40 +55,7 @@ MIN_CONTRAST = 0.25      # |item brightness - background brightness| in [0, 1]
 PLACEMENT_TRIES = 30
 
 
-class SceneError(Exception):
-    pass
-
-
-# ---- Fashion-MNIST ---------------------------------------------------------------------------
-
-def read_idx_ubyte(path):
-    """The unsigned-byte array of an idx file (gzip or plain): header 0, 0, 0x08, ndim, then
-    ndim big-endian uint32 sizes."""
-    with (gzip.open if path.endswith('.gz') else open)(path, 'rb') as f:
-        raw = f.read()
-    if raw[:3] != b'\0\0\x08':
-        raise SceneError(f'{path}: not an unsigned-byte idx file')
-    shape = tuple(np.frombuffer(raw, '>u4', count=raw[3], offset=4).astype(int))
-    values = np.frombuffer(raw, np.uint8, offset=4 + 4 * len(shape))
-    if values.size != math.prod(shape):
-        raise SceneError(f'{path}: {values.size} bytes of data for an array of shape {shape}')
-    return values.reshape(shape)
-
-
-def load_items(data_dir, prefix):
-    """(images [N, 28, 28] uint8, labels [N]) of Fashion-MNIST's 'train' or 't10k' file pair."""
-    out = []
-    for kind in ('images-idx3', 'labels-idx1'):
-        names = [f'{prefix}-{kind}-ubyte.gz', f'{prefix}-{kind}-ubyte']
-        paths = [os.path.join(data_dir, n) for n in names if os.path.exists(os.path.join(data_dir, n))]
-        if not paths:
-            raise SceneError(f'{data_dir}: no {names[0]} (apt-get install dataset-fashion-mnist)')
-        out.append(read_idx_ubyte(paths[0]))
-    images, labels = out
-    if images.ndim != 3 or labels.shape != images.shape[:1]:
-        raise SceneError(f'{data_dir}: {prefix} images {images.shape} and labels {labels.shape} do not match')
-    return images, labels.astype(np.int64)
-
+# ---- Fashion-MNIST items ---------------------------------------------------------------------
 
 def tight_crop(grey):
     """The item's pixels inside its tight box (grey > ITEM_THRESHOLD); None for a blank image."""
@@ -289,14 +254,14 @@ def generate(out, counts, options, seed=0, fmt='png', data_dir=DEFAULT_DATA, log
             continue
         prefix, begin, end = SPLIT_SOURCE[split]
         if prefix not in sources:
-            sources[prefix] = load_items(data_dir, prefix)
+            sources[prefix] = load_split(data_dir, prefix)
         images, labels = sources[prefix]
-        t0 = time.time()
+        clock = Stopwatch()
         total, small = write_split(out, split, counts[split], images[begin:end], labels[begin:end], options,
                                    seed, fmt)
         stats[split] = {'images': counts[split], 'objects': total, 'objects_under_32x32': small}
         log(f'synth_scenes: {split}: {counts[split]} scenes, {total} objects ({small} under 32x32 px) '
-            f'in {time.time() - t0:.1f} s')
+            f'in {clock.seconds():.1f} s')
     dataset = {
         'path': os.path.abspath(out),
         **{split: f'images/{split}' for split in SPLITS if counts[split] > 0},
@@ -346,7 +311,7 @@ def main(argv=None):
     try:
         generate(args.out, {'train': args.train, 'val': args.val, 'test': args.test}, options, args.seed,
                  args.format, args.data)
-    except (SceneError, OSError) as e:
+    except (OSError, ValueError) as e:
         print(f'synth_scenes: error: {e}', file=sys.stderr)
         return 2
     return 0
