@@ -37,29 +37,6 @@ float* grow(std::vector<float>& v, int64_t floats) {
   return v.data();
 }
 
-// B's rows [k0, k0 + kc) and columns [n0, n0 + nc) as panels of nr columns (see gemm_kernels.h).
-void pack_b(const float* B, int64_t ldb, GemmLayout layout, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
-            float* out) {
-  for (int64_t j0 = 0; j0 < nc; j0 += nr, out += kc * nr) {
-    const int64_t w = std::min<int64_t>(nr, nc - j0);
-    if (layout == GemmLayout::RowMajor) {
-      const float* src = B + k0 * ldb + n0 + j0;
-      for (int64_t k = 0; k < kc; ++k, src += ldb) {
-        float* dst = out + k * nr;
-        std::memcpy(dst, src, sizeof(float) * w);
-        std::fill(dst + w, dst + nr, 0.0f);
-      }
-    } else {
-      for (int64_t k = 0; k < kc; ++k) {
-        float* dst = out + k * nr;
-        const float* src = B + (n0 + j0) * ldb + k0 + k;
-        for (int64_t j = 0; j < w; ++j) dst[j] = src[j * ldb];
-        std::fill(dst + w, dst + nr, 0.0f);
-      }
-    }
-  }
-}
-
 // A's rows [m0, m0 + mc) and columns [k0, k0 + kc) as panels of mr rows, each kc long; rows past
 // `rows_in_matrix` zero.
 void pack_a(const float* A, int64_t lda, int64_t rows_in_matrix, int64_t m0, int64_t mc, int64_t k0, int64_t kc,
@@ -85,25 +62,31 @@ struct ASource {
   int64_t row0 = 0;  // the packed rows' offset (gemm_packed's row0)
 };
 
-void gemm_blocked(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K, const ASource& a,
-                  const float* B, int64_t ldb, GemmLayout layout, float* C, int64_t ldc, bool accumulate) {
+void gemm_blocked(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K, const ASource& a, const GemmB& b,
+                  float* C, int64_t ldc, bool accumulate, const GemmEpilogue* epilogue) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate)
       for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
+    if (epilogue) (*epilogue)(0, N);
     return;
   }
   thread_local Scratch scratch;
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t block_m = kBlockM / mr * mr;
-  for (int64_t k0 = 0; k0 < K; k0 += kGemmBlockK) {
-    const int64_t kc = std::min(kGemmBlockK, K - k0);
+  int64_t ldb = 0;
+  const float* B = M <= kDirectBMaxPanels * mr ? b.row_major(ldb) : nullptr;
+  // K in equal blocks of at most kGemmBlockK (288 = 144 + 144, not 256 + 32: a short last block
+  // would load and store C again for little work).
+  const int64_t k_blocks = (K + kGemmBlockK - 1) / kGemmBlockK, block_k = (K + k_blocks - 1) / k_blocks;
+  for (int64_t k0 = 0; k0 < K; k0 += block_k) {
+    const int64_t kc = std::min(block_k, K - k0);
     const bool add = accumulate || k0 > 0;
     for (int64_t n0 = 0; n0 < N; n0 += kBlockN) {
       const int64_t nc = std::min(kBlockN, N - n0);
       float* bp = grow(scratch.b, kc * ((nc + nr - 1) / nr * nr));
-      const bool direct_b = layout == GemmLayout::RowMajor && M <= kDirectBMaxPanels * mr;
-      if (!direct_b) pack_b(B, ldb, layout, k0, kc, n0, nc, nr, bp);
+      const bool direct_b = B != nullptr;
+      if (!direct_b) b.pack(k0, kc, n0, nc, nr, bp);
       for (int64_t m0 = 0; m0 < M; m0 += block_m) {
         const int64_t mc = std::min(block_m, M - m0);
         const float* ap;
@@ -125,7 +108,7 @@ void gemm_blocked(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K
             b_panel = B + k0 * ldb + n0 + j0;
             b_ld = ldb;
           } else if (direct_b) {  // a column tail: the kernel reads nr columns, so pad a copy
-            pack_b(B, ldb, layout, k0, kc, n0 + j0, cols, nr, bp);
+            b.pack(k0, kc, n0 + j0, cols, nr, bp);
             b_panel = bp;
           }
           for (int64_t i0 = 0; i0 < mc; i0 += mr) {
@@ -135,11 +118,41 @@ void gemm_blocked(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K
           }
         }
       }
+      if (epilogue && k0 + kc == K) (*epilogue)(n0, nc);
     }
   }
 }
 
 }  // namespace
+
+void GemmBMatrix::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* out) const {
+  const float* B = b_;
+  const int64_t ldb = ldb_;
+  for (int64_t j0 = 0; j0 < nc; j0 += nr, out += kc * nr) {
+    const int64_t w = std::min<int64_t>(nr, nc - j0);
+    if (layout_ == GemmLayout::RowMajor) {
+      const float* src = B + k0 * ldb + n0 + j0;
+      for (int64_t k = 0; k < kc; ++k, src += ldb) {
+        float* dst = out + k * nr;
+        std::memcpy(dst, src, sizeof(float) * w);
+        std::fill(dst + w, dst + nr, 0.0f);
+      }
+    } else {
+      for (int64_t k = 0; k < kc; ++k) {
+        float* dst = out + k * nr;
+        const float* src = B + (n0 + j0) * ldb + k0 + k;
+        for (int64_t j = 0; j < w; ++j) dst[j] = src[j * ldb];
+        std::fill(dst + w, dst + nr, 0.0f);
+      }
+    }
+  }
+}
+
+const float* GemmBMatrix::row_major(int64_t& ld) const {
+  if (layout_ != GemmLayout::RowMajor) return nullptr;
+  ld = ldb_;
+  return b_;
+}
 
 const GemmMicroKernel& gemm_micro_kernel(Isa isa) {
   switch (isa) {
@@ -162,7 +175,7 @@ void gemm(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K, const 
   ASource a;
   a.A = A;
   a.lda = lda;
-  gemm_blocked(kernel, M, N, K, a, B, ldb, b_layout, C, ldc, accumulate);
+  gemm_blocked(kernel, M, N, K, a, GemmBMatrix(B, ldb, b_layout), C, ldc, accumulate, nullptr);
 }
 
 void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
@@ -173,6 +186,11 @@ void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const fl
 
 void gemm_packed(const GemmPackedA& a, int64_t row0, int64_t rows, int64_t N, const float* B, int64_t ldb,
                  float* c, int64_t ldc, bool accumulate, GemmLayout b_layout) {
+  gemm_packed(a, row0, rows, N, GemmBMatrix(B, ldb, b_layout), c, ldc, accumulate);
+}
+
+void gemm_packed(const GemmPackedA& a, int64_t row0, int64_t rows, int64_t N, const GemmB& b, float* c,
+                 int64_t ldc, bool accumulate, const GemmEpilogue* epilogue) {
   if (row0 % a.kernel().mr != 0 || row0 < 0 || rows < 0 || row0 + rows > a.rows())
     throw Error("gemm_packed: rows [" + std::to_string(row0) + ", " + std::to_string(row0 + rows) +
                 ") do not start on a panel of " + std::to_string(a.kernel().mr) + " rows within the matrix's " +
@@ -180,7 +198,7 @@ void gemm_packed(const GemmPackedA& a, int64_t row0, int64_t rows, int64_t N, co
   ASource source;
   source.packed = &a;
   source.row0 = row0;
-  gemm_blocked(a.kernel(), rows, N, a.cols(), source, B, ldb, b_layout, c, ldc, accumulate);
+  gemm_blocked(a.kernel(), rows, N, a.cols(), source, b, c, ldc, accumulate, epilogue);
 }
 
 void gemm_reference(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,

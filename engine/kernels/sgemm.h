@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "engine/kernels/gemm_kernels.h"
@@ -19,6 +20,40 @@ namespace spdinfer {
 
 // How B is stored: (K x N) row-major, or transposed, (N x K) row-major (a linear layer's weight).
 enum class GemmLayout { RowMajor, Transposed };
+
+// Where the GEMM reads B (K x N) from: it asks for blocks of rows and columns packed into the
+// kernels' panels (gemm_kernels.h), so B need not exist as a matrix: a convolution packs its
+// blocks straight from the input image (im2col inside the packing, engine/kernels/im2col_b.h).
+class GemmB {
+ public:
+  virtual ~GemmB() = default;
+  // Rows [k0, k0 + kc) and columns [n0, n0 + nc) as panels of nr columns, k-major, columns past
+  // nc zero: panel p at out + p * kc * nr.
+  virtual void pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* out) const = 0;
+  // B's row-major storage when the kernels may read it where it lies (ld set), else null.
+  virtual const float* row_major(int64_t& ld) const {
+    (void)ld;
+    return nullptr;
+  }
+};
+
+// B stored as a matrix: (K x N) row-major, or transposed.
+class GemmBMatrix : public GemmB {
+ public:
+  GemmBMatrix(const float* b, int64_t ldb, GemmLayout layout) : b_(b), ldb_(ldb), layout_(layout) {}
+  void pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* out) const override;
+  const float* row_major(int64_t& ld) const override;
+
+ private:
+  const float* b_;
+  int64_t ldb_;
+  GemmLayout layout_;
+};
+
+// Called with each block of C's columns [n0, n0 + nc) once it holds its final values (all its
+// rows, after the last block of k), while it is still in cache: a convolution's bias and
+// activation.
+using GemmEpilogue = std::function<void(int64_t n0, int64_t nc)>;
 
 // A (rows x cols) in the kernel's panels of kernel.mr rows, each over all of cols (k-major), rows
 // past the end zero: made once, multiplied many times. Tied to the family it was packed for.
@@ -42,8 +77,8 @@ class GemmPackedA {
 
 // C (M x N) = A (M x K) * B [+ C when accumulate], B (K x N) or, transposed, (N x K). Leading
 // dimensions are in floats. Each element is one chain of multiply-adds over k in order, rounded
-// to float after every block of kGemmBlockK values of k; results may differ from another
-// family's or from OpenBLAS's in the last bits.
+// to float after every block of k (K cut into equal blocks of at most kGemmBlockK); results may
+// differ from another family's or from OpenBLAS's in the last bits.
 void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
           int64_t ldc, bool accumulate = false, GemmLayout b_layout = GemmLayout::RowMajor);
 
@@ -57,6 +92,11 @@ void gemm(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K, const 
 // row0 must be a multiple of a.kernel().mr. B as in gemm.
 void gemm_packed(const GemmPackedA& a, int64_t row0, int64_t rows, int64_t N, const float* B, int64_t ldb,
                  float* c, int64_t ldc, bool accumulate = false, GemmLayout b_layout = GemmLayout::RowMajor);
+
+// The general form: rows [row0, row0 + rows) of the packed A times any B source, C's first row at
+// c (ldc), then `epilogue` (if given) on each finished block of columns.
+void gemm_packed(const GemmPackedA& a, int64_t row0, int64_t rows, int64_t N, const GemmB& b, float* c,
+                 int64_t ldc, bool accumulate = false, const GemmEpilogue* epilogue = nullptr);
 
 // Plain loops accumulating in double: what every family is tested against.
 void gemm_reference(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
