@@ -45,14 +45,14 @@ class Conv2dKernel : public Kernel {
       throw Error("bias shape " + shape_to_string(weights[1]->shape()) + " does not match " +
                   std::to_string(weight_.at(0)) + " output channels");
     output_shape_ = conv2d_output_shape(input, weight_, p_);
-    // Weights laid out for Winograd or for packed_sgemm once, here, rather than on every run.
+    // Weights laid out for Winograd or for gemm_packed once, here, rather than on every run.
     if (winograd_applies(input_, weight_, p_))
-      winograd_weights_ = winograd_weights(*weights[0]);
+      winograd_weights_ = WinogradWeights(*weights[0]);
     else if (conv2d_packs_weights(input_, weight_, p_))
       packed_weights_ = conv2d_pack_weights(*weights[0]);
   }
   std::size_t workspace_floats(int threads) const override {
-    if (winograd_weights_.numel() > 0) return winograd_workspace_floats(input_, weight_, p_, threads);
+    if (!winograd_weights_.empty()) return winograd_workspace_floats(input_, weight_, p_, threads);
     return conv2d_workspace_floats(input_, weight_, p_, threads, !packed_weights_.empty());
   }
   double macs() const override {
@@ -60,8 +60,8 @@ class Conv2dKernel : public Kernel {
   }
   void run(const std::vector<const Tensor*>& args, Tensor& out, float* ws, int threads) const override {
     const Tensor* bias = args.size() > 2 ? args[2] : nullptr;
-    if (winograd_weights_.numel() > 0) {
-      conv2d_winograd(*args[0], winograd_weights_, weight_, bias, p_, out, ws, threads);
+    if (!winograd_weights_.empty()) {
+      conv2d_winograd(*args[0], winograd_weights_, bias, p_, out, ws, threads);
     } else {
       conv2d(*args[0], *args[1], bias, p_, out, ws, threads,
              packed_weights_.empty() ? nullptr : &packed_weights_);
@@ -71,8 +71,8 @@ class Conv2dKernel : public Kernel {
  private:
   Conv2dParams p_;
   Shape input_, weight_;
-  Tensor winograd_weights_;      // empty unless the Winograd path runs this convolution
-  PackedMatrix packed_weights_;  // empty unless conv2d_packs_weights for this input shape
+  WinogradWeights winograd_weights_;  // empty unless the Winograd path runs this convolution
+  GemmPackedA packed_weights_;   // empty unless conv2d_packs_weights for this input shape
 };
 
 // --- space_to_depth: inputs x; optional weights scale, shift (4C) of a

@@ -7,7 +7,7 @@
 //
 // Not here: threading (callers split C's rows or columns over the engine's threads and call this
 // per part), other precisions, and the narrow products of a handful of columns (engine/blas.h's
-// sgemm_narrow and packed_gemm serve those).
+// sgemm_narrow serves those).
 #pragma once
 
 #include <cstdint>

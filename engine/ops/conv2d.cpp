@@ -22,14 +22,14 @@
 #include "engine/blas.h"
 #include "engine/error.h"
 #include "engine/int_math.h"
-#include "engine/packed_gemm.h"
+#include "engine/kernels/sgemm.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
 namespace {
 
 // Target size of one thread's im2col tile: half of a 1 MiB L2, leaving room for the packed
-// weight panel sgemm keeps next to it.
+// weight block the GEMM keeps next to it.
 constexpr int64_t kIm2colTileFloats = 1 << 17;
 // Narrower tiles make sgemm repack the weights too often for too little work.
 constexpr int64_t kMinTileCols = 128;
@@ -43,6 +43,14 @@ constexpr int64_t kBatchedGemmCols = 256;
 // Output channels per batched GEMM: enough rows for sgemm to run well, few enough that a
 // layer has a tile for each thread.
 constexpr int64_t kBatchedTileRows = 64;
+// Layers whose planes have at most this many output columns multiply weights packed once, at
+// plan time, instead of packing them on every call (which for few columns costs as much as the
+// multiplication).
+// Measured on AVX-512, 1 thread, GFLOP/s packed per call -> at plan time: 16 columns (512 x 4608
+// weights) 27 -> 47, 64 columns (256 x 2304) 86 -> 154, 196 (512 x 1152) 111 -> 133, 784
+// (256 x 576) 134 -> 143: past a few hundred columns the gain no longer pays for the copy of
+// the weights the packed form is.
+constexpr int64_t kPackedWeightsMaxColumns = 256;
 
 // Every size the kernels need, derived once from validated shapes.
 struct ConvDims {
@@ -97,8 +105,9 @@ Range valid_range(int64_t count, int64_t stride, int64_t offset, int64_t size) {
 // when the output is too small for that (deep layers: few columns, many output channels), the
 // output channels are split as well, each thread building its own copy of the im2col tile.
 enum class ConvPath { Depthwise, Pointwise, Im2col };
-// Which product the GEMMs use: OpenBLAS, sgemm_narrow (at most kNarrowGemmColumns columns), or
-// packed_sgemm on weights packed at plan time (at most kPackedGemmMaxColumns columns).
+// Which product the GEMMs use: sgemm (weights packed per call), sgemm_narrow (at most
+// kNarrowGemmColumns columns), or gemm_packed on weights packed at plan time (at most
+// kPackedWeightsMaxColumns columns).
 enum class GemmKernel { Blas, Narrow, Packed };
 struct ConvPlan {
   ConvPath path;
@@ -116,7 +125,7 @@ struct ConvPlan {
   }
 };
 
-// `packed`: the weights are also at hand packed for packed_sgemm (groups == 1 only).
+// `packed`: the weights are also at hand packed for gemm_packed (groups == 1 only).
 ConvPlan plan_conv(const ConvDims& d, const Conv2dParams& p, int threads, bool packed) {
   threads = std::max(threads, 1);
   ConvPlan plan{ConvPath::Im2col};
@@ -158,13 +167,16 @@ ConvPlan plan_conv(const ConvDims& d, const Conv2dParams& p, int threads, bool p
   plan.tile_cols = ceil_div(d.OHW, std::min(col_tiles, d.OHW));
   plan.col_tiles = ceil_div(d.OHW, plan.tile_cols);
   plan.tile_rows = ceil_div(d.Og, row_tiles);
-  const int64_t gemm_cols = batched ? plan.batch_images * d.OHW : plan.tile_cols;  // the widest product
+  // The columns of one plane (all its tiles): the decision to pack is per layer, so that only the
+  // layers of small maps hold a second, packed copy of their weights.
+  const int64_t plane_cols = plan.batch_images * d.OHW;
   if (narrow) {
     plan.gemm = GemmKernel::Narrow;
-  } else if (packed && d.groups == 1 && gemm_cols <= kPackedGemmMaxColumns) {
+  } else if (packed && d.groups == 1 && plane_cols <= kPackedWeightsMaxColumns) {
     plan.gemm = GemmKernel::Packed;
     // Row tiles start on a panel of the packed weights.
-    plan.tile_rows = ceil_div(plan.tile_rows, PackedMatrix::kRows) * PackedMatrix::kRows;
+    const int64_t panel = gemm_micro_kernel(active_isa()).mr;
+    plan.tile_rows = ceil_div(plan.tile_rows, panel) * panel;
   }
   plan.row_tiles = ceil_div(d.Og, plan.tile_rows);
   plan.slots = std::max<int64_t>(1, std::min<int64_t>(threads, planes * plan.items()));
@@ -253,14 +265,14 @@ void bias_activation(float* c, int64_t rows, int64_t cols, int64_t ld, const flo
 // The weights in both layouts: w (O, K) row-major, and packed (null unless the plan packs).
 struct GemmWeights {
   const float* w;
-  const PackedMatrix* packed;
+  const GemmPackedA* packed;
 };
 
 // out (rows x N) = weight rows [oc0, oc0 + rows) * columns B (K x N), by the product the plan chose.
 void gemm(GemmKernel kernel, const GemmWeights& weights, int64_t oc0, int64_t rows, int64_t N, int64_t K,
           const float* B, int64_t ldb, float* C, int64_t ldc) {
   if (kernel == GemmKernel::Packed) {
-    packed_sgemm(*weights.packed, oc0, rows, N, B, ldb, C, ldc);
+    gemm_packed(*weights.packed, oc0, rows, N, B, ldb, C, ldc);
     return;
   }
   (kernel == GemmKernel::Narrow ? sgemm_narrow : sgemm)(
@@ -406,14 +418,14 @@ bool conv2d_packs_weights(const Shape& input, const Shape& weight, const Conv2dP
   return plan_conv(d, params, 1, true).gemm == GemmKernel::Packed;
 }
 
-PackedMatrix conv2d_pack_weights(const Tensor& weight) {
+GemmPackedA conv2d_pack_weights(const Tensor& weight) {
   const Shape& s = weight.shape();
   if (s.size() != 4) throw Error("conv2d: weight must be (O, C/groups, kH, kW), found " + shape_to_string(s));
-  return PackedMatrix(weight.data(), s[0], s[1] * s[2] * s[3], s[1] * s[2] * s[3]);
+  return GemmPackedA(gemm_micro_kernel(active_isa()), weight.data(), s[0], s[1] * s[2] * s[3], s[1] * s[2] * s[3]);
 }
 
 void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& p, Tensor& out,
-            float* workspace, int threads, const PackedMatrix* packed_weights) {
+            float* workspace, int threads, const GemmPackedA* packed_weights) {
   const ConvDims d = check_conv_call(input, weight, bias, p, out);
   if (packed_weights && (packed_weights->rows() != d.O || packed_weights->cols() != d.K))
     throw Error("conv2d: packed weights are (" + std::to_string(packed_weights->rows()) + ", " +

@@ -11,7 +11,7 @@
 #include <cstddef>
 
 #include "engine/ops/activation.h"
-#include "engine/packed_gemm.h"
+#include "engine/kernels/sgemm.h"
 #include "engine/tensor.h"
 
 namespace spdinfer {
@@ -43,17 +43,19 @@ void conv2d_reference(const Tensor& input, const Tensor& weight, const Tensor* b
 std::size_t conv2d_workspace_floats(const Shape& input, const Shape& weight, const Conv2dParams& params,
                                     int threads, bool packed_weights = false);
 
-// Whether conv2d's products for these shapes are narrow enough (at most kPackedGemmMaxColumns
-// columns: a small output map, batch 1) that weights packed once at plan time make them faster.
+// Whether conv2d's products for these shapes have few enough columns (at most
+// kPackedWeightsMaxColumns: a small output map, batch 1) that weights packed once at plan time
+// make them faster than packing them on every call.
 bool conv2d_packs_weights(const Shape& input, const Shape& weight, const Conv2dParams& params);
-// The weight (O, C/groups, kH, kW) as the (O, C/groups*kH*kW) matrix packed for packed_sgemm.
-PackedMatrix conv2d_pack_weights(const Tensor& weight);
+// The weight (O, C/groups, kH, kW) as the (O, C/groups*kH*kW) matrix packed for the active
+// family's GEMM kernel (engine/kernels/sgemm.h).
+GemmPackedA conv2d_pack_weights(const Tensor& weight);
 
 // Fast path. `workspace` must hold conv2d_workspace_floats(..., threads, packed_weights != null)
 // floats for the same `threads` value (it may be null when that is 0). `packed_weights`, when
 // given, is conv2d_pack_weights(weight), used where the plan finds it faster. Results equal the
 // reference up to float rounding and do not depend on `threads` beyond that.
 void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& params,
-            Tensor& out, float* workspace, int threads, const PackedMatrix* packed_weights = nullptr);
+            Tensor& out, float* workspace, int threads, const GemmPackedA* packed_weights = nullptr);
 
 }  // namespace spdinfer

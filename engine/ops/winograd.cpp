@@ -21,7 +21,6 @@
 #include <string>
 #include <utility>
 
-#include "engine/blas.h"
 #include "engine/error.h"
 #include "engine/int_math.h"
 #include "engine/ops/activation.h"
@@ -30,7 +29,7 @@
 namespace spdinfer {
 namespace {
 
-// GEMM columns per block: fewer makes sgemm inefficient, more pushes V and M out of cache.
+// GEMM columns per block: fewer makes the GEMM inefficient, more pushes V and M out of cache.
 constexpr int64_t kTargetTiles = 128;
 // Below this many input or output channels the transforms cost as much as they save.
 constexpr int64_t kMinChannels = 64;
@@ -214,26 +213,29 @@ Tensor winograd_weights(const Tensor& weight) {
   return U;
 }
 
+WinogradWeights::WinogradWeights(const Tensor& weight) : weight_shape_(weight.shape()) {
+  const Tensor U = winograd_weights(weight);
+  const int64_t O = U.shape()[1], C = U.shape()[2];
+  const GemmMicroKernel& kernel = gemm_micro_kernel(active_isa());
+  matrices_.reserve(16);
+  for (int xi = 0; xi < 16; ++xi) matrices_.emplace_back(kernel, U.data() + xi * O * C, O, C, C);
+}
+
 std::size_t winograd_workspace_floats(const Shape& input, const Shape& weight, const Conv2dParams& params,
                                       int threads) {
   const WinogradDims d = winograd_dims(input, weight, params, threads);
   return static_cast<std::size_t>(d.slots * d.slot_floats());
 }
 
-void conv2d_winograd(const Tensor& input, const Tensor& transformed, const Shape& weight_shape, const Tensor* bias,
-                     const Conv2dParams& p, Tensor& out, float* workspace, int threads) {
-  const WinogradDims d = winograd_dims(input.shape(), weight_shape, p, threads);
-  if (transformed.shape() != Shape{16, d.O, d.C})
-    throw Error("conv2d (winograd): transformed weight must be (16, " + std::to_string(d.O) + ", " +
-                std::to_string(d.C) + "), found " + shape_to_string(transformed.shape()));
+void conv2d_winograd(const Tensor& input, const WinogradWeights& weights, const Tensor* bias, const Conv2dParams& p,
+                     Tensor& out, float* workspace, int threads) {
+  if (weights.empty()) throw Error("conv2d (winograd): no transformed weights");
+  const WinogradDims d = winograd_dims(input.shape(), weights.weight_shape(), p, threads);
   if (out.shape() != Shape{d.N, d.O, d.OH, d.OW})
     throw Error("conv2d (winograd): output tensor has shape " + shape_to_string(out.shape()));
   if (!workspace) throw Error("conv2d (winograd): needs a workspace, got none");
-  check_blas_int(d.C, "conv2d (winograd)", "input channels");
-  check_blas_int(d.O, "conv2d (winograd)", "output channels");
   const int64_t ld = d.block_tiles();
   const float* in = input.data();
-  const float* U = transformed.data();
   const float* b = bias ? bias->data() : nullptr;
   float* o = out.data();
   parallel_for(d.slots, threads, [&](int64_t slot) {
@@ -248,8 +250,7 @@ void conv2d_winograd(const Tensor& input, const Tensor& transformed, const Shape
       const int cols = static_cast<int>(rows * d.tiles_x);
       transform_input(in, d, row0, rows, ld, V, row_buffers, padded);
       for (int xi = 0; xi < 16; ++xi)
-        sgemm(static_cast<int>(d.O), cols, static_cast<int>(d.C), U + xi * d.O * d.C, static_cast<int>(d.C),
-              V + xi * d.C * ld, static_cast<int>(ld), M + xi * d.O * ld, static_cast<int>(ld));
+        gemm_packed(weights.matrix(xi), 0, d.O, cols, V + xi * d.C * ld, ld, M + xi * d.O * ld, ld);
       transform_output(M, b, p.activation, d, row0, rows, ld, stage, o);
     }
   });

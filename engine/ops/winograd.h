@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
+#include "engine/kernels/sgemm.h"
 #include "engine/ops/conv2d.h"
 #include "engine/tensor.h"
 
@@ -22,14 +24,29 @@ bool winograd_applies(const Shape& input, const Shape& weight, const Conv2dParam
 // row i * 4 + j. Computed in double.
 Tensor winograd_weights(const Tensor& weight);
 
+// The transformed weights as conv2d_winograd multiplies them: each of the 16 (O x C) matrices
+// packed once for the active family's GEMM kernel, so that no run packs them again.
+class WinogradWeights {
+ public:
+  WinogradWeights() = default;
+  explicit WinogradWeights(const Tensor& weight);  // weight (O, C, 3, 3)
+  bool empty() const { return matrices_.empty(); }
+  const Shape& weight_shape() const { return weight_shape_; }
+  const GemmPackedA& matrix(int element) const { return matrices_[static_cast<std::size_t>(element)]; }
+
+ private:
+  Shape weight_shape_;
+  std::vector<GemmPackedA> matrices_;
+};
+
 // Floats of workspace conv2d_winograd needs for these shapes and this `threads` value.
 std::size_t winograd_workspace_floats(const Shape& input, const Shape& weight, const Conv2dParams& params,
                                       int threads);
 
-// out = conv2d(input, weight) [+ bias], activation applied, where `transformed` is
-// winograd_weights(weight) and `weight_shape` the original weight's shape. Requires
-// winograd_applies(input, weight_shape, params) apart from its size heuristics.
-void conv2d_winograd(const Tensor& input, const Tensor& transformed, const Shape& weight_shape, const Tensor* bias,
+// out = conv2d(input, weight) [+ bias], activation applied, where `weights` is
+// WinogradWeights(weight). Requires winograd_applies(input, weight's shape, params) apart from its
+// size heuristics.
+void conv2d_winograd(const Tensor& input, const WinogradWeights& weights, const Tensor* bias,
                      const Conv2dParams& params, Tensor& out, float* workspace, int threads);
 
 }  // namespace spdinfer

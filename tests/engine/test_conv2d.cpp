@@ -45,7 +45,7 @@ void check_close(const Tensor& got, const Tensor& want, float rel) {
 // exactly sized workspace followed by sentinels (so overruns show).
 // With `packed`, the weights are also passed packed (conv2d_pack_weights).
 Tensor run_fast(const Tensor& in, const Tensor& w, const Tensor* bias, const Conv2dParams& p, int threads,
-                const PackedMatrix* packed = nullptr) {
+                const GemmPackedA* packed = nullptr) {
   constexpr int kSentinels = 64;
   constexpr float kSentinel = 12345.0f;
   const std::size_t ws = conv2d_workspace_floats(in.shape(), w.shape(), p, threads, packed != nullptr);
@@ -80,7 +80,7 @@ void check_conv(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int kh, i
     check_close(many, one, 1e-5f);
   }
   if (!conv2d_packs_weights(in.shape(), w.shape(), p)) return;
-  const PackedMatrix packed = conv2d_pack_weights(w);
+  const GemmPackedA packed = conv2d_pack_weights(w);
   const Tensor packed_one = run_fast(in, w, bias, p, 1, &packed);
   check_close(packed_one, ref, 1e-4f);
   for (int threads = 2; threads <= max_threads; ++threads) {
@@ -238,15 +238,16 @@ TEST_CASE("conv2d packs weights only where the packed product is the faster one"
   same.pad_top = same.pad_left = same.pad_bottom = same.pad_right = 1;
   CHECK(conv2d_packs_weights({1, 64, 4, 4}, {64, 64, 3, 3}, same));
   CHECK_FALSE(conv2d_packs_weights({1, 64, 2, 2}, {64, 64, 3, 3}, same));  // 4 columns: sgemm_narrow
-  CHECK_FALSE(conv2d_packs_weights({1, 64, 8, 8}, {64, 64, 3, 3}, same));  // 64 columns: OpenBLAS
-  CHECK_FALSE(conv2d_packs_weights({8, 64, 4, 4}, {64, 64, 3, 3}, same));  // 8 images batched: 128
+  CHECK(conv2d_packs_weights({1, 64, 8, 8}, {64, 64, 3, 3}, same));         // 64 columns
+  CHECK(conv2d_packs_weights({8, 64, 4, 4}, {64, 64, 3, 3}, same));         // 8 images batched: 128
+  CHECK_FALSE(conv2d_packs_weights({1, 64, 32, 32}, {64, 64, 3, 3}, same));  // 1024 columns: per call
   Conv2dParams grouped = same;
   grouped.groups = 2;
   CHECK_FALSE(conv2d_packs_weights({1, 64, 4, 4}, {64, 32, 3, 3}, grouped));
 
   std::mt19937 rng(3);
   const Tensor in = random_tensor({1, 8, 4, 4}, rng), w = random_tensor({6, 8, 3, 3}, rng);
-  const PackedMatrix wrong = conv2d_pack_weights(random_tensor({12, 8, 3, 3}, rng));
+  const GemmPackedA wrong = conv2d_pack_weights(random_tensor({12, 8, 3, 3}, rng));
   Tensor out(conv2d_output_shape(in.shape(), w.shape(), same));
   std::vector<float> ws(conv2d_workspace_floats(in.shape(), w.shape(), same, 1, true));
   CHECK_THROWS_WITH(conv2d(in, w, nullptr, same, out, ws.data(), 1, &wrong),

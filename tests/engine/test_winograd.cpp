@@ -25,7 +25,7 @@ Tensor run_winograd(const Tensor& in, const Tensor& w, const Tensor* bias, const
   const std::size_t ws = winograd_workspace_floats(in.shape(), w.shape(), p, threads);
   std::vector<float> workspace(ws + 64, kSentinel);
   Tensor out = Tensor::filled(conv2d_output_shape(in.shape(), w.shape(), p), std::nanf(""));
-  conv2d_winograd(in, winograd_weights(w), w.shape(), bias, p, out, workspace.data(), threads);
+  conv2d_winograd(in, WinogradWeights(w), bias, p, out, workspace.data(), threads);
   CHECK(std::all_of(workspace.begin() + static_cast<std::ptrdiff_t>(ws), workspace.end(),
                     [](float v) { return v == kSentinel; }));
   return out;
