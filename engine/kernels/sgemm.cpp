@@ -76,9 +76,7 @@ void gemm_blocked(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K
   const int64_t block_m = kBlockM / mr * mr;
   int64_t ldb = 0;
   const float* B = M <= kDirectBMaxPanels * mr ? b.row_major(ldb) : nullptr;
-  // K in equal blocks of at most kGemmBlockK (288 = 144 + 144, not 256 + 32: a short last block
-  // would load and store C again for little work).
-  const int64_t k_blocks = (K + kGemmBlockK - 1) / kGemmBlockK, block_k = (K + k_blocks - 1) / k_blocks;
+  const int64_t block_k = gemm_k_block(K);
   for (int64_t k0 = 0; k0 < K; k0 += block_k) {
     const int64_t kc = std::min(block_k, K - k0);
     const bool add = accumulate || k0 > 0;
@@ -93,7 +91,7 @@ void gemm_blocked(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K
         int64_t a_panel_stride;
         if (a.packed) {
           ap = a.packed->panel(a.row0 + m0, k0);
-          a_panel_stride = a.packed->cols() * mr;
+          a_panel_stride = kc * mr;
         } else {
           float* buffer = grow(scratch.a, kc * ((mc + mr - 1) / mr * mr));
           pack_a(a.A, a.lda, M, m0, mc, k0, kc, mr, buffer);
@@ -165,9 +163,12 @@ const GemmMicroKernel& gemm_micro_kernel(Isa isa) {
 
 GemmPackedA::GemmPackedA(const GemmMicroKernel& kernel, const float* a, int64_t rows, int64_t cols, int64_t lda)
     : kernel_(&kernel), rows_(rows), cols_(cols) {
-  const int64_t padded_rows = (rows + kernel.mr - 1) / kernel.mr * kernel.mr;
-  data_.resize(static_cast<std::size_t>(padded_rows * cols));
-  pack_a(a, lda, rows, 0, padded_rows, 0, cols, kernel.mr, data_.data());
+  padded_rows_ = (rows + kernel.mr - 1) / kernel.mr * kernel.mr;
+  block_k_ = gemm_k_block(cols);
+  data_.resize(static_cast<std::size_t>(padded_rows_ * cols));
+  for (int64_t k0 = 0; k0 < cols; k0 += block_k_)
+    pack_a(a, lda, rows, 0, padded_rows_, k0, std::min(block_k_, cols - k0), kernel.mr,
+           data_.data() + k0 * padded_rows_);
 }
 
 void gemm(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,

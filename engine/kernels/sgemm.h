@@ -10,6 +10,7 @@
 // sgemm_narrow serves those).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -55,8 +56,9 @@ class GemmBMatrix : public GemmB {
 // activation.
 using GemmEpilogue = std::function<void(int64_t n0, int64_t nc)>;
 
-// A (rows x cols) in the kernel's panels of kernel.mr rows, each over all of cols (k-major), rows
-// past the end zero: made once, multiplied many times. Tied to the family it was packed for.
+// A (rows x cols) in the kernel's panels of kernel.mr rows (rows past the end zero), laid out
+// in the order the GEMM reads them: for each block of k (gemm_k_block), every panel's kc x mr
+// values, k-major. Made once, multiplied many times; tied to the family it was packed for.
 class GemmPackedA {
  public:
   GemmPackedA() = default;
@@ -66,12 +68,15 @@ class GemmPackedA {
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
   bool empty() const { return data_.empty(); }
-  // The panel holding row `row` (a multiple of kernel().mr), from column k0.
-  const float* panel(int64_t row, int64_t k0) const { return data_.data() + row * cols_ + k0 * kernel_->mr; }
+  // The panel holding row `row` (a multiple of kernel().mr) in the block of k starting at k0 (a
+  // multiple of gemm_k_block(cols())); the next panel follows at kc * mr floats.
+  const float* panel(int64_t row, int64_t k0) const {
+    return data_.data() + k0 * padded_rows_ + row * std::min(block_k_, cols_ - k0);
+  }
 
  private:
   const GemmMicroKernel* kernel_ = nullptr;
-  int64_t rows_ = 0, cols_ = 0;
+  int64_t rows_ = 0, cols_ = 0, padded_rows_ = 0, block_k_ = 0;
   std::vector<float> data_;
 };
 
@@ -104,5 +109,12 @@ void gemm_reference(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda
 
 // Values of k per block: a B panel of this many rows stays in a 32 KiB L1 cache.
 inline constexpr int64_t kGemmBlockK = 256;
+
+// The block of k for depth K: K cut into equal blocks of at most kGemmBlockK (288 = 144 + 144,
+// not 256 + 32, whose short block would load and store C again for little work).
+inline int64_t gemm_k_block(int64_t K) {
+  const int64_t blocks = (K + kGemmBlockK - 1) / kGemmBlockK;
+  return blocks > 0 ? (K + blocks - 1) / blocks : 1;
+}
 
 }  // namespace spdinfer
