@@ -2,17 +2,16 @@
 //  [--size N|HxW] [--resize resize|resize_crop|letterbox]`:
 // the model's preprocessing preset (overridable), softmax, top-k with class
 // names; a text line per image like YOLOv5's classify/predict.py, or JSON
-// lines. Thin: the numerics are models/preprocess and models/classification.
+// lines. Thin: the chain is models/classifier.
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
 #include "apps/image_batch.h"
 #include "engine/error.h"
+#include "image/image.h"
 #include "models/classification.h"
-#include "models/image.h"
-#include "models/model.h"
-#include "models/preprocess.h"
+#include "models/classifier.h"
 
 namespace spdinfer::cli {
 namespace {
@@ -44,19 +43,21 @@ void parse_size(const std::string& text, Preprocess& p) {
 
 void run_classify(const ClassifyOptions& o) {
   Model m = load_model(o.model);
-  if (m.family != "resnet_spd")
-    throw Error(o.model + ": is a " + m.family +
+  if (m.family != Family::kResNetSpd)
+    throw Error(o.model + ": is a " + family_name(m.family) +
                 " detector, not a ResNet-SPD classifier; use `spdinfer detect`");
-  std::vector<std::string> names = m.class_names;
+  Classifier classifier(std::move(m));
+  std::vector<std::string> names = classifier.class_names();
   if (!o.labels.empty()) {
     names = read_label_file(o.labels);
-    if (names.size() != m.class_names.size())
+    if (names.size() != classifier.class_names().size())
       throw Error(o.labels + ": " + std::to_string(names.size()) + " labels for a model with " +
-                  std::to_string(m.class_names.size()) + " classes");
+                  std::to_string(classifier.class_names().size()) + " classes");
   }
-  Preprocess p = m.preprocess;
+  Preprocess p = classifier.preprocess();
   if (!o.size.empty()) parse_size(o.size, p);
   if (!o.resize.empty()) p.resize = o.resize;
+  classifier.set_preprocess(p);
 
   const std::vector<std::string> files = expand_image_inputs(o.inputs);
   std::FILE* human = o.json ? stderr : stdout;
@@ -67,19 +68,14 @@ void run_classify(const ClassifyOptions& o) {
     bar.update(i);
     auto t0 = Clock::now();
     const Image img = load_image(path);
-    const Tensor x = image_to_tensor(resize_for_classifier(img, p), p);
-    const double pre = ms_since(t0);
-    double infer = 0;
-    const std::vector<Tensor> out = forward_image(m, x, o.threads, path, &infer);
-    auto t2 = Clock::now();
-    const Tensor& logits = out.at(0);  // (1, classes)
+    ClassifyReport r;
+    r.pre_ms = ms_since(t0);
     const std::vector<ClassScore> best =
-        top_k(softmax(std::vector<float>(logits.data(), logits.data() + logits.numel())), o.topk);
-    const double post = ms_since(t2);
-    total_pre += pre;
-    total_infer += infer;
-    total_post += post;
-    const double ms = pre + infer + post;
+        naming_image(path, [&] { return classifier.classify(img, o.topk, o.threads, &r); });
+    total_pre += r.pre_ms;
+    total_infer += r.infer_ms;
+    total_post += r.post_ms;
+    const double ms = r.pre_ms + r.infer_ms + r.post_ms;
 
     bar.clear();
     std::string summary;

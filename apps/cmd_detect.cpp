@@ -5,8 +5,8 @@
 // YOLOv5's detect.py for spdinfer models: letterbox, forward, NMS, boxes in
 // original pixels; or, with --slice, sliced inference over native-resolution
 // tiles for small objects; console lines like detect.py's, optional annotated
-// images, YOLO label files and JSON lines. Thin: the numerics are
-// models/detection_pipeline, models/detection and models/draw.
+// images, YOLO label files and JSON lines. Thin: the chain is
+// models/detector; drawing is detect/draw.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -18,19 +18,17 @@
 #include "apps/image_batch.h"
 #include "apps/number_checks.h"
 #include "apps/slice_options.h"
+#include "detect/detection.h"
+#include "detect/draw.h"
 #include "engine/error.h"
-#include "models/detection.h"
-#include "models/detection_pipeline.h"
-#include "models/draw.h"
-#include "models/image.h"
-#include "models/model.h"
-#include "models/preprocess.h"
+#include "image/image.h"
+#include "models/detector.h"
 
 namespace spdinfer::cli {
 namespace {
 namespace fs = std::filesystem;
 
-struct DetectOptions {
+struct DetectArgs {
   std::string model;
   std::vector<std::string> inputs;
   int img = 640;
@@ -47,9 +45,8 @@ struct DetectOptions {
 
 const CLI::Validator kUnitInterval = finite_range(0.0, 1.0);
 
-std::string class_name(const Model& m, int id) {
-  return id >= 0 && static_cast<std::size_t>(id) < m.class_names.size() ? m.class_names[id]
-                                                                        : "class" + std::to_string(id);
+std::string class_name(const std::vector<std::string>& names, int id) {
+  return id >= 0 && static_cast<std::size_t>(id) < names.size() ? names[id] : "class" + std::to_string(id);
 }
 
 void make_directory(const std::string& dir) {
@@ -65,12 +62,12 @@ void write_labels(const std::string& path, const std::vector<Detection>& dets, i
   if (std::fclose(f) != 0) throw Error(path + ": cannot write labels");
 }
 
-nlohmann::json detections_json(const Model& m, const std::string& path, const Image& img,
+nlohmann::json detections_json(const std::vector<std::string>& names, const std::string& path, const Image& img,
                                const std::vector<Detection>& dets, const DetectionReport& r, bool sliced) {
   nlohmann::json list = nlohmann::json::array();
   for (const Detection& d : dets)
     list.push_back({{"class_id", d.class_id},
-                    {"class_name", class_name(m, d.class_id)},
+                    {"class_name", class_name(names, d.class_id)},
                     {"confidence", round_significant(d.confidence, 6)},
                     {"box",
                      {round_decimals(d.x1, 2), round_decimals(d.y1, 2), round_decimals(d.x2, 2),
@@ -91,28 +88,32 @@ nlohmann::json detections_json(const Model& m, const std::string& path, const Im
   return out;
 }
 
-void run_detect(const DetectOptions& o) {
+void run_detect(const DetectArgs& o) {
   if (o.save_txt && o.out.empty()) throw Error("--save-txt writes into OUT/labels: give --out DIR");
   Model m = load_model(o.model);
-  if (m.family != "yolov5")
-    throw Error(o.model + ": is a " + m.family +
+  if (m.family != Family::kYoloV5)
+    throw Error(o.model + ": is a " + family_name(m.family) +
                 " classifier, not a YOLOv5 detector; use `spdinfer classify`");
-  const int nc = static_cast<int>(m.class_names.size());
+  const Detector detector(std::move(m));
+  const std::vector<std::string>& names = detector.class_names();
+  const int nc = static_cast<int>(names.size());
   for (int c : o.classes)
     if (c >= nc)
       throw Error("--classes " + std::to_string(c) + ": the model has " + std::to_string(nc) +
                   " classes (0-" + std::to_string(nc - 1) + ")");
-  NmsOptions nms;
-  nms.conf_threshold = o.conf;
-  nms.iou_threshold = o.iou;
-  nms.max_det = o.max_det;
-  nms.classes = o.classes;
-  nms.agnostic = o.agnostic;
-  const DetectionPipelineOptions pipeline = detection_options(m, o.img, nms, o.slice, o.threads);
-  const int img_size = pipeline.img_size;
+  DetectOptions options;
+  options.nms.conf_threshold = o.conf;
+  options.nms.iou_threshold = o.iou;
+  options.nms.max_det = o.max_det;
+  options.nms.classes = o.classes;
+  options.nms.agnostic = o.agnostic;
+  options.slice = o.slice;
+  options.threads = o.threads;
+  options.img_size = o.img;
+  const int img_size = detector.input_size(o.img);
   if (img_size != o.img)
     std::fprintf(stderr, "spdinfer: warning: --img %d must be a multiple of max stride %d, updating to %d\n",
-                 o.img, pipeline.stride, img_size);
+                 o.img, detector.stride(), img_size);
 
   const std::vector<std::string> files = expand_image_inputs(o.inputs);
   if (!o.out.empty()) {
@@ -141,27 +142,25 @@ void run_detect(const DetectOptions& o) {
     const Image img = load_image(path);
     DetectionReport r;
     r.pre_ms = ms_since(t0);
-    const std::vector<Detection> dets = detect_objects(
-        img, m.preprocess, pipeline, [&](const Tensor& x) { return forward_image(m, x, o.threads, path); },
-        &r);
+    const std::vector<Detection> dets = naming_image(path, [&] { return detector.detect(img, options, &r); });
     total.add(r);
 
     bar.clear();
     std::fprintf(human, "image %zu/%zu %s: %dx%d %s", i + 1, files.size(), path.c_str(), r.input_h, r.input_w,
-                 detection_counts(dets, m.class_names).c_str());
+                 detection_counts(dets, names).c_str());
     if (sliced)
       std::fprintf(
           human, "%d tiles in %d forwards, %.1fms pre-process, %.1fms inference, %.1fms NMS, %.1fms merge\n",
           r.tiles, r.forwards, r.pre_ms, r.infer_ms, r.nms_ms, r.merge_ms);
     else
       std::fprintf(human, "%.1fms\n", r.infer_ms);
-    if (o.json) std::printf("%s\n", detections_json(m, path, img, dets, r, sliced).dump().c_str());
+    if (o.json) std::printf("%s\n", detections_json(names, path, img, dets, r, sliced).dump().c_str());
     std::fflush(stdout);
 
     if (!o.out.empty()) {
       const std::string name = fs::path(path).filename().string();
       Image annotated = img;
-      draw_detections(annotated, dets, m.class_names);
+      draw_detections(annotated, dets, names);
       save_image((fs::path(o.out) / name).string(), annotated);
       if (o.save_txt)
         write_labels((fs::path(o.out) / "labels" / fs::path(name).replace_extension(".txt")).string(), dets,
@@ -183,7 +182,7 @@ void run_detect(const DetectOptions& o) {
 }  // namespace
 
 void add_detect_command(CLI::App& app) {
-  auto opts = std::make_shared<DetectOptions>();
+  auto opts = std::make_shared<DetectArgs>();
   CLI::App* cmd = app.add_subcommand("detect", "Detect objects in images with a YOLOv5-family model");
   cmd->option_defaults()->always_capture_default();
   cmd->add_option("model", opts->model, "spdinfer model file (YOLOv5 family)")->required();

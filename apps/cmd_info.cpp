@@ -15,7 +15,7 @@ struct InfoOptions {
 
 std::string summary(const Model& m) {
   const auto& a = m.architecture;
-  if (m.family == "resnet_spd") {
+  if (m.family == Family::kResNetSpd) {
     std::string blocks;
     for (const auto& b : a.value("stage_blocks", nlohmann::json::array()))
       blocks += (blocks.empty() ? "" : ",") + b.dump();
@@ -38,7 +38,7 @@ void run_info(const InfoOptions& o) {
   Model m = load_model(o.model);
   const Preprocess& p = m.preprocess;
   std::printf("model:        %s\n", m.path.c_str());
-  std::printf("family:       %s\n", m.family.c_str());
+  std::printf("family:       %s\n", family_name(m.family));
   std::printf("architecture: %s\n", summary(m).c_str());
   std::printf("parameters:   %lld (stored: %zu tensors)\n", static_cast<long long>(m.graph->parameter_count()),
               m.tensors.size());

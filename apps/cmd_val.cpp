@@ -1,8 +1,8 @@
 // `spdinfer val MODEL DATASET [--batch N] [--threads N] [--json] [--predictions FILE]`:
 // top-1 and top-5 accuracy of a ResNet-SPD classifier over a labelled dataset
-// (idx files or class folders, see models/dataset.h), per class and overall.
+// (idx files or class folders, see eval/dataset.h), per class and overall.
 // Images go through the graph `--batch` at a time. Thin: the numerics are
-// models/dataset and models/accuracy.
+// eval/dataset, models/classifier and eval/accuracy.
 // For a YOLOv5-family detector (with [--split] [--img] [--conf] [--iou]
 // [--max-det] [--slice WxH ...]) it hands over to val_detection.h: COCO mAP over
 // a YOLO dataset.
@@ -17,9 +17,10 @@
 #include "apps/slice_options.h"
 #include "apps/val_detection.h"
 #include "engine/error.h"
-#include "models/accuracy.h"
-#include "models/dataset.h"
-#include "models/model.h"
+#include "eval/accuracy.h"
+#include "eval/dataset.h"
+#include "models/classifier.h"
+#include "models/detector.h"
 
 namespace spdinfer::cli {
 namespace {
@@ -37,21 +38,21 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 void run_val(const ValOptions& o) {
   const auto start = Clock::now();
-  Model m = load_model(o.model);
-  if (m.family == "yolov5") {
+  Model model = load_model(o.model);
+  if (model.family == Family::kYoloV5) {
     DetectionValOptions d = o.detection;
     d.model = o.model;
     d.dataset = o.dataset;
     d.predictions = o.predictions;
     d.threads = o.threads;
     d.json = o.json;
-    return run_detection_val(d, m);
+    return run_detection_val(d, Detector(std::move(model)));
   }
   if (o.detection.slice.enabled())
-    throw Error(o.model + ": --slice is for detectors; this is a " + m.family + " classifier");
-  if (m.family != "resnet_spd")
-    throw Error(o.model + ": is a " + m.family + " model; val measures ResNet-SPD classifiers and YOLOv5 detectors");
-  const Preprocess& p = m.preprocess;
+    throw Error(o.model + ": --slice is for detectors; this is a " + family_name(model.family) + " classifier");
+  const Classifier classifier(std::move(model));
+  const Model& m = classifier.model();
+  const Preprocess& p = classifier.preprocess();
   const LabelledDataset data = open_dataset(o.dataset, m.class_names);
   const int classes = static_cast<int>(m.class_names.size());
 
@@ -66,8 +67,6 @@ void run_val(const ValOptions& o) {
   std::fflush(human);
 
   AccuracyCounter counter(classes, 5);
-  RunOptions run;
-  run.threads = o.threads;
   ProgressBar bar(data.size());
   double pre_s = 0, infer_s = 0;
   std::vector<int> predictions;
@@ -78,17 +77,8 @@ void run_val(const ValOptions& o) {
     const Tensor x = dataset_batch(data, begin, end, p, o.threads);
     pre_s += seconds_since(t0);
     auto t1 = Clock::now();
-    std::vector<Tensor> out;
-    try {
-      out = m.graph->forward({&x}, run);
-    } catch (const Error& e) {
-      throw Error(data.sample_name(begin) + ": " + e.what());
-    }
+    const Tensor logits = naming_image(data.sample_name(begin), [&] { return classifier.logits(x, o.threads); });
     infer_s += seconds_since(t1);
-    const Tensor& logits = out.at(0);
-    if (logits.rank() != 2 || logits.dim(0) != static_cast<int64_t>(end - begin) || logits.dim(1) != classes)
-      throw Error(o.model + ": output shape " + shape_to_string(logits.shape()) + ", expected (" +
-                  std::to_string(end - begin) + ", " + std::to_string(classes) + ")");
     predictions.clear();
     counter.add_batch(logits.data(), std::vector<int>(data.labels.begin() + begin, data.labels.begin() + end),
                       &predictions);

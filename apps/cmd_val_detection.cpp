@@ -1,7 +1,7 @@
 // The detector half of `spdinfer val`: every image of the split goes through
-// what `spdinfer detect` does (models/detection_pipeline: letterbox, forward,
+// what `spdinfer detect` does (models/detector: letterbox, forward,
 // NMS at --conf/--iou, boxes back in original pixels; or sliced inference with
-// --slice), its label file gives the objects, and models/detection_metrics
+// --slice), its label file gives the objects, and eval/detection_metrics
 // scores the lot. Thin: no numerics here.
 #include <algorithm>
 #include <cstdio>
@@ -12,13 +12,11 @@
 #include "apps/image_batch.h"
 #include "apps/slice_options.h"
 #include "apps/val_detection.h"
+#include "detect/detection.h"
 #include "engine/error.h"
-#include "models/detection.h"
-#include "models/detection_dataset.h"
-#include "models/detection_metrics.h"
-#include "models/detection_pipeline.h"
-#include "models/image.h"
-#include "models/preprocess.h"
+#include "eval/detection_dataset.h"
+#include "eval/detection_metrics.h"
+#include "image/image.h"
 
 namespace spdinfer::cli {
 namespace {
@@ -44,9 +42,9 @@ nlohmann::json predictions_json(const DetectionSample& s, const Image& img, cons
           {"detections", list}};
 }
 
-void print_table(std::FILE* out, const Model& m, const DetectionMetrics& r) {
+void print_table(std::FILE* out, const std::vector<std::string>& names, const DetectionMetrics& r) {
   std::size_t name_width = 5;
-  for (const auto& name : m.class_names) name_width = std::max(name_width, name.size());
+  for (const auto& name : names) name_width = std::max(name_width, name.size());
   const int w = static_cast<int>(std::min<std::size_t>(name_width, 40));
   std::fprintf(out, "%-*s %8s %8s %8s %8s\n", w, "class", "images", "objects", "AP50", "AP50-95");
   std::fprintf(out, "%-*s %8lld %8lld %8s %8s\n", w, "all", static_cast<long long>(r.images),
@@ -54,7 +52,7 @@ void print_table(std::FILE* out, const Model& m, const DetectionMetrics& r) {
   for (std::size_t c = 0; c < r.per_class.size(); ++c) {
     const ClassAp& a = r.per_class[c];
     if (a.objects[kAreaAll] == 0) continue;
-    std::fprintf(out, "%-*s %8lld %8lld %8s %8s\n", w, m.class_names[c].c_str(), static_cast<long long>(a.images),
+    std::fprintf(out, "%-*s %8lld %8lld %8s %8s\n", w, names[c].c_str(), static_cast<long long>(a.images),
                  static_cast<long long>(a.objects[kAreaAll]), ap_text(a.ap50()).c_str(),
                  ap_text(a.ap50_95()).c_str());
   }
@@ -64,13 +62,14 @@ void print_table(std::FILE* out, const Model& m, const DetectionMetrics& r) {
                ap_text(r.map_area[kAreaLarge]).c_str(), static_cast<long long>(r.objects[kAreaLarge]));
 }
 
-nlohmann::json result_json(const DetectionValOptions& o, const Model& m, const DetectionDataset& data, int img_size,
+nlohmann::json result_json(const DetectionValOptions& o, const std::vector<std::string>& names,
+                           const DetectionDataset& data, int img_size,
                            const DetectionMetrics& r) {
   nlohmann::json per_class = nlohmann::json::array();
   for (std::size_t c = 0; c < r.per_class.size(); ++c) {
     const ClassAp& a = r.per_class[c];
     per_class.push_back({{"class_id", c},
-                         {"class_name", m.class_names[c]},
+                         {"class_name", names[c]},
                          {"images", a.images},
                          {"objects", a.objects[kAreaAll]},
                          {"ap50", ap_json(a.ap50())},
@@ -104,20 +103,23 @@ nlohmann::json result_json(const DetectionValOptions& o, const Model& m, const D
 
 }  // namespace
 
-void run_detection_val(const DetectionValOptions& o, const Model& m) {
+void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
   const auto start = Clock::now();
   const DetectionDataset data = open_detection_dataset(o.dataset, o.split);
-  const int nc = static_cast<int>(m.class_names.size());
-  if (!data.class_names.empty() && data.class_names != m.class_names)
+  const std::vector<std::string>& names = detector.class_names();
+  const int nc = static_cast<int>(names.size());
+  if (!data.class_names.empty() && data.class_names != names)
     std::fprintf(stderr, "spdinfer: warning: %s: class names differ from the model's; scoring by class id\n",
                  data.description.c_str());
-  NmsOptions nms;
-  nms.conf_threshold = o.conf;
-  nms.iou_threshold = o.iou;
-  nms.max_det = o.max_det;
-  const int wanted = o.img > 0 ? o.img : std::max(m.preprocess.height, m.preprocess.width);
-  const DetectionPipelineOptions pipeline = detection_options(m, wanted, nms, o.slice, o.threads);
-  const int img_size = pipeline.img_size;
+  DetectOptions options;
+  options.nms.conf_threshold = o.conf;
+  options.nms.iou_threshold = o.iou;
+  options.nms.max_det = o.max_det;
+  const Preprocess& p = detector.model().preprocess;
+  options.img_size = o.img > 0 ? o.img : std::max(p.height, p.width);
+  options.slice = o.slice;
+  options.threads = o.threads;
+  const int img_size = detector.input_size(options.img_size);
 
   // Every label file is checked before any inference: a typo should not cost a long run.
   for (const DetectionSample& s : data.samples) read_yolo_labels(s.labels, 1, 1, nc);
@@ -145,9 +147,8 @@ void run_detection_val(const DetectionValOptions& o, const Model& m) {
     auto t0 = Clock::now();
     const Image img = load_image(s.image);
     total.pre_ms += ms_since(t0);
-    const std::vector<Detection> dets = detect_objects(
-        img, m.preprocess, pipeline, [&](const Tensor& x) { return forward_image(m, x, o.threads, s.image); },
-        &total);
+    const std::vector<Detection> dets =
+        naming_image(s.image, [&] { return detector.detect(img, options, &total); });
     try {
       evaluator.add_image(read_yolo_labels(s.labels, img.width, img.height, nc), dets);
     } catch (const Error& e) {
@@ -165,7 +166,7 @@ void run_detection_val(const DetectionValOptions& o, const Model& m) {
     predictions_out.close();
     if (!predictions_out) throw Error(o.predictions + ": write failed");
   }
-  print_table(human, m, r);
+  print_table(human, names, r);
   const double n = static_cast<double>(std::max<std::size_t>(1, data.samples.size()));
   const double total_s = ms_since(start) / 1000;
   if (sliced)
@@ -174,7 +175,7 @@ void run_detection_val(const DetectionValOptions& o, const Model& m) {
     std::fprintf(human, "Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image; %.1f s in all\n",
                  total.pre_ms / n, total.infer_ms / n, total.nms_ms / n, total_s);
   if (o.json) {
-    nlohmann::json result = result_json(o, m, data, img_size, r);
+    nlohmann::json result = result_json(o, names, data, img_size, r);
     result["ms_per_image"] = {{"pre", round_decimals(total.pre_ms / n, 3)},
                               {"infer", round_decimals(total.infer_ms / n, 3)},
                               {"nms", round_decimals(total.nms_ms / n, 3)}};

@@ -12,8 +12,7 @@
 #include <system_error>
 
 #include "engine/error.h"
-#include "models/image.h"
-#include "models/preprocess.h"
+#include "image/image.h"
 
 namespace spdinfer::cli {
 namespace fs = std::filesystem;
@@ -90,31 +89,6 @@ std::vector<std::string> expand_image_inputs(const std::vector<std::string>& arg
   }
   if (files.empty()) throw Error("no images given");
   return files;
-}
-
-std::vector<Tensor> forward_image(const Model& m, const Tensor& x, int threads, const std::string& image,
-                                  double* ms) {
-  RunOptions run;
-  run.threads = threads;
-  const auto t = Clock::now();
-  try {
-    std::vector<Tensor> out = m.graph->forward({&x}, run);
-    if (ms) *ms += ms_since(t);
-    return out;
-  } catch (const Error& e) {
-    throw Error(image + ": at input " + shape_to_string(x.shape()) + ": " + e.what());
-  }
-}
-
-DetectionPipelineOptions detection_options(const Model& m, int img, const NmsOptions& nms,
-                                           const SliceOptions& slice, int threads) {
-  DetectionPipelineOptions o;
-  o.stride = m.strides.empty() ? 32 : *std::max_element(m.strides.begin(), m.strides.end());
-  o.img_size = round_up_to_multiple(img, o.stride);
-  o.nms = nms;
-  o.slice = slice;
-  o.threads = threads;
-  return o;
 }
 
 ProgressBar::ProgressBar(std::size_t total)

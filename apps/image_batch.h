@@ -1,8 +1,8 @@
 // What `classify`, `detect` and `val` share around the numerics: turning
-// IMAGE, DIR and GLOB arguments into a sorted list of image files, running the
-// model on one image with timing, a detector's pipeline options, a progress
-// bar on a terminal, and number formatting for JSON lines. What it is not:
-// decoding or any numerics (models/).
+// IMAGE, DIR and GLOB arguments into a sorted list of image files, errors
+// named by image, a progress bar on a terminal, and number formatting for
+// JSON lines. What it is not: decoding or any numerics (models/detector.h and
+// models/classifier.h own the chains).
 #pragma once
 
 #include <chrono>
@@ -10,8 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "models/detection_pipeline.h"
-#include "models/model.h"
+#include "engine/error.h"
 
 namespace spdinfer::cli {
 
@@ -28,16 +27,16 @@ inline double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-// m.graph->forward on one image's (N, 3, H, W) input (the image, or a batch of
-// its tiles) with `threads`; an engine error is rethrown naming the image.
-// Adds the wall time to *ms unless ms is null.
-std::vector<Tensor> forward_image(const Model& m, const Tensor& x, int threads, const std::string& image,
-                                  double* ms = nullptr);
-
-// What `detect` and `val` run a detector with: `img` rounded up to the model's
-// largest stride (32 when the file names none), as YOLOv5's check_img_size.
-DetectionPipelineOptions detection_options(const Model& m, int img, const NmsOptions& nms,
-                                           const SliceOptions& slice, int threads);
+// f() with an spdinfer::Error from it rethrown naming `image` (or a dataset's
+// sample): "IMAGE: at input (1, 3, 640, 480): ...".
+template <class F>
+auto naming_image(const std::string& image, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    throw Error(image + ": " + e.what());
+  }
+}
 
 // A one-line bar redrawn on stderr, only when stderr is a terminal and there
 // are at least kMinImages images. clear() before printing anything else.

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "apps/number_checks.h"
-#include "models/slicing.h"
+#include "detect/slicing.h"
 
 namespace spdinfer::cli {
 namespace {

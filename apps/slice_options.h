@@ -1,13 +1,13 @@
 // The sliced-inference options that `detect` and `val` share (--slice,
 // --overlap, --full-pass/--no-full-pass, --merge, --match, --merge-thres,
-// --tile-batch), registered straight into models/detection_pipeline.h's
+// --tile-batch), registered straight into detect/detection_pipeline.h's
 // SliceOptions, and the line that describes them.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "models/detection_pipeline.h"
+#include "detect/detection_pipeline.h"
 
 namespace spdinfer::cli {
 

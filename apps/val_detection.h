@@ -1,14 +1,14 @@
 // `spdinfer val` for YOLOv5-family detectors: COCO mAP@0.5, mAP@0.5:0.95 and
-// AP by object size over a YOLO-format dataset (models/detection_dataset.h,
-// models/detection_metrics.h). cmd_val.cpp dispatches here when the model is a
+// AP by object size over a YOLO-format dataset (eval/detection_dataset.h,
+// eval/detection_metrics.h). cmd_val.cpp dispatches here when the model is a
 // detector; classifiers keep their own path there. Each image goes through
-// models/detection_pipeline exactly as `spdinfer detect` runs it, sliced or not.
+// models/detector exactly as `spdinfer detect` runs it, sliced or not.
 #pragma once
 
 #include <string>
 
-#include "models/detection_pipeline.h"
-#include "models/model.h"
+#include "detect/detection_pipeline.h"
+#include "models/detector.h"
 
 namespace spdinfer::cli {
 
@@ -23,6 +23,6 @@ struct DetectionValOptions {
   SliceOptions slice;  // sliced inference when enabled(), as `spdinfer detect --slice`
 };
 
-void run_detection_val(const DetectionValOptions& o, const Model& m);
+void run_detection_val(const DetectionValOptions& o, const Detector& detector);
 
 }  // namespace spdinfer::cli

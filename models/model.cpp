@@ -71,13 +71,27 @@ std::string Model::node_for_module(const std::string& module) const {
   return "";
 }
 
+const char* family_name(Family family) {
+  return family == Family::kYoloV5 ? "yolov5" : "resnet_spd";
+}
+
+std::vector<Tensor> forward_input(const Model& m, const Tensor& x, int threads) {
+  RunOptions run;
+  run.threads = threads;
+  try {
+    return m.graph->forward({&x}, run);
+  } catch (const Error& e) {
+    throw Error("at input " + shape_to_string(x.shape()) + ": " + e.what());
+  }
+}
+
 Model load_model(const std::string& path) { return build_model(read_model_file(path)); }
 
 Model build_model(ModelFile file) {
   const std::string path = file.path;
   Model m;
   m.path = path;
-  m.family = file.meta("family");
+  const std::string family = file.meta("family");
   m.metadata = file.metadata;
   m.tensors = file.tensors;
   m.architecture = parse_json_meta(file, "architecture");
@@ -92,23 +106,27 @@ Model build_model(ModelFile file) {
     }
   }
 
-  if (m.family != "resnet_spd" && m.family != "yolov5")
-    throw Error(path + ": unknown model family '" + m.family + "' (expected resnet_spd or yolov5)");
+  if (family == family_name(Family::kResNetSpd))
+    m.family = Family::kResNetSpd;
+  else if (family == family_name(Family::kYoloV5))
+    m.family = Family::kYoloV5;
+  else
+    throw Error(path + ": unknown model family '" + family + "' (expected resnet_spd or yolov5)");
   WeightBinder binder(path, file.weights);
   GraphBuilder builder(binder);
   try {
-    if (m.family == "resnet_spd")
+    if (m.family == Family::kResNetSpd)
       build_resnet_spd(m.architecture, builder);
     else
       m.strides = build_yolov5(m.architecture, builder);
     binder.finish();
     m.graph = std::make_unique<Graph>(std::move(builder.def()), std::move(builder.weights()),
-                                      m.family == "yolov5" ? yolov5_ops() : builtin_ops());
+                                      m.family == Family::kYoloV5 ? yolov5_ops() : builtin_ops());
   } catch (const Error& e) {
     throw naming_file(path, e);
   }
   m.aliases = std::move(builder.aliases());
-  const int64_t classes = m.family == "yolov5" ? m.architecture.value("nc", 0) : m.architecture.value("num_classes", 0);
+  const int64_t classes = m.family == Family::kYoloV5 ? m.architecture.value("nc", 0) : m.architecture.value("num_classes", 0);
   if (!m.class_names.empty() && static_cast<int64_t>(m.class_names.size()) != classes)
     throw Error(path + ": " + std::to_string(m.class_names.size()) + " class names for " + std::to_string(classes) +
                 " classes");

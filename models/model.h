@@ -3,7 +3,6 @@
 // loaded once and may serve many images from many threads.
 #pragma once
 
-#include <array>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -12,20 +11,22 @@
 
 #include "engine/graph.h"
 #include "engine/model_file.h"
+#include "image/preprocess.h"
 
 namespace spdinfer {
 
-struct Preprocess {
-  int height = 0, width = 0;
-  float scale = 1.0f;                  // multiplies 0-255 pixel values first
-  std::array<float, 3> mean{0, 0, 0};  // then (x - mean) / std, per RGB channel
-  std::array<float, 3> std{1, 1, 1};
-  std::string resize = "resize";       // "letterbox", "resize_crop" or "resize"
+// The model families a file can hold; its metadata's "family" string is
+// checked once, when the model is loaded.
+enum class Family {
+  kResNetSpd,  // "resnet_spd": a classifier (Classifier, models/classifier.h)
+  kYoloV5,     // "yolov5": a YOLOv5-family detector (Detector, models/detector.h)
 };
+// The name the model file's metadata uses: "resnet_spd" or "yolov5".
+const char* family_name(Family family);
 
 struct Model {
   std::string path;
-  std::string family;  // "resnet_spd" or "yolov5"
+  Family family = Family::kResNetSpd;
   nlohmann::json architecture;
   Preprocess preprocess;
   std::vector<std::string> class_names;
@@ -40,6 +41,10 @@ struct Model {
   // The node that computes PyTorch module `module`'s output, or "" if none.
   std::string node_for_module(const std::string& module) const;
 };
+
+// m.graph->forward on the (N, 3, H, W) input x with `threads`; an engine error
+// is rethrown as "at input SHAPE: ...". Thread-safe.
+std::vector<Tensor> forward_input(const Model& m, const Tensor& x, int threads);
 
 // Reads, validates and builds; throws spdinfer::Error("PATH: ...").
 Model load_model(const std::string& path);

@@ -27,12 +27,12 @@
 #include "engine/error.h"
 #include "engine/graph.h"
 #include "engine/model_file.h"
-#include "models/image.h"
-#include "models/stb_input_check.h"
+#include "image/image.h"
+#include "image/preprocess.h"
+#include "image/stb_input_check.h"
 #include "models/model.h"
-#include "models/preprocess.h"
 
-#include <stb/stb_image.h>  // declarations only: models/stb_codecs.cpp compiles stb_image
+#include <stb/stb_image.h>  // declarations only: image/stb_codecs.cpp compiles stb_image
 #include <sys/mman.h>       // memfd_create
 #include <unistd.h>
 
@@ -348,7 +348,7 @@ inline Stage architecture(const std::uint8_t* data, std::size_t size) {
 // refuses from the header alone are still fed to it.
 constexpr std::int64_t kMaxFuzzPixels = 1 << 22;
 
-// load_image takes a path (models/image.h has no decoder for bytes in
+// load_image takes a path (image/image.h has no decoder for bytes in
 // memory): the bytes go into one memory-backed file, reached by its
 // /proc/self/fd path, rewritten for every input.
 class MemoryFile {

@@ -14,7 +14,7 @@
 
 #include "engine/error.h"
 #include "fuzz/harness.h"
-#include "models/image.h"
+#include "image/image.h"
 
 namespace fs = std::filesystem;
 using spdinfer::fuzz::Stage;
@@ -109,7 +109,7 @@ TEST_CASE("fuzz replay: image seeds decode and preprocess; regressions never cra
 // Found by the image fuzzer: Debian's stb_image (v2.27) does not check that a JPEG DHT table's
 // code-length counts sum to at most 256 and writes past stbi__huffman's arrays (heap corruption;
 // upstream stb issues #1289 / #1291). load_image now walks the JPEG's segments first
-// (models/stb_input_check.cpp) and refuses such a file with one line naming it.
+// (image/stb_input_check.cpp) and refuses such a file with one line naming it.
 TEST_CASE("fuzz regression: a JPEG with more than 256 Huffman codes is refused", "[fuzz][image]") {
   const fs::path p = image_regression("jpeg_dht_counts_over_256.jpg");
   check_image_refused(p, Catch::StartsWith(p.string() + ": JPEG Huffman table") &&
@@ -131,7 +131,7 @@ TEST_CASE("fuzz regression: a JPEG scan that uses an undefined Huffman table is 
 // Found by the image fuzzer (an out-of-memory report): stb_image (v2.27) grows its buffer to the
 // length an IDAT chunk declares before reading the chunk, so this 194-byte PNG, whose last chunk
 // declares 1.29 GB, made it allocate 2 GB. load_image now reads the chunk headers first
-// (models/stb_input_check.cpp) and refuses a chunk that runs past the end of the file.
+// (image/stb_input_check.cpp) and refuses a chunk that runs past the end of the file.
 TEST_CASE("fuzz regression: a PNG chunk that runs past the end of the file is refused", "[fuzz][image]") {
   const fs::path p = image_regression("png_idat_declares_1gb.png");
   check_image_refused(
@@ -142,7 +142,7 @@ TEST_CASE("fuzz regression: a PNG chunk that runs past the end of the file is re
 // Crafted after the out-of-memory report above: a 1x1 PNG of 16 KB whose zlib stream inflates to
 // 16 MB. stb_image inflates all of it (growing its buffer as it goes) and then decodes the first
 // pixel; a few MB of such a file would have it allocate gigabytes. stb's allocations are now
-// bounded by what the image's header says it needs (StbAllocationLimit, models/stb_codecs.h).
+// bounded by what the image's header says it needs (StbAllocationLimit, image/stb_codecs.h).
 TEST_CASE("fuzz regression: a PNG whose data inflates far past its size is refused", "[fuzz][image]") {
   const fs::path p = image_regression("png_1x1_inflates_to_16mb.png");
   check_image_refused(
@@ -158,7 +158,7 @@ TEST_CASE("fuzz regression: a PNG whose data inflates far past its size is refus
 // - found by reading stb after that: the DC coefficient times a 16-bit quantiser overflows int
 //   (two 8x8 blocks, each adding the largest DC difference, quantiser 65535).
 // Each must decode to the image stb makes of it, under the sanitizers too (CMakeLists.txt says how
-// models/stb_codecs.cpp is compiled for them, and why that is sound).
+// image/stb_codecs.cpp is compiled for them, and why that is sound).
 TEST_CASE("fuzz regression: corrupt JPEGs that stb 2.27 decodes with undefined behaviour decode cleanly",
           "[fuzz][image]") {
   const struct {
