@@ -149,7 +149,6 @@ std::shared_ptr<ExecutionPlan> Graph::build_plan(const std::vector<Shape>& input
       throw Error(describe(node) + ": output shape " + shape_to_string(kernel->output_shape()) + " is empty");
     plan->value_shapes_[node.outputs[0]] = kernel->output_shape();
     plan->kernels_.push_back(std::move(kernel));
-    plan->node_weights_.push_back(std::move(node_weights));
   }
 
   // Lifetimes: from the producing step to the last reading step; graph
@@ -277,7 +276,6 @@ std::vector<Tensor> ExecutionPlan::run(const std::vector<const Tensor*>& inputs,
   for (std::size_t i = 0; i < def.nodes.size(); ++i) {
     args.clear();
     for (std::size_t v : node_inputs_[i]) args.push_back(&values[v]);
-    for (const Tensor* w : node_weights_[i]) args.push_back(w);
     Tensor& output = values[node_output_[i]];
     const auto start = options.observer ? Clock::now() : Clock::time_point{};
     kernels_[i]->run(args, output, scratch->workspace, threads);

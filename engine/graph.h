@@ -99,7 +99,6 @@ class ExecutionPlan {
   std::vector<std::vector<std::size_t>> node_inputs_;
   std::vector<std::size_t> node_output_;
   std::vector<std::size_t> graph_outputs_;
-  std::vector<std::vector<const Tensor*>> node_weights_;
   mutable std::mutex scratch_mutex_;
   mutable std::vector<std::unique_ptr<Scratch>> spare_scratch_;
   std::size_t arena_floats_ = 0;

@@ -1,7 +1,9 @@
 // How the graph finds and runs ops: an explicit table from op name to an
-// OpDef. No self-registering statics (they vanish when linked from a static
-// library); a model family that needs an op of its own (YOLO's Detect
-// decoding) adds it to its own copy of the table, explicitly.
+// OpDef (builtin_ops() in op_registry.cpp lists every engine op; each op's
+// kernel and OpDef live beside it in engine/ops/<op>.cpp). No self-registering
+// statics (they vanish when linked from a static library); a model family
+// that needs an op of its own (YOLO's Detect decoding) adds it to its own copy
+// of the table, explicitly.
 #pragma once
 
 #include <cstddef>
@@ -27,13 +29,20 @@ class Kernel {
   virtual std::size_t workspace_floats(int /*threads*/) const { return 0; }
   // Multiply-accumulates per run, for GFLOP/s reports (0 when negligible).
   virtual double macs() const { return 0.0; }
-  // `args` holds the node's input values followed by its weights, in order.
-  virtual void run(const std::vector<const Tensor*>& args, Tensor& output, float* workspace,
+  // `inputs` holds the node's input values, in order. The weights were bound
+  // when the kernel was prepared (they live in the graph's weight store).
+  virtual void run(const std::vector<const Tensor*>& inputs, Tensor& output, float* workspace,
                    int threads) const = 0;
 
  protected:
   Shape output_shape_;
 };
+
+// Validates a node's attributes against its input and weight shapes and
+// returns its kernel, which keeps what it needs of the weights; throws
+// spdinfer::Error saying what is wrong.
+using PrepareKernel = std::unique_ptr<Kernel> (*)(const Node& node, const std::vector<Shape>& input_shapes,
+                                                  const std::vector<const Tensor*>& weights);
 
 struct OpDef {
   std::string name;
@@ -41,11 +50,24 @@ struct OpDef {
   int max_inputs = 1;  // -1: any number
   int min_weights = 0;
   int max_weights = 0;
-  // Validates the node's attributes against input and weight shapes and
-  // returns its kernel; throws spdinfer::Error saying what is wrong.
-  std::unique_ptr<Kernel> (*prepare)(const Node& node, const std::vector<Shape>& input_shapes,
-                                     const std::vector<const Tensor*>& weights) = nullptr;
+  PrepareKernel prepare = nullptr;
 };
+
+// An op of one input taking between min_weights and max_weights weights.
+OpDef unary_op(const char* name, PrepareKernel prepare, int min_weights = 0, int max_weights = 0);
+
+// PrepareKernels for kernels made from the node and its first input's shape,
+// K(node, input_shapes[0]), or from those and the weights, K(node, input_shapes[0], weights).
+template <class K>
+std::unique_ptr<Kernel> prepare_kernel(const Node& node, const std::vector<Shape>& input_shapes,
+                                       const std::vector<const Tensor*>&) {
+  return std::make_unique<K>(node, input_shapes[0]);
+}
+template <class K>
+std::unique_ptr<Kernel> prepare_weighted_kernel(const Node& node, const std::vector<Shape>& input_shapes,
+                                                const std::vector<const Tensor*>& weights) {
+  return std::make_unique<K>(node, input_shapes[0], weights);
+}
 
 class OpRegistry {
  public:
@@ -60,7 +82,9 @@ class OpRegistry {
 
 // The engine's own ops: conv2d, space_to_depth, batch_norm, relu, silu,
 // sigmoid, add, concat, max_pool2d, avg_pool2d, adaptive_avg_pool2d,
-// upsample_nearest, linear, softmax, flatten.
+// upsample_nearest, linear, softmax, flatten. Each op's kernel lives beside
+// the op in engine/ops/<op>.cpp, which gives its OpDef (conv2d_op(), ...);
+// this table lists them (op_registry.cpp).
 const OpRegistry& builtin_ops();
 
 }  // namespace spdinfer

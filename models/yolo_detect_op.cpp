@@ -41,8 +41,8 @@ class YoloDecodeKernel : public Kernel {
     }
     output_shape_ = yolo_decode_output_shape(in, p_);
   }
-  void run(const std::vector<const Tensor*>& args, Tensor& out, float*, int threads) const override {
-    yolo_decode(*args[0], p_, out, threads);
+  void run(const std::vector<const Tensor*>& inputs, Tensor& out, float*, int threads) const override {
+    yolo_decode(*inputs[0], p_, out, threads);
   }
 
  private:
@@ -107,15 +107,14 @@ void yolo_decode(const Tensor& input, const YoloDecodeParams& p, Tensor& out, in
   });
 }
 
+OpDef yolo_decode_op() {
+  return unary_op("yolo_decode", prepare_kernel<YoloDecodeKernel>);
+}
+
 const OpRegistry& yolov5_ops() {
   static const OpRegistry registry = [] {
     OpRegistry r = builtin_ops();
-    OpDef d;
-    d.name = "yolo_decode";
-    d.prepare = [](const Node& n, const std::vector<Shape>& s, const std::vector<const Tensor*>&) -> std::unique_ptr<Kernel> {
-      return std::make_unique<YoloDecodeKernel>(n, s[0]);
-    };
-    r.add(d);
+    r.add(yolo_decode_op());
     return r;
   }();
   return registry;

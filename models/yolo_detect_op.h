@@ -22,6 +22,10 @@ Shape yolo_decode_output_shape(const Shape& input, const YoloDecodeParams& p);
 void yolo_decode_reference(const Tensor& input, const YoloDecodeParams& p, Tensor& out);
 void yolo_decode(const Tensor& input, const YoloDecodeParams& p, Tensor& out, int threads);
 
+// The graph op "yolo_decode": input the level's raw output; attributes
+// num_anchors, num_outputs, stride, anchors.
+OpDef yolo_decode_op();
+// The builtin table plus yolo_decode.
 const OpRegistry& yolov5_ops();
 
 }  // namespace spdinfer

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/attributes.h"
 #include "engine/error.h"
+#include "engine/graph.h"
 #include "engine/ops/fast_math.h"
 #include "engine/parallel.h"
 
@@ -88,5 +90,29 @@ void activation(const Tensor& input, Activation a, Tensor& output, int threads) 
     apply_activation(out + begin, len, a);
   });
 }
+
+Activation activation_attr(const Node& node) { return parse_activation(string_attr(node, "activation", "none")); }
+
+namespace {
+class ActivationKernel : public Kernel {
+ public:
+  ActivationKernel(Activation a, const Shape& input) : a_(a) { output_shape_ = input; }
+  void run(const std::vector<const Tensor*>& inputs, Tensor& out, float*, int threads) const override {
+    activation(*inputs[0], a_, out, threads);
+  }
+
+ private:
+  Activation a_;
+};
+
+template <Activation A>
+std::unique_ptr<Kernel> prepare_activation(const Node&, const std::vector<Shape>& s, const std::vector<const Tensor*>&) {
+  return std::make_unique<ActivationKernel>(A, s[0]);
+}
+}  // namespace
+
+OpDef relu_op() { return unary_op("relu", prepare_activation<Activation::ReLU>); }
+OpDef silu_op() { return unary_op("silu", prepare_activation<Activation::SiLU>); }
+OpDef sigmoid_op() { return unary_op("sigmoid", prepare_activation<Activation::Sigmoid>); }
 
 }  // namespace spdinfer

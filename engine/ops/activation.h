@@ -5,9 +5,12 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/op_registry.h"
 #include "engine/tensor.h"
 
 namespace spdinfer {
+
+struct Node;
 
 enum class Activation { None, ReLU, SiLU, Sigmoid };
 
@@ -21,5 +24,13 @@ void activation_reference(const Tensor& input, Activation a, Tensor& output);
 void apply_activation(float* data, int64_t n, Activation a);
 // Fast form, tensor to tensor (may be the same memory), split over threads.
 void activation(const Tensor& input, Activation a, Tensor& output, int threads);
+
+// The node's "activation" attribute ("none" when absent), for ops with a fused activation.
+Activation activation_attr(const Node& node);
+
+// The graph ops "relu", "silu" and "sigmoid" (op_registry.h).
+OpDef relu_op();
+OpDef silu_op();
+OpDef sigmoid_op();
 
 }  // namespace spdinfer

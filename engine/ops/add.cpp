@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine/error.h"
+#include "engine/graph.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -46,6 +47,31 @@ void add(const Tensor& a, const Tensor& b, const AddParams& params, Tensor& out,
     for (int64_t i = begin; i < end; ++i) po[i] = pa[i] + pb[i];
     apply_activation(po + begin, end - begin, params.activation);
   });
+}
+
+namespace {
+class AddKernel : public Kernel {
+ public:
+  AddKernel(const Node& node, const std::vector<Shape>& in) {
+    p_.activation = activation_attr(node);
+    output_shape_ = add_output_shape(in[0], in[1]);
+  }
+  void run(const std::vector<const Tensor*>& inputs, Tensor& out, float*, int threads) const override {
+    add(*inputs[0], *inputs[1], p_, out, threads);
+  }
+
+ private:
+  AddParams p_;
+};
+}  // namespace
+
+OpDef add_op() {
+  OpDef d = unary_op("add", [](const Node& n, const std::vector<Shape>& s,
+                               const std::vector<const Tensor*>&) -> std::unique_ptr<Kernel> {
+    return std::make_unique<AddKernel>(n, s);
+  });
+  d.min_inputs = d.max_inputs = 2;
+  return d;
 }
 
 }  // namespace spdinfer

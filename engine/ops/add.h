@@ -5,6 +5,7 @@
 #pragma once
 
 #include "engine/ops/activation.h"
+#include "engine/op_registry.h"
 #include "engine/tensor.h"
 
 namespace spdinfer {
@@ -20,5 +21,8 @@ Shape add_output_shape(const Shape& a, const Shape& b);
 void add_reference(const Tensor& a, const Tensor& b, const AddParams& params, Tensor& out);
 // Same, split over threads. out may be the same memory as a or b (in place).
 void add(const Tensor& a, const Tensor& b, const AddParams& params, Tensor& out, int threads);
+
+// The graph op "add" (op_registry.h): two inputs of the same shape.
+OpDef add_op();
 
 }  // namespace spdinfer

@@ -9,7 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include "engine/attributes.h"
 #include "engine/error.h"
+#include "engine/graph.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -144,6 +146,34 @@ void fold_batch_norm_into_conv(Tensor& weight, Tensor& bias, const Tensor& gamma
     for (int64_t i = 0; i < per_out; ++i) w[i] = static_cast<float>(w[i] * s[o]);
     bias[o] = static_cast<float>(bias[o] * s[o] + b[o]);
   }
+}
+
+namespace {
+class BatchNormKernel : public Kernel {
+ public:
+  BatchNormKernel(const Node& node, const Shape& input, const std::vector<const Tensor*>& weights)
+      : w_(weights) {
+    p_.eps = float_attr(node, "eps", 1e-5f);
+    p_.activation = activation_attr(node);
+    if (input.size() < 2) throw Error("input must be (N, C, ...), found " + shape_to_string(input));
+    for (const Tensor* w : weights)
+      if (w->shape() != Shape{input[1]})
+        throw Error("parameter shape " + shape_to_string(w->shape()) + " does not match " +
+                    std::to_string(input[1]) + " channels");
+    output_shape_ = input;
+  }
+  void run(const std::vector<const Tensor*>& inputs, Tensor& out, float*, int threads) const override {
+    batch_norm(*inputs[0], *w_[0], *w_[1], *w_[2], *w_[3], p_, out, threads);
+  }
+
+ private:
+  BatchNormParams p_;
+  std::vector<const Tensor*> w_;  // gamma, beta, running_mean, running_var
+};
+}  // namespace
+
+OpDef batch_norm_op() {
+  return unary_op("batch_norm", prepare_weighted_kernel<BatchNormKernel>, 4, 4);
 }
 
 }  // namespace spdinfer

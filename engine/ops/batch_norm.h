@@ -7,6 +7,7 @@
 #pragma once
 
 #include "engine/ops/activation.h"
+#include "engine/op_registry.h"
 #include "engine/tensor.h"
 
 namespace spdinfer {
@@ -38,5 +39,9 @@ void batch_norm_to_affine(const Tensor& gamma, const Tensor& beta, const Tensor&
 // The BN tensors are indexed by the conv's output channel and must have shape (O).
 void fold_batch_norm_into_conv(Tensor& weight, Tensor& bias, const Tensor& gamma, const Tensor& beta,
                                const Tensor& mean, const Tensor& var, float eps);
+
+// The graph op "batch_norm" (op_registry.h): input x; weights gamma, beta,
+// running_mean, running_var.
+OpDef batch_norm_op();
 
 }  // namespace spdinfer

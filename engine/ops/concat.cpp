@@ -7,7 +7,9 @@
 #include <cstring>
 #include <string>
 
+#include "engine/attributes.h"
 #include "engine/error.h"
+#include "engine/graph.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -108,6 +110,31 @@ void concat(const std::vector<const Tensor*>& inputs, const ConcatParams& params
     std::memcpy(out.data() + o * out_block + offsets[k], inputs[k]->data() + o * block,
                 static_cast<std::size_t>(block) * sizeof(float));
   });
+}
+
+namespace {
+class ConcatKernel : public Kernel {
+ public:
+  ConcatKernel(const Node& node, const std::vector<Shape>& in) {
+    p_.axis = int_attr(node, "axis", 1);
+    output_shape_ = concat_output_shape(in, p_);
+  }
+  void run(const std::vector<const Tensor*>& inputs, Tensor& out, float*, int threads) const override {
+    concat(inputs, p_, out, threads);
+  }
+
+ private:
+  ConcatParams p_;
+};
+}  // namespace
+
+OpDef concat_op() {
+  OpDef d = unary_op("concat", [](const Node& n, const std::vector<Shape>& s,
+                                  const std::vector<const Tensor*>&) -> std::unique_ptr<Kernel> {
+    return std::make_unique<ConcatKernel>(n, s);
+  });
+  d.max_inputs = -1;
+  return d;
 }
 
 }  // namespace spdinfer

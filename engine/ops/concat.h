@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "engine/op_registry.h"
 #include "engine/tensor.h"
 
 namespace spdinfer {
@@ -23,5 +24,8 @@ Shape concat_output_shape(const std::vector<Shape>& inputs, const ConcatParams& 
 // No input pointer may be null; out may not alias an input.
 void concat_reference(const std::vector<const Tensor*>& inputs, const ConcatParams& params, Tensor& out);
 void concat(const std::vector<const Tensor*>& inputs, const ConcatParams& params, Tensor& out, int threads);
+
+// The graph op "concat" (op_registry.h): one or more inputs.
+OpDef concat_op();
 
 }  // namespace spdinfer

@@ -19,10 +19,13 @@
 #include <algorithm>
 #include <string>
 
+#include "engine/attributes.h"
 #include "engine/blas.h"
 #include "engine/error.h"
+#include "engine/graph.h"
 #include "engine/int_math.h"
 #include "engine/kernels/sgemm.h"
+#include "engine/ops/winograd.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -490,6 +493,63 @@ void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const
       bias_activation(dst, rows, cols, d.OHW, b ? b + oc0 : nullptr, p.activation);
     }
   });
+}
+
+namespace {
+class Conv2dKernel : public Kernel {
+ public:
+  Conv2dKernel(const Node& node, const Shape& input, const std::vector<const Tensor*>& weights)
+      : input_(input), weight_(weights[0]), bias_(weights.size() > 1 ? weights[1] : nullptr) {
+    auto [sh, sw] = pair_attr(node, "stride", 1);
+    auto [dh, dw] = pair_attr(node, "dilation", 1);
+    auto pad = padding_attr(node, "padding");
+    p_.stride_h = sh, p_.stride_w = sw, p_.dilation_h = dh, p_.dilation_w = dw;
+    p_.pad_top = pad[0], p_.pad_left = pad[1], p_.pad_bottom = pad[2], p_.pad_right = pad[3];
+    p_.groups = int_attr(node, "groups", 1);
+    p_.activation = activation_attr(node);
+    weight_shape_ = weight_->shape();
+    if (bias_ && bias_->shape() != Shape{weight_shape_.at(0)})
+      throw Error("bias shape " + shape_to_string(bias_->shape()) + " does not match " +
+                  std::to_string(weight_shape_.at(0)) + " output channels");
+    output_shape_ = conv2d_output_shape(input, weight_shape_, p_);
+    // Weights laid out for Winograd or for gemm_packed once, here, rather than on every run.
+    if (winograd_applies(input_, weight_shape_, p_))
+      winograd_weights_ = WinogradWeights(*weight_);
+    else if (conv2d_packs_weights(input_, weight_shape_, p_))
+      packed_weights_ = conv2d_pack_weights(*weight_);
+  }
+  std::size_t workspace_floats(int threads) const override {
+    if (!winograd_weights_.empty()) return winograd_workspace_floats(input_, weight_shape_, p_, threads);
+    return conv2d_workspace_floats(input_, weight_shape_, p_, threads, !packed_weights_.empty());
+  }
+  double macs() const override {
+    return static_cast<double>(shape_numel(output_shape_)) *
+           static_cast<double>(weight_shape_[1] * weight_shape_[2] * weight_shape_[3]);
+  }
+  void run(const std::vector<const Tensor*>& inputs, Tensor& out, float* ws, int threads) const override {
+    if (!winograd_weights_.empty()) {
+      conv2d_winograd(*inputs[0], winograd_weights_, bias_, p_, out, ws, threads);
+    } else {
+      conv2d(*inputs[0], *weight_, bias_, p_, out, ws, threads, packed_weights_.empty() ? nullptr : &packed_weights_);
+    }
+  }
+
+ private:
+  Conv2dParams p_;
+  Shape input_, weight_shape_;
+  const Tensor* weight_;
+  const Tensor* bias_;
+  WinogradWeights winograd_weights_;  // empty unless the Winograd path runs this convolution
+  GemmPackedA packed_weights_;        // empty unless conv2d_packs_weights for this input shape
+};
+}  // namespace
+
+OpDef conv2d_op() {
+  return unary_op("conv2d", [](const Node& n, const std::vector<Shape>& s,
+                               const std::vector<const Tensor*>& w) -> std::unique_ptr<Kernel> {
+    if (s[0].size() != 4) throw Error("input must have rank 4, found " + shape_to_string(s[0]));
+    return std::make_unique<Conv2dKernel>(n, s[0], w);
+  }, 1, 2);
 }
 
 }  // namespace spdinfer

@@ -12,6 +12,7 @@
 
 #include "engine/ops/activation.h"
 #include "engine/kernels/sgemm.h"
+#include "engine/op_registry.h"
 #include "engine/tensor.h"
 
 namespace spdinfer {
@@ -57,5 +58,9 @@ GemmPackedA conv2d_pack_weights(const Tensor& weight);
 // reference up to float rounding and do not depend on `threads` beyond that.
 void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& params,
             Tensor& out, float* workspace, int threads, const GemmPackedA* packed_weights = nullptr);
+
+// The graph op "conv2d" (op_registry.h): input x (rank 4); weights weight
+// (O, C/groups, kH, kW) [, bias (O)]; attributes as PyTorch's arguments.
+OpDef conv2d_op();
 
 }  // namespace spdinfer

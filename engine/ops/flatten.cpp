@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "engine/error.h"
+#include "engine/graph.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -42,6 +43,23 @@ void flatten(const Tensor& input, Tensor& output, int threads) {
   parallel_for((n + kChunk - 1) / kChunk, threads, [&](int64_t c) {
     const int64_t begin = c * kChunk, len = std::min(kChunk, n - begin);
     std::memcpy(output.data() + begin, input.data() + begin, static_cast<std::size_t>(len) * sizeof(float));
+  });
+}
+
+namespace {
+class FlattenKernel : public Kernel {
+ public:
+  explicit FlattenKernel(const Shape& in) { output_shape_ = flatten_output_shape(in); }
+  void run(const std::vector<const Tensor*>& inputs, Tensor& out, float*, int threads) const override {
+    flatten(*inputs[0], out, threads);
+  }
+};
+}  // namespace
+
+OpDef flatten_op() {
+  return unary_op("flatten", [](const Node&, const std::vector<Shape>& s,
+                                const std::vector<const Tensor*>&) -> std::unique_ptr<Kernel> {
+    return std::make_unique<FlattenKernel>(s[0]);
   });
 }
 

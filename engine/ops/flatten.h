@@ -5,6 +5,7 @@
 // Not supported: other start or end dimensions.
 #pragma once
 
+#include "engine/op_registry.h"
 #include "engine/tensor.h"
 
 namespace spdinfer {
@@ -14,5 +15,8 @@ Shape flatten_output_shape(const Shape& input);
 void flatten_reference(const Tensor& input, Tensor& output);
 // output may be the same memory as input, which makes it a no-op.
 void flatten(const Tensor& input, Tensor& output, int threads);
+
+// The graph op "flatten" (op_registry.h).
+OpDef flatten_op();
 
 }  // namespace spdinfer

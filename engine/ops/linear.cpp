@@ -9,6 +9,7 @@
 
 #include "engine/blas.h"
 #include "engine/error.h"
+#include "engine/graph.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -79,6 +80,34 @@ void linear(const Tensor& input, const Tensor& weight, const Tensor* bias, Tenso
       for (int n = 0; n < N; ++n)
         for (int j = j0; j < j0 + cols; ++j) c[int64_t{n} * out + j] += (*bias)[j];
   });
+}
+
+namespace {
+class LinearKernel : public Kernel {
+ public:
+  LinearKernel(const Shape& in, const std::vector<const Tensor*>& weights)
+      : weight_(weights[0]), bias_(weights.size() > 1 ? weights[1] : nullptr) {
+    const Shape& w = weight_->shape();
+    output_shape_ = linear_output_shape(in, w, bias_ ? &bias_->shape() : nullptr);
+    macs_ = static_cast<double>(shape_numel(in)) * static_cast<double>(w.at(0));
+  }
+  double macs() const override { return macs_; }
+  void run(const std::vector<const Tensor*>& inputs, Tensor& out, float*, int threads) const override {
+    linear(*inputs[0], *weight_, bias_, out, threads);
+  }
+
+ private:
+  const Tensor* weight_;
+  const Tensor* bias_;
+  double macs_ = 0;
+};
+}  // namespace
+
+OpDef linear_op() {
+  return unary_op("linear", [](const Node&, const std::vector<Shape>& s,
+                               const std::vector<const Tensor*>& w) -> std::unique_ptr<Kernel> {
+    return std::make_unique<LinearKernel>(s[0], w);
+  }, 1, 2);
 }
 
 }  // namespace spdinfer

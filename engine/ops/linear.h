@@ -6,6 +6,7 @@
 // Not supported: inputs of other ranks (flatten first), a fused activation.
 #pragma once
 
+#include "engine/op_registry.h"
 #include "engine/tensor.h"
 
 namespace spdinfer {
@@ -18,5 +19,8 @@ Shape linear_output_shape(const Shape& input, const Shape& weight, const Shape* 
 void linear_reference(const Tensor& input, const Tensor& weight, const Tensor* bias, Tensor& output);
 // Via sgemm_bt, the output columns split over threads.
 void linear(const Tensor& input, const Tensor& weight, const Tensor* bias, Tensor& output, int threads);
+
+// The graph op "linear" (op_registry.h): input x; weights weight [, bias].
+OpDef linear_op();
 
 }  // namespace spdinfer

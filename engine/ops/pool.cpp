@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/attributes.h"
 #include "engine/error.h"
+#include "engine/graph.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -267,5 +269,56 @@ void adaptive_avg_pool2d(const Tensor& input, Tensor& output, int threads) {
     out[plane] = sum / static_cast<float>(hw);
   });
 }
+
+namespace {
+Pool2dParams pool_params_from(const Node& node) {
+  Pool2dParams p;
+  p.kernel = int_attr(node, "kernel_size", 0);
+  p.stride = int_attr(node, "stride", p.kernel);
+  p.padding = int_attr(node, "padding", 0);
+  return p;
+}
+
+class MaxPoolKernel : public Kernel {
+ public:
+  MaxPoolKernel(const Node& node, const Shape& in) : p_(pool_params_from(node)) {
+    output_shape_ = max_pool2d_output_shape(in, p_);
+  }
+  void run(const std::vector<const Tensor*>& inputs, Tensor& out, float*, int threads) const override {
+    max_pool2d(*inputs[0], p_, out, threads);
+  }
+
+ private:
+  Pool2dParams p_;
+};
+
+class AvgPoolKernel : public Kernel {
+ public:
+  AvgPoolKernel(const Node& node, const Shape& in) : p_(pool_params_from(node)) {
+    output_shape_ = avg_pool2d_output_shape(in, p_);
+  }
+  void run(const std::vector<const Tensor*>& inputs, Tensor& out, float*, int threads) const override {
+    avg_pool2d(*inputs[0], p_, out, threads);
+  }
+
+ private:
+  Pool2dParams p_;
+};
+
+class GlobalAvgPoolKernel : public Kernel {
+ public:
+  GlobalAvgPoolKernel(const Node& node, const Shape& in) {
+    if (int_attr(node, "output_size", 1) != 1) throw Error("only output_size 1 is supported");
+    output_shape_ = adaptive_avg_pool2d_output_shape(in);
+  }
+  void run(const std::vector<const Tensor*>& inputs, Tensor& out, float*, int threads) const override {
+    adaptive_avg_pool2d(*inputs[0], out, threads);
+  }
+};
+}  // namespace
+
+OpDef max_pool2d_op() { return unary_op("max_pool2d", prepare_kernel<MaxPoolKernel>); }
+OpDef avg_pool2d_op() { return unary_op("avg_pool2d", prepare_kernel<AvgPoolKernel>); }
+OpDef adaptive_avg_pool2d_op() { return unary_op("adaptive_avg_pool2d", prepare_kernel<GlobalAvgPoolKernel>); }
 
 }  // namespace spdinfer

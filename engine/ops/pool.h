@@ -7,6 +7,7 @@
 // Not supported: ceil mode, dilation, non-square kernels, other adaptive output sizes.
 #pragma once
 
+#include "engine/op_registry.h"
 #include "engine/tensor.h"
 
 namespace spdinfer {
@@ -34,5 +35,12 @@ void avg_pool2d(const Tensor& input, const Pool2dParams& params, Tensor& output,
 Shape adaptive_avg_pool2d_output_shape(const Shape& input);
 void adaptive_avg_pool2d_reference(const Tensor& input, Tensor& output);
 void adaptive_avg_pool2d(const Tensor& input, Tensor& output, int threads);
+
+// The graph ops "max_pool2d", "avg_pool2d" (square windows: kernel_size,
+// stride defaulting to the kernel as PyTorch's, padding) and
+// "adaptive_avg_pool2d" (output_size 1 only) (op_registry.h).
+OpDef max_pool2d_op();
+OpDef avg_pool2d_op();
+OpDef adaptive_avg_pool2d_op();
 
 }  // namespace spdinfer

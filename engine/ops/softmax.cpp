@@ -10,7 +10,9 @@
 #include <limits>
 #include <string>
 
+#include "engine/attributes.h"
 #include "engine/error.h"
+#include "engine/graph.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -126,6 +128,26 @@ void softmax(const Tensor& input, const SoftmaxParams& params, Tensor& output, i
     const int64_t first = o * s.len * s.inner + i0;
     softmax_columns(in + first, s.len, s.inner, i1 - i0, out + first, max, sum);
   });
+}
+
+namespace {
+class SoftmaxKernel : public Kernel {
+ public:
+  SoftmaxKernel(const Node& node, const Shape& in) {
+    p_.axis = int_attr(node, "axis", -1);
+    output_shape_ = softmax_output_shape(in, p_);
+  }
+  void run(const std::vector<const Tensor*>& inputs, Tensor& out, float*, int threads) const override {
+    softmax(*inputs[0], p_, out, threads);
+  }
+
+ private:
+  SoftmaxParams p_;
+};
+}  // namespace
+
+OpDef softmax_op() {
+  return unary_op("softmax", prepare_kernel<SoftmaxKernel>);
 }
 
 }  // namespace spdinfer

@@ -5,6 +5,7 @@
 // Not supported: log_softmax, temperature, masking.
 #pragma once
 
+#include "engine/op_registry.h"
 #include "engine/tensor.h"
 
 namespace spdinfer {
@@ -18,5 +19,8 @@ Shape softmax_output_shape(const Shape& input, const SoftmaxParams& params = {})
 // output may be the same memory as input (in place) for both forms.
 void softmax_reference(const Tensor& input, const SoftmaxParams& params, Tensor& output);
 void softmax(const Tensor& input, const SoftmaxParams& params, Tensor& output, int threads);
+
+// The graph op "softmax" (op_registry.h): attribute axis (default -1).
+OpDef softmax_op();
 
 }  // namespace spdinfer

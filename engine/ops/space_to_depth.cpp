@@ -4,7 +4,9 @@
 
 #include <string>
 
+#include "engine/attributes.h"
 #include "engine/error.h"
+#include "engine/graph.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -92,6 +94,33 @@ void space_to_depth(const Tensor& input, const SpaceToDepthParams& params, Tenso
       }
     }
   });
+}
+
+namespace {
+class SpaceToDepthKernel : public Kernel {
+ public:
+  SpaceToDepthKernel(const Node& node, const Shape& input, const std::vector<const Tensor*>& weights) {
+    p_.block = int_attr(node, "block", 2);
+    p_.activation = activation_attr(node);
+    output_shape_ = space_to_depth_output_shape(input, p_);
+    if (weights.size() == 1) throw Error("takes both scale and shift weights, or neither");
+    for (const Tensor* w : weights)
+      if (w->shape() != Shape{output_shape_[1]})
+        throw Error("affine weight shape " + shape_to_string(w->shape()) + ", expected (" +
+                    std::to_string(output_shape_[1]) + ")");
+    if (weights.size() == 2) p_.scale = weights[0]->data(), p_.shift = weights[1]->data();
+  }
+  void run(const std::vector<const Tensor*>& inputs, Tensor& out, float*, int threads) const override {
+    space_to_depth(*inputs[0], p_, out, threads);
+  }
+
+ private:
+  SpaceToDepthParams p_;
+};
+}  // namespace
+
+OpDef space_to_depth_op() {
+  return unary_op("space_to_depth", prepare_weighted_kernel<SpaceToDepthKernel>, 0, 2);
 }
 
 }  // namespace spdinfer

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "engine/ops/activation.h"
+#include "engine/op_registry.h"
 #include "engine/tensor.h"
 
 namespace spdinfer {
@@ -31,5 +32,10 @@ void space_to_depth_reference(const Tensor& input, const SpaceToDepthParams& par
 // Fast: parallel over (n, output channel) planes; the affine and activation are applied while
 // each gathered row is in cache.
 void space_to_depth(const Tensor& input, const SpaceToDepthParams& params, Tensor& out, int threads);
+
+// The graph op "space_to_depth" (op_registry.h): input x; optional weights
+// scale, shift (4C) of a BatchNorm fused after it (a BN after an SPD cannot
+// fold into the conv before the SPD).
+OpDef space_to_depth_op();
 
 }  // namespace spdinfer

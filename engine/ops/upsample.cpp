@@ -8,7 +8,9 @@
 #include <limits>
 #include <string>
 
+#include "engine/attributes.h"
 #include "engine/error.h"
+#include "engine/graph.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -64,6 +66,26 @@ void upsample(const Tensor& input, const UpsampleParams& params, Tensor& output,
     }
     for (int64_t r = 1; r < s; ++r) std::copy(dst, dst + Wo, dst + r * Wo);
   });
+}
+
+namespace {
+class UpsampleKernel : public Kernel {
+ public:
+  UpsampleKernel(const Node& node, const Shape& in) {
+    p_.scale = int_attr(node, "scale_factor", 2);
+    output_shape_ = upsample_output_shape(in, p_);
+  }
+  void run(const std::vector<const Tensor*>& inputs, Tensor& out, float*, int threads) const override {
+    upsample(*inputs[0], p_, out, threads);
+  }
+
+ private:
+  UpsampleParams p_;
+};
+}  // namespace
+
+OpDef upsample_nearest_op() {
+  return unary_op("upsample_nearest", prepare_kernel<UpsampleKernel>);
 }
 
 }  // namespace spdinfer

@@ -4,6 +4,7 @@
 // Not supported: fractional scales, target sizes, bilinear or other modes.
 #pragma once
 
+#include "engine/op_registry.h"
 #include "engine/tensor.h"
 
 namespace spdinfer {
@@ -17,5 +18,8 @@ struct UpsampleParams {
 Shape upsample_output_shape(const Shape& input, const UpsampleParams& params);
 void upsample_reference(const Tensor& input, const UpsampleParams& params, Tensor& output);
 void upsample(const Tensor& input, const UpsampleParams& params, Tensor& output, int threads);
+
+// The graph op "upsample_nearest" (op_registry.h): attribute scale_factor.
+OpDef upsample_nearest_op();
 
 }  // namespace spdinfer
