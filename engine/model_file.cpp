@@ -150,7 +150,7 @@ void widen(const Entry& e, const std::uint8_t* src, Tensor& out) {
 
 const std::string& ModelFile::meta(const std::string& key) const {
   auto it = metadata.find(key);
-  if (it == metadata.end()) fail(path, "metadata has no '" + key + "' (re-run weights_tools/convert.py)");
+  if (it == metadata.end()) fail(path, "metadata has no '" + key + "' (re-run python3 -m weights_tools.convert)");
   return it->second;
 }
 
@@ -237,13 +237,13 @@ ModelFile parse_model(const std::string& path, const std::uint8_t* header, std::
                      (format == file.metadata.end()
                           ? std::string("metadata has no 'format'")
                           : "metadata 'format' is '" + shorten(format->second) + "', expected 'spdinfer'") +
-                     "); convert the checkpoint with weights_tools/convert.py");
+                     "); convert the checkpoint with python3 -m weights_tools.convert");
     auto version = file.metadata.find("format_version");
     if (version == file.metadata.end() || version->second != std::to_string(kModelFormatVersion))
       fail(path, "unknown model format version '" +
                      (version == file.metadata.end() ? std::string("(none)") : shorten(version->second)) +
                      "' (this spdinfer reads version " + std::to_string(kModelFormatVersion) +
-                     "); re-run weights_tools/convert.py");
+                     "); re-run python3 -m weights_tools.convert");
   }
 
   // Data layout: tensors packed back to back from offset 0, covering the

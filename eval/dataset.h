@@ -34,7 +34,7 @@ constexpr std::uint64_t kMaxIdxBytes = std::uint64_t(1) << 31;
 IdxArray read_idx(const std::string& path);
 
 // The rule that makes an idx image a network input, shared with training
-// (weights_tools/train_classifier.py, to_network_pixels): a grey h x w image
+// (weights_tools/train/classifier.py, to_network_pixels): a grey h x w image
 // is centred on a black out_w x out_h canvas (top/left margin (out - in) / 2
 // rounded down, the rest bottom/right) and replicated to R, G and B. Fashion-
 // MNIST's 28x28 on a 32x32 input: 2 black pixels on every side. No resampling.

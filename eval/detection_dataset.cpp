@@ -35,7 +35,7 @@ nlohmann::json read_json_file(const std::string& path) {
   text << in.rdbuf();
   nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object())
-    throw Error(path + ": not a JSON dataset file (weights_tools/synth_scenes.py writes dataset.json; a YOLOv5 "
+    throw Error(path + ": not a JSON dataset file (weights_tools/train/synth_scenes.py writes dataset.json; a YOLOv5 "
                        "YAML can be given as its split folder, e.g. DIR/images/val)");
   return j;
 }

@@ -2,7 +2,7 @@
 // detector: images in DIR/images/SPLIT/, one label file per image in
 // DIR/labels/SPLIT/NAME.txt with a line `class cx cy w h` (normalised to the
 // image) per object, and optionally a dataset file (JSON, as
-// weights_tools/synth_scenes.py writes: `path`, one key per split naming its
+// weights_tools/train/synth_scenes.py writes: `path`, one key per split naming its
 // image folder relative to `path`, `names`).
 // What it is not: running the model or scoring (detection_metrics.h).
 #pragma once

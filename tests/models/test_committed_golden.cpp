@@ -1,6 +1,6 @@
 // The golden path without PyTorch: a tiny ResNet-SPD model file and its
 // PyTorch activations are committed (tests/data, made by
-// weights_tools/random_model.py and dump_golden.py), so every machine checks
+// weights_tools/reference/random_model.py and dump_golden.py), so every machine checks
 // the engine against PyTorch layer by layer, and that the check can fail.
 #include <catch2/catch.hpp>
 

@@ -9,7 +9,7 @@ detections of all images merged by score (mergesort, stable), cumulative TP/FP, 
 monotone, sampled at 101 recall thresholds with searchsorted; summaries average the precision
 array over the entries that are not -1. Areas are box areas in image pixels; there are no crowd
 objects. Ground truth comes from YOLO label files (class cx cy w h, normalised).
-What it is not: a translation of models/detection_metrics.cpp (it shares no code or structure
+What it is not: a translation of eval/detection_metrics.cpp (it shares no code or structure
 with it), nor pycocotools itself (not packaged in Debian).
 """
 

@@ -66,7 +66,7 @@ INPUT_SIZE = 32
 def to_network_pixels(images, size=INPUT_SIZE):
     """uint8 [N, h, w] grey -> uint8 [N, 3, size, size] RGB: centred on black (top/left padding
     (size - h) // 2, the rest bottom/right) and replicated to the three channels. 28x28 -> 2 on
-    every side. The engine's idx reader does the same (models/dataset.h, grey_to_network_image)."""
+    every side. The engine's idx reader does the same (eval/dataset.h, grey_to_network_image)."""
     n, h, w = images.shape
     if h > size or w > size:
         raise ValueError(f'images of {h}x{w} do not fit a {size}x{size} input')
