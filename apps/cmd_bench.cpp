@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/machine_report.h"
 #include "engine/error.h"
 #include "models/model.h"
 
@@ -97,7 +98,7 @@ void run_bench(const BenchOptions& o) {
   const double rss = peak_rss_mb();
   if (o.json) {
     // Every run's time, so that a caller can take medians over several processes.
-    const nlohmann::json report = {{"model", o.model},
+    nlohmann::json report = {{"model", o.model},
                                    {"shape", {o.batch, 3, h, w}},
                                    {"threads", o.threads},
                                    {"runs", o.runs},
@@ -110,10 +111,12 @@ void run_bench(const BenchOptions& o) {
                                    {"gflops_per_s", gflop / (med / 1000.0)},
                                    {"planned_activation_mb", plan->planned_bytes() / 1e6},
                                    {"peak_rss_mb", rss}};
+    report.update(machine_json());
     std::printf("%s\n", report.dump().c_str());
   } else {
     std::printf("model %s, input (%d, 3, %d, %d), %d threads, %d runs after %d warm-up\n", o.model.c_str(), o.batch,
                 h, w, o.threads, o.runs, o.warmup);
+    for (const auto& [label, value] : machine_lines()) std::printf("%s: %s\n", label.c_str(), value.c_str());
     std::printf("latency ms: min %.3f  median %.3f  max %.3f\n", mn, med, mx);
     std::printf("throughput: %.1f images/s, %.2f GFLOP per run, %.1f GFLOP/s\n", 1000.0 * o.batch / med, gflop,
                 gflop / (med / 1000.0));
@@ -129,13 +132,14 @@ void run_bench(const BenchOptions& o) {
   for (const auto& [name, ms] : node_ms) total += ms;
   std::sort(order.begin(), order.end(),
             [&](std::size_t a, std::size_t b) { return node_ms[nodes[a].name] > node_ms[nodes[b].name]; });
-  std::printf("\n%-34s %-16s %-22s %10s %7s %9s\n", "node", "op", "output", "ms/run", "share", "GFLOP/s");
+  std::printf("\n%-34s %-16s %-22s %10s %7s %9s  %s\n", "node", "op", "output", "ms/run", "share", "GFLOP/s",
+              "method");
   for (std::size_t i : order) {
     const double ms = node_ms[nodes[i].name] / o.runs;
     const double macs = plan->kernel(i).macs();
-    std::printf("%-34s %-16s %-22s %10.3f %6.1f%% %9.1f\n", nodes[i].name.c_str(), nodes[i].op.c_str(),
+    std::printf("%-34s %-16s %-22s %10.3f %6.1f%% %9.1f  %s\n", nodes[i].name.c_str(), nodes[i].op.c_str(),
                 shape_to_string(plan->node_output_shape(i)).c_str(), ms, 100.0 * node_ms[nodes[i].name] / total,
-                ms > 0 ? 2.0 * macs / 1e9 / (ms / 1000.0) : 0.0);
+                ms > 0 ? 2.0 * macs / 1e9 / (ms / 1000.0) : 0.0, plan->kernel(i).method().c_str());
   }
 }
 

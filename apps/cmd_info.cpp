@@ -3,6 +3,7 @@
 #include <map>
 
 #include "apps/commands.h"
+#include "apps/machine_report.h"
 #include "models/model.h"
 
 namespace spdinfer::cli {
@@ -51,18 +52,21 @@ void run_info(const InfoOptions& o) {
   if (m.metadata.count("source_name"))
     std::printf("source:       %s (sha256 %s)\n", m.metadata.at("source_name").c_str(),
                 m.metadata.count("source_sha256") ? m.metadata.at("source_sha256").substr(0, 16).c_str() : "?");
+  for (const auto& [label, value] : machine_lines())
+    std::printf("%-14s%s\n", (label + ":").c_str(), value.c_str());
   if (!o.layers) return;
 
   auto plan = m.graph->plan({{1, 3, p.height, p.width}});
   std::printf("\nlayers at input (1, 3, %d, %d): planned activation memory %.1f MB (%.1f MB without reuse), %.2f GFLOP\n",
               p.height, p.width, plan->planned_bytes() / 1e6, plan->unshared_bytes() / 1e6, 2 * plan->total_macs() / 1e9);
-  std::printf("%-4s %-34s %-18s %-24s %12s\n", "#", "node", "op", "output", "params");
+  std::printf("%-4s %-34s %-18s %-24s %12s  %s\n", "#", "node", "op", "output", "params", "method");
   const auto& nodes = m.graph->nodes();
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     int64_t params = 0;
     for (const auto& w : nodes[i].weights) params += m.graph->weight(w).numel();
-    std::printf("%-4zu %-34s %-18s %-24s %12lld\n", i, nodes[i].name.c_str(), nodes[i].op.c_str(),
-                shape_to_string(plan->node_output_shape(i)).c_str(), static_cast<long long>(params));
+    std::printf("%-4zu %-34s %-18s %-24s %12lld  %s\n", i, nodes[i].name.c_str(), nodes[i].op.c_str(),
+                shape_to_string(plan->node_output_shape(i)).c_str(), static_cast<long long>(params),
+                plan->kernel(i).method().c_str());
   }
 }
 

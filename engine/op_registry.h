@@ -29,6 +29,9 @@ class Kernel {
   virtual std::size_t workspace_floats(int /*threads*/) const { return 0; }
   // Multiply-accumulates per run, for GFLOP/s reports (0 when negligible).
   virtual double macs() const { return 0.0; }
+  // How this kernel computes, when it has a choice ("winograd", "im2col packed"): for per-layer
+  // reports. Empty for ops with one way.
+  virtual std::string method() const { return {}; }
   // `inputs` holds the node's input values, in order. The weights were bound
   // when the kernel was prepared (they live in the graph's weight store).
   virtual void run(const std::vector<const Tensor*>& inputs, Tensor& output, float* workspace,

@@ -1,6 +1,6 @@
 // The engine's own threading: parallel loops over independent work items (images of a
 // batch, groups, column tiles of a GEMM), run by the engine's thread pool
-// (engine/thread_pool.h). OpenBLAS is kept single-threaded (see engine/blas.h) so that the
+// (engine/thread_pool.h). OpenBLAS is kept single-threaded (see engine/kernels/blas.h) so that the
 // thread count is a per-run choice and several runs may go on at once from different threads.
 #pragma once
 

@@ -135,6 +135,12 @@ Isa parse_isa(const std::string& name) {
   throw Error("unknown instruction family '" + name + "' (expected generic, avx2 or avx512)");
 }
 
+std::string active_isa_description() {
+  const char* forced = std::getenv("SPDINFER_ISA");
+  return std::string(isa_name(active_isa())) +
+         (forced && *forced ? " (SPDINFER_ISA)" : " (the best this CPU has; SPDINFER_ISA forces another)");
+}
+
 Isa active_isa() {
   static const Isa isa = choose_isa();
   return isa;

@@ -37,6 +37,9 @@ const char* isa_name(Isa isa);  // "generic", "avx2", "avx512"
 // when SPDINFER_ISA names an unknown family or one this CPU lacks.
 Isa active_isa();
 
+// One line for reports: "avx512 (the best this CPU has)" or "avx2 (SPDINFER_ISA)".
+std::string active_isa_description();
+
 // "generic" / "avx2" / "avx512" -> the family; throws spdinfer::Error naming the text otherwise.
 Isa parse_isa(const std::string& name);
 

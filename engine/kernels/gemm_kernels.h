@@ -25,7 +25,7 @@ struct GemmMicroKernel {
   // not depend on where its row and column sit in a panel.
   void (*run)(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int rows, int cols,
               bool accumulate);
-  // The product of few columns (engine/blas.h's sgemm_narrow), bound by reading A once: for each
+  // The product of few columns (engine/kernels/blas.h's sgemm_narrow), bound by reading A once: for each
   // row m < M of A (row-major, leading dimension lda), C[m][n] = (C[m][n] +) the dot product of
   // that row with row n < cols of bt (cols x K, contiguous: B's columns), cols <= kMaxDotColumns.
   // Each sum runs over k in an order that depends only on K.

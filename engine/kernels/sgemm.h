@@ -6,7 +6,7 @@
 // times (a convolution's weights) can be packed once, at plan time, as a GemmPackedA.
 //
 // Not here: threading (callers split C's rows or columns over the engine's threads and call this
-// per part), other precisions, and the narrow products of a handful of columns (engine/blas.h's
+// per part), other precisions, and the narrow products of a handful of columns (engine/kernels/blas.h's
 // sgemm_narrow serves those).
 #pragma once
 

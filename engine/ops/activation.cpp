@@ -1,5 +1,5 @@
 // Activations. The reference uses std::exp; the fast path a vectorisable
-// polynomial exp (engine/ops/fast_math.h), within 1e-7 relative of it.
+// polynomial exp (engine/kernels/fast_math.h), within 1e-7 relative of it.
 #include "engine/ops/activation.h"
 
 #include <algorithm>
@@ -8,7 +8,7 @@
 #include "engine/attributes.h"
 #include "engine/error.h"
 #include "engine/graph.h"
-#include "engine/ops/fast_math.h"
+#include "engine/kernels/fast_math.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {

@@ -20,11 +20,12 @@
 #include <string>
 
 #include "engine/attributes.h"
-#include "engine/blas.h"
+#include "engine/kernels/blas.h"
 #include "engine/error.h"
 #include "engine/graph.h"
 #include "engine/int_math.h"
 #include "engine/kernels/sgemm.h"
+#include "engine/ops/conv_path.h"
 #include "engine/ops/winograd.h"
 #include "engine/parallel.h"
 
@@ -40,20 +41,9 @@ constexpr int64_t kMinTileCols = 128;
 // and output-channel (row) tiles smaller than an sgemm micro-kernel's height waste it.
 constexpr int64_t kMinSplitCols = 64;
 constexpr int64_t kMinSplitRows = 16;
-// Output planes smaller than this many positions are batched across images, up to about this
-// many columns per GEMM.
-constexpr int64_t kBatchedGemmCols = 256;
 // Output channels per batched GEMM: enough rows for sgemm to run well, few enough that a
 // layer has a tile for each thread.
 constexpr int64_t kBatchedTileRows = 64;
-// Layers whose planes have at most this many output columns multiply weights packed once, at
-// plan time, instead of packing them on every call (which for few columns costs as much as the
-// multiplication).
-// Measured on AVX-512, 1 thread, GFLOP/s packed per call -> at plan time: 16 columns (512 x 4608
-// weights) 27 -> 47, 64 columns (256 x 2304) 86 -> 154, 196 (512 x 1152) 111 -> 133, 784
-// (256 x 576) 134 -> 143: past a few hundred columns the gain no longer pays for the copy of
-// the weights the packed form is.
-constexpr int64_t kPackedWeightsMaxColumns = 256;
 
 // Every size the kernels need, derived once from validated shapes.
 struct ConvDims {
@@ -107,43 +97,35 @@ Range valid_range(int64_t count, int64_t stride, int64_t offset, int64_t size) {
 // tile to the cache budget and are the preferred way to give threads work (no work is repeated);
 // when the output is too small for that (deep layers: few columns, many output channels), the
 // output channels are split as well, each thread building its own copy of the im2col tile.
-enum class ConvPath { Depthwise, Pointwise, Im2col };
-// Which product the GEMMs use: sgemm (weights packed per call), sgemm_narrow (at most
-// kNarrowGemmColumns columns), or gemm_packed on weights packed at plan time (at most
-// kPackedWeightsMaxColumns columns).
-enum class GemmKernel { Blas, Narrow, Packed };
+// The method and product are choose_conv_path's (engine/ops/conv_path.h).
 struct ConvPlan {
-  ConvPath path;
+  ConvMethod method;
   int64_t col_tiles = 1, tile_cols = 0;  // per (image, group); the last tile may be shorter
   int64_t row_tiles = 1, tile_rows = 0;  // output channels of a group, likewise
   int64_t batch_images = 1;              // images per GEMM; > 1 only with col_tiles == 1
-  GemmKernel gemm = GemmKernel::Blas;
+  ConvProduct product = ConvProduct::PerCall;
   int64_t slots = 1;                     // threads actually used = workspace slices
   int64_t items() const { return col_tiles * row_tiles; }
   // Floats of one slot's workspace slice: the im2col tile (or, batched, the gathered columns of
   // batch_images images) and, batched, the GEMM's output before it is scattered to the images.
   int64_t slot_floats(const ConvDims& d) const {
     if (batch_images > 1) return (d.K + tile_rows) * batch_images * d.OHW;
-    return path == ConvPath::Im2col ? d.K * tile_cols : 0;
+    return method == ConvMethod::Im2col ? d.K * tile_cols : 0;
   }
 };
 
-// `packed`: the weights are also at hand packed for gemm_packed (groups == 1 only).
-ConvPlan plan_conv(const ConvDims& d, const Conv2dParams& p, int threads, bool packed) {
+// The split of the work for the path chosen, on `threads` threads.
+ConvPlan plan_conv(const ConvDims& d, int threads, const ConvPath& path) {
   threads = std::max(threads, 1);
-  ConvPlan plan{ConvPath::Im2col};
-  if (d.groups > 1 && d.Cg == 1) {
-    plan.path = ConvPath::Depthwise;
+  ConvPlan plan{path.method};
+  plan.product = path.product;
+  if (path.method == ConvMethod::Depthwise) {
     plan.slots = std::max<int64_t>(1, std::min<int64_t>(threads, d.N * d.O));
     return plan;
   }
-  const bool pointwise = d.kH == 1 && d.kW == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
-                         p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
-  if (pointwise) plan.path = ConvPath::Pointwise;
-  if (d.N > 1 && d.OHW < kBatchedGemmCols)
-    plan.batch_images = std::min(d.N, ceil_div(kBatchedGemmCols, d.OHW));
+  const bool pointwise = path.method == ConvMethod::Pointwise;
+  plan.batch_images = path.batch_images;
   const bool batched = plan.batch_images > 1;
-  const bool narrow = plan.batch_images * d.OHW <= kNarrowGemmColumns;
   const int64_t max_cols = pointwise || batched ? d.OHW : std::max(kMinTileCols, kIm2colTileFloats / d.K);
   // A "plane" is one GEMM's worth of images for one group.
   const int64_t planes = ceil_div(d.N, plan.batch_images) * d.groups;
@@ -170,13 +152,7 @@ ConvPlan plan_conv(const ConvDims& d, const Conv2dParams& p, int threads, bool p
   plan.tile_cols = ceil_div(d.OHW, std::min(col_tiles, d.OHW));
   plan.col_tiles = ceil_div(d.OHW, plan.tile_cols);
   plan.tile_rows = ceil_div(d.Og, row_tiles);
-  // The columns of one plane (all its tiles): the decision to pack is per layer, so that only the
-  // layers of small maps hold a second, packed copy of their weights.
-  const int64_t plane_cols = plan.batch_images * d.OHW;
-  if (narrow) {
-    plan.gemm = GemmKernel::Narrow;
-  } else if (packed && d.groups == 1 && plane_cols <= kPackedWeightsMaxColumns) {
-    plan.gemm = GemmKernel::Packed;
+  if (plan.product == ConvProduct::Packed) {
     // Row tiles start on a panel of the packed weights.
     const int64_t panel = gemm_micro_kernel(active_isa()).mr;
     plan.tile_rows = ceil_div(plan.tile_rows, panel) * panel;
@@ -272,13 +248,13 @@ struct GemmWeights {
 };
 
 // out (rows x N) = weight rows [oc0, oc0 + rows) * columns B (K x N), by the product the plan chose.
-void gemm(GemmKernel kernel, const GemmWeights& weights, int64_t oc0, int64_t rows, int64_t N, int64_t K,
+void gemm(ConvProduct product, const GemmWeights& weights, int64_t oc0, int64_t rows, int64_t N, int64_t K,
           const float* B, int64_t ldb, float* C, int64_t ldc) {
-  if (kernel == GemmKernel::Packed) {
+  if (product == ConvProduct::Packed) {
     gemm_packed(*weights.packed, oc0, rows, N, B, ldb, C, ldc);
     return;
   }
-  (kernel == GemmKernel::Narrow ? sgemm_narrow : sgemm)(
+  (product == ConvProduct::Narrow ? sgemm_narrow : sgemm)(
       static_cast<int>(rows), static_cast<int>(N), static_cast<int>(K), weights.w + oc0 * K,
       static_cast<int>(K), B, static_cast<int>(ldb), C, static_cast<int>(ldc), false);
 }
@@ -289,7 +265,7 @@ void gemm(GemmKernel kernel, const GemmWeights& weights, int64_t oc0, int64_t ro
 // may have left the same block); the product goes to the rows after col, gets the bias and
 // activation, and is then copied to each image's output planes.
 void batched_gemm(const float* in, const GemmWeights& w, const float* bias, const ConvDims& d,
-                  const Conv2dParams& p, bool pointwise, GemmKernel kernel, int64_t n, int64_t images,
+                  const Conv2dParams& p, bool pointwise, ConvProduct product, int64_t n, int64_t images,
                   int64_t g, int64_t oc0, int64_t rows, bool build, float* col, float* out) {
   const int64_t ld = images * d.OHW;
   if (build) {
@@ -303,21 +279,29 @@ void batched_gemm(const float* in, const GemmWeights& w, const float* bias, cons
       }
     }
   }
-  float* product = col + d.K * ld;  // (rows, images * OH*OW)
-  gemm(kernel, w, oc0, rows, ld, d.K, col, ld, product, ld);
-  // Bias and activation along the product's rows, which span every image (the planes are
+  float* result = col + d.K * ld;  // (rows, images * OH*OW)
+  gemm(product, w, oc0, rows, ld, d.K, col, ld, result, ld);
+  // Bias and activation along the result's rows, which span every image (the planes are
   // small, so per plane the vectorised activation would run on a few floats at a time).
-  bias_activation(product, rows, ld, ld, bias ? bias + oc0 : nullptr, p.activation);
+  bias_activation(result, rows, ld, ld, bias ? bias + oc0 : nullptr, p.activation);
   for (int64_t i = 0; i < images; ++i) {
     float* dst = out + ((n + i) * d.O + oc0) * d.OHW;  // (rows, OH*OW) of image n + i
     for (int64_t r = 0; r < rows; ++r) {
-      const float* src = product + r * ld + i * d.OHW;
+      const float* src = result + r * ld + i * d.OHW;
       std::copy(src, src + d.OHW, dst + r * d.OHW);
     }
   }
 }
 
 }  // namespace
+
+ConvPath conv2d_path(const Shape& input, const Shape& weight, const Conv2dParams& params, bool packed_weights) {
+  ConvSwitches switches = ConvSwitches::from_environment();
+  switches.winograd = false;  // the kernel's choice, made before conv2d is called
+  ConvPath path = choose_conv_path(input, weight, params, switches);
+  if (path.product == ConvProduct::Packed && !packed_weights) path.product = ConvProduct::PerCall;
+  return path;
+}
 
 Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dParams& p) {
   if (input.size() != 4)
@@ -412,13 +396,12 @@ void conv2d_reference(const Tensor& input, const Tensor& weight, const Tensor* b
 std::size_t conv2d_workspace_floats(const Shape& input, const Shape& weight, const Conv2dParams& params,
                                     int threads, bool packed_weights) {
   const ConvDims d = conv_dims(input, weight, params);
-  const ConvPlan plan = plan_conv(d, params, threads, packed_weights);
+  const ConvPlan plan = plan_conv(d, threads, conv2d_path(input, weight, params, packed_weights));
   return static_cast<std::size_t>(plan.slots * plan.slot_floats(d));
 }
 
 bool conv2d_packs_weights(const Shape& input, const Shape& weight, const Conv2dParams& params) {
-  const ConvDims d = conv_dims(input, weight, params);
-  return plan_conv(d, params, 1, true).gemm == GemmKernel::Packed;
+  return conv2d_path(input, weight, params, true).product == ConvProduct::Packed;
 }
 
 GemmPackedA conv2d_pack_weights(const Tensor& weight) {
@@ -434,13 +417,13 @@ void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const
     throw Error("conv2d: packed weights are (" + std::to_string(packed_weights->rows()) + ", " +
                 std::to_string(packed_weights->cols()) + "), the weight is (" + std::to_string(d.O) + ", " +
                 std::to_string(d.K) + ")");
-  const ConvPlan plan = plan_conv(d, p, threads, packed_weights != nullptr);
+  const ConvPlan plan = plan_conv(d, threads, conv2d_path(input.shape(), weight.shape(), p, packed_weights != nullptr));
   const float* in = input.data();
   const GemmWeights w{weight.data(), packed_weights};
   const float* b = bias ? bias->data() : nullptr;
   float* o = out.data();
 
-  if (plan.path == ConvPath::Depthwise) {
+  if (plan.method == ConvMethod::Depthwise) {
     // One input channel per group: output channel oc reads input channel oc / (O / C).
     parallel_for(d.N * d.O, threads, [&](int64_t plane) {
       const int64_t n = plane / d.O, oc = plane % d.O, c = oc / d.Og;
@@ -474,7 +457,7 @@ void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const
       built = item / plan.row_tiles;
       if (plan.batch_images > 1) {
         const int64_t images = std::min(plan.batch_images, d.N - n);
-        batched_gemm(in, w, b, d, p, plan.path == ConvPath::Pointwise, plan.gemm, n, images, g, oc0, rows,
+        batched_gemm(in, w, b, d, p, plan.method == ConvMethod::Pointwise, plan.product, n, images, g, oc0, rows,
                      build, col, o);
         continue;
       }
@@ -483,13 +466,13 @@ void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const
       // B (K, cols): the input plane itself for pointwise (ld H*W), else the im2col tile (ld cols).
       const float* B = col;
       int64_t ldb = cols;
-      if (plan.path == ConvPath::Pointwise) {
+      if (plan.method == ConvMethod::Pointwise) {
         B = in_g + c0, ldb = d.H * d.W;
       } else if (build) {
         im2col_tile(in_g, d, p, c0, cols, cols, col);
       }
       float* dst = o + (n * d.O + oc0) * d.OHW + c0;  // (rows, cols), ld OH*OW
-      gemm(plan.gemm, w, oc0, rows, cols, d.K, B, ldb, dst, d.OHW);
+      gemm(plan.product, w, oc0, rows, cols, d.K, B, ldb, dst, d.OHW);
       bias_activation(dst, rows, cols, d.OHW, b ? b + oc0 : nullptr, p.activation);
     }
   });
@@ -513,15 +496,17 @@ class Conv2dKernel : public Kernel {
                   std::to_string(weight_shape_.at(0)) + " output channels");
     output_shape_ = conv2d_output_shape(input, weight_shape_, p_);
     // Weights laid out for Winograd or for gemm_packed once, here, rather than on every run.
-    if (winograd_applies(input_, weight_shape_, p_))
+    path_ = choose_conv_path(input_, weight_shape_, p_);
+    if (path_.method == ConvMethod::Winograd)
       winograd_weights_ = WinogradWeights(*weight_);
-    else if (conv2d_packs_weights(input_, weight_shape_, p_))
+    else if (path_.product == ConvProduct::Packed)
       packed_weights_ = conv2d_pack_weights(*weight_);
   }
   std::size_t workspace_floats(int threads) const override {
     if (!winograd_weights_.empty()) return winograd_workspace_floats(input_, weight_shape_, p_, threads);
     return conv2d_workspace_floats(input_, weight_shape_, p_, threads, !packed_weights_.empty());
   }
+  std::string method() const override { return path_.name(); }
   double macs() const override {
     return static_cast<double>(shape_numel(output_shape_)) *
            static_cast<double>(weight_shape_[1] * weight_shape_[2] * weight_shape_[3]);
@@ -540,7 +525,8 @@ class Conv2dKernel : public Kernel {
   const Tensor* weight_;
   const Tensor* bias_;
   WinogradWeights winograd_weights_;  // empty unless the Winograd path runs this convolution
-  GemmPackedA packed_weights_;        // empty unless conv2d_packs_weights for this input shape
+  GemmPackedA packed_weights_;        // empty unless the path multiplies packed weights
+  ConvPath path_;
 };
 }  // namespace
 

@@ -44,10 +44,11 @@ void conv2d_reference(const Tensor& input, const Tensor& weight, const Tensor* b
 std::size_t conv2d_workspace_floats(const Shape& input, const Shape& weight, const Conv2dParams& params,
                                     int threads, bool packed_weights = false);
 
-// Whether conv2d's products for these shapes have few enough columns (at most
-// kPackedWeightsMaxColumns: a small output map, batch 1) that weights packed once at plan time
-// make them faster than packing them on every call.
+// Whether conv2d's products for these shapes have few enough columns (a small output map, batch
+// 1; engine/ops/conv_path.h) that weights packed once at plan time make them faster than packing
+// them on every call.
 bool conv2d_packs_weights(const Shape& input, const Shape& weight, const Conv2dParams& params);
+
 // The weight (O, C/groups, kH, kW) as the (O, C/groups*kH*kW) matrix packed for the active
 // family's GEMM kernel (engine/kernels/sgemm.h).
 GemmPackedA conv2d_pack_weights(const Tensor& weight);

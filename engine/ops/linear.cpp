@@ -7,7 +7,7 @@
 #include <climits>
 #include <string>
 
-#include "engine/blas.h"
+#include "engine/kernels/blas.h"
 #include "engine/error.h"
 #include "engine/graph.h"
 #include "engine/parallel.h"

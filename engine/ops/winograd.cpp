@@ -31,11 +31,6 @@ namespace {
 
 // GEMM columns per block: fewer makes the GEMM inefficient, more pushes V and M out of cache.
 constexpr int64_t kTargetTiles = 128;
-// Below this many input or output channels the transforms cost as much as they save.
-constexpr int64_t kMinChannels = 64;
-// Below this many tiles in the whole batch (a 2x2 or 4x4 map at batch 1) the GEMMs have a
-// handful of columns and are bound by reading the weights, which Winograd makes 16/9 larger.
-constexpr int64_t kMinTiles = 16;
 
 struct WinogradDims {
   int64_t N, C, H, W, O, OH, OW;
@@ -180,12 +175,9 @@ void transform_output(const float* M, const float* bias, Activation activation, 
 
 }  // namespace
 
-bool winograd_applies(const Shape& input, const Shape& weight, const Conv2dParams& p) {
+bool winograd_supports(const Shape& input, const Shape& weight, const Conv2dParams& p) {
   return input.size() == 4 && weight.size() == 4 && weight[2] == 3 && weight[3] == 3 && p.stride_h == 1 &&
-         p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1 && weight[1] == input[1] &&
-         input[1] >= kMinChannels && weight[0] >= kMinChannels &&
-         input[0] * ((input[2] + p.pad_top + p.pad_bottom - 1) / 2) * ((input[3] + p.pad_left + p.pad_right - 1) / 2) >=
-             kMinTiles;
+         p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1 && weight[1] == input[1];
 }
 
 Tensor winograd_weights(const Tensor& weight) {

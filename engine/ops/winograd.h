@@ -1,9 +1,9 @@
 // 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray, 2016):
 // each 2x2 block of outputs costs 16 multiplies per (input, output) channel pair instead of 36.
 //
-// Is: a fast path for conv2d when winograd_applies() (3x3 kernel, stride 1, dilation 1, one
-// group, enough channels and output tiles for it to pay off), with the weights transformed once,
-// ahead of time. Its results equal conv2d_reference up to float rounding (the transforms add a
+// Is: a fast path for conv2d where winograd_supports() the shapes (3x3 kernel, stride 1,
+// dilation 1, one group) and engine/ops/conv_path.h finds it pays off, with the weights
+// transformed once, ahead of time. Its results equal conv2d_reference up to float rounding (the transforms add a
 // few ulps; tests/engine/test_winograd.cpp bounds it).
 // Is not: larger tiles such as F(4x4, 3x3), whose transforms lose more precision.
 #pragma once
@@ -17,8 +17,9 @@
 
 namespace spdinfer {
 
-// Whether conv2d_winograd handles this convolution and is expected to beat im2col + GEMM.
-bool winograd_applies(const Shape& input, const Shape& weight, const Conv2dParams& params);
+// Whether conv2d_winograd can compute this convolution (whether it should is choose_conv_path's
+// call).
+bool winograd_supports(const Shape& input, const Shape& weight, const Conv2dParams& params);
 
 // weight (O, C, 3, 3) -> (16, O, C): G g G^T per (o, c), element (i, j) of the 4x4 result in
 // row i * 4 + j. Computed in double.
@@ -44,8 +45,7 @@ std::size_t winograd_workspace_floats(const Shape& input, const Shape& weight, c
                                       int threads);
 
 // out = conv2d(input, weight) [+ bias], activation applied, where `weights` is
-// WinogradWeights(weight). Requires winograd_applies(input, weight's shape, params) apart from its
-// size heuristics.
+// WinogradWeights(weight). Requires winograd_supports(input, weight's shape, params).
 void conv2d_winograd(const Tensor& input, const WinogradWeights& weights, const Tensor* bias,
                      const Conv2dParams& params, Tensor& out, float* workspace, int threads);
 

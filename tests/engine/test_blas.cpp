@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/blas.h"
+#include "engine/kernels/blas.h"
 
 using spdinfer::sgemm;
 using spdinfer::sgemm_narrow;

@@ -13,7 +13,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/blas.h"
+#include "engine/kernels/blas.h"
 #include "engine/kernels/cpu_features.h"
 #include "engine/kernels/sgemm.h"
 

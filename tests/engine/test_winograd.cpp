@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/ops/conv2d.h"
+#include "engine/ops/conv_path.h"
 #include "engine/ops/winograd.h"
 #include "test_util.h"
 
@@ -88,24 +89,31 @@ TEST_CASE("winograd weight transform is G g G^T", "[winograd]") {
   }
 }
 
-TEST_CASE("winograd applies to 3x3 stride-1 single-group convolutions with enough channels", "[winograd]") {
+TEST_CASE("winograd is chosen for 3x3 stride-1 single-group convolutions with enough channels", "[winograd]") {
+  const auto winograd = [](const Shape& input, const Shape& weight, const Conv2dParams& p) {
+    return choose_conv_path(input, weight, p, ConvSwitches{}).method == ConvMethod::Winograd;
+  };
   Conv2dParams p;
-  CHECK(winograd_applies({1, 64, 20, 20}, {64, 64, 3, 3}, p));
-  CHECK_FALSE(winograd_applies({1, 32, 20, 20}, {64, 32, 1, 1}, p));
-  CHECK_FALSE(winograd_applies({1, 16, 20, 20}, {64, 16, 3, 3}, p));  // too few input channels
-  CHECK_FALSE(winograd_applies({1, 64, 20, 20}, {8, 64, 3, 3}, p));   // too few output channels
+  CHECK(winograd({1, 64, 20, 20}, {64, 64, 3, 3}, p));
+  CHECK_FALSE(winograd({1, 32, 20, 20}, {64, 32, 1, 1}, p));
+  CHECK_FALSE(winograd({1, 16, 20, 20}, {64, 16, 3, 3}, p));  // too few input channels
+  CHECK_FALSE(winograd({1, 64, 20, 20}, {8, 64, 3, 3}, p));   // too few output channels
   Conv2dParams padded;
   padded.pad_top = padded.pad_left = padded.pad_bottom = padded.pad_right = 1;
-  CHECK(winograd_applies({1, 64, 8, 8}, {64, 64, 3, 3}, padded));        // 16 tiles
-  CHECK_FALSE(winograd_applies({1, 512, 4, 4}, {512, 512, 3, 3}, padded));  // 4 tiles: weight-bound
-  CHECK(winograd_applies({4, 512, 4, 4}, {512, 512, 3, 3}, padded));      // 16 tiles over the batch
+  CHECK(winograd({1, 64, 8, 8}, {64, 64, 3, 3}, padded));        // 16 tiles
+  CHECK_FALSE(winograd({1, 512, 4, 4}, {512, 512, 3, 3}, padded));  // 4 tiles: weight-bound
+  CHECK(winograd({4, 512, 4, 4}, {512, 512, 3, 3}, padded));      // 16 tiles over the batch
   Conv2dParams strided;
   strided.stride_h = strided.stride_w = 2;
-  CHECK_FALSE(winograd_applies({1, 64, 20, 20}, {64, 64, 3, 3}, strided));
+  CHECK_FALSE(winograd({1, 64, 20, 20}, {64, 64, 3, 3}, strided));
   Conv2dParams dilated;
   dilated.dilation_h = 2;
-  CHECK_FALSE(winograd_applies({1, 64, 20, 20}, {64, 64, 3, 3}, dilated));
+  CHECK_FALSE(winograd({1, 64, 20, 20}, {64, 64, 3, 3}, dilated));
   Conv2dParams grouped;
   grouped.groups = 2;
-  CHECK_FALSE(winograd_applies({1, 128, 20, 20}, {64, 64, 3, 3}, grouped));
+  CHECK_FALSE(winograd({1, 128, 20, 20}, {64, 64, 3, 3}, grouped));
+  // Switched off, the same convolution takes the GEMM path.
+  ConvSwitches off;
+  off.winograd = false;
+  CHECK(choose_conv_path({1, 64, 20, 20}, {64, 64, 3, 3}, p, off).method == ConvMethod::Im2col);
 }

@@ -11,7 +11,7 @@
 // reading the weights once. It computes dot products of each weight row with the columns,
 // read straight from the weights, by the active family's dot-product kernel
 // (engine/kernels/gemm_kernels.h).
-#include "engine/blas.h"
+#include "engine/kernels/blas.h"
 
 #include <cblas.h>
 
@@ -64,6 +64,11 @@ void sgemm(int M, int N, int K, const float* A, int lda, const float* B, int ldb
 
 void sgemm_bt(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
   gemm(M, N, K, A, lda, B, ldb, C, ldc, false, GemmLayout::Transposed);
+}
+
+std::string openblas_core_name() {
+  const char* name = openblas_get_corename();
+  return name ? name : "unknown";
 }
 
 void sgemm_openblas(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace spdinfer {
 
@@ -16,6 +17,10 @@ void check_blas_int(int64_t value, const char* op, const char* what);
 // the given leading dimensions. Runs on the calling thread only.
 void sgemm(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
            bool accumulate = false);
+
+// The kernels OpenBLAS picked for this CPU ("Haswell", "SkylakeX", or "Prescott" where a
+// distribution's build does not know the CPU): for reports only, nothing here depends on it.
+std::string openblas_core_name();
 
 // The same product by OpenBLAS: the reference twin of sgemm, for tests and benchmarks.
 void sgemm_openblas(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,

@@ -1,0 +1,20 @@
+// What `info` and `bench` say about the machine: the CPU, its instruction-set features, the
+// kernel family the engine runs and which kernels OpenBLAS (the reference twin) picked.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace spdinfer::cli {
+
+// ("cpu", "Intel(R) Xeon(R) ... (avx2 fma avx512f ...)"), ("kernels", "avx512 (...)"),
+// ("openblas", "Prescott (reference only)"), in that order.
+std::vector<std::pair<std::string, std::string>> machine_lines();
+
+// The same as JSON fields: cpu, cpu_features, kernels, openblas_core.
+nlohmann::json machine_json();
+
+}  // namespace spdinfer::cli

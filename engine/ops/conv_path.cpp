@@ -1,0 +1,97 @@
+#include "engine/ops/conv_path.h"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "engine/error.h"
+#include "engine/int_math.h"
+#include "engine/kernels/blas.h"
+#include "engine/ops/winograd.h"
+
+namespace spdinfer {
+namespace {
+
+// --- Every threshold of the choice. The figures are from one core of an AVX-512 Xeon with the
+// engine's GEMM (and, where older, an AMD EPYC); see docs/performance.md.
+//
+// Winograd: below this many input or output channels its transforms cost as much as they save.
+constexpr int64_t kWinogradMinChannels = 64;
+// Winograd: below this many 2x2 output tiles in the whole batch (a 4x4 map at batch 1) the GEMMs
+// have a handful of columns and are bound by reading the weights, which Winograd makes 16/9
+// larger (512 channels at 4x4: 2.7 ms against 1.5 by im2col; at 8x8, 4.3 against 4.8).
+constexpr int64_t kWinogradMinTiles = 16;
+// Output planes smaller than this many positions are batched across images, up to about this
+// many columns per GEMM.
+constexpr int64_t kBatchedGemmColumns = 256;
+// Layers whose GEMMs (per image, or per batch of images) have at most this many columns
+// multiply weights packed once instead of on every call, which for few columns costs as much as
+// the multiplication: GFLOP/s per call -> packed once, 16 columns (512 x 4608 weights) 27 -> 59,
+// 64 (256 x 2304) 86 -> 154, 196 (512 x 1152) 111 -> 133, 784 (256 x 576) 134 -> 143. Past a
+// few hundred columns the gain no longer pays for the packed copy of the weights.
+constexpr int64_t kPackedWeightsMaxColumns = 256;
+// At most kNarrowGemmColumns (engine/kernels/blas.h) columns, dot products read the weights
+// once, where a GEMM kernel would multiply mostly padding.
+
+const char* method_name(ConvMethod m) {
+  switch (m) {
+    case ConvMethod::Depthwise: return "depthwise";
+    case ConvMethod::Winograd: return "winograd";
+    case ConvMethod::Pointwise: return "1x1";
+    case ConvMethod::Im2col: return "im2col";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string ConvPath::name() const {
+  std::string s = method_name(method);
+  if (method == ConvMethod::Pointwise || method == ConvMethod::Im2col)
+    s += product == ConvProduct::Packed ? " packed" : product == ConvProduct::Narrow ? " narrow" : "";
+  if (batch_images > 1) s += " x" + std::to_string(batch_images) + " images";
+  return s;
+}
+
+ConvSwitches ConvSwitches::from_environment() {
+  ConvSwitches s;
+  const char* off = std::getenv("SPDINFER_CONV_OFF");
+  if (!off) return s;
+  std::istringstream words(off);
+  for (std::string word; std::getline(words, word, ',');) {
+    if (word == "winograd") s.winograd = false;
+    else if (word == "packed") s.packed = false;
+    else if (word == "narrow") s.narrow = false;
+    else if (!word.empty())
+      throw Error("SPDINFER_CONV_OFF: unknown path '" + word + "' (expected winograd, packed or narrow)");
+  }
+  return s;
+}
+
+ConvPath choose_conv_path(const Shape& input, const Shape& weight, const Conv2dParams& p,
+                          const ConvSwitches& switches) {
+  const Shape out = conv2d_output_shape(input, weight, p);
+  const int64_t N = input[0], C = input[1], O = weight[0], OHW = out[2] * out[3];
+  ConvPath path;
+  if (p.groups > 1 && C / p.groups == 1) {
+    path.method = ConvMethod::Depthwise;
+    return path;
+  }
+  const int64_t tiles = N * ceil_div(out[2], 2) * ceil_div(out[3], 2);
+  if (switches.winograd && winograd_supports(input, weight, p) && C >= kWinogradMinChannels &&
+      O >= kWinogradMinChannels && tiles >= kWinogradMinTiles) {
+    path.method = ConvMethod::Winograd;
+    return path;
+  }
+  const bool pointwise = weight[2] == 1 && weight[3] == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+                         p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
+  path.method = pointwise ? ConvMethod::Pointwise : ConvMethod::Im2col;
+  if (N > 1 && OHW < kBatchedGemmColumns) path.batch_images = std::min(N, ceil_div(kBatchedGemmColumns, OHW));
+  const int64_t columns = path.batch_images * OHW;  // of one GEMM over a whole plane
+  if (switches.narrow && columns <= kNarrowGemmColumns)
+    path.product = ConvProduct::Narrow;
+  else if (switches.packed && p.groups == 1 && columns <= kPackedWeightsMaxColumns)
+    path.product = ConvProduct::Packed;
+  return path;
+}
+
+}  // namespace spdinfer
