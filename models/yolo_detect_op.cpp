@@ -8,7 +8,7 @@
 #include "engine/attributes.h"
 #include "engine/error.h"
 #include "engine/graph.h"
-#include "engine/ops/fast_math.h"
+#include "engine/kernels/fast_math.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
