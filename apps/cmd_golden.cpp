@@ -106,7 +106,7 @@ void add_golden_command(CLI::App& app) {
       ->check(relative);
   cmd->add_option("--threads", opts->threads, "threads")->check(CLI::Range(1, 256));
   cmd->footer(
-      "Rules (a layer fails on either, and on non-finite values):\n"
+      "Rules (a layer fails by the one in use, and on non-finite values):\n"
       "  float64: max |spdinfer - f64| > max(RATIO x max |PyTorch fp32 - f64|, FLOOR), where f64 is the same\n"
       "           model run in float64 from the same weights and input: spdinfer may lose at most RATIO times\n"
       "           the precision PyTorch fp32 loses, so rounding passes and a real bug fails.\n"
