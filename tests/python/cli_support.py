@@ -8,7 +8,9 @@ What it is not: a test, or anything the tools import.
 import os
 import subprocess
 import sys
+import tempfile
 import unittest
+from pathlib import Path
 
 from tests.python.helpers import REPO
 
@@ -56,3 +58,22 @@ class CliErrorAssertions:
         for f in fragments:
             self.assertIn(str(f), lines[0])
         self.assertEqual(done.stdout, "")
+
+
+class GoldenFileTest(unittest.TestCase):
+    """A temporary directory per test (self.dir) and `dump`, which writes a golden file there with
+    weights_tools.reference.dump_golden (extra arguments: the input and options) and returns its path."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix='spdinfer-golden-')
+        self.dir = Path(self.tmp.name)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def dump(self, model, *args):
+        golden = self.dir / 'golden.safetensors'
+        done = run(sys.executable, '-m', 'weights_tools.reference.dump_golden', model, *args, '-o', golden)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        return golden
+

@@ -9,33 +9,21 @@ message when ../shared is absent).
 
 import re
 import sys
-import tempfile
 import unittest
-from pathlib import Path
 
 import numpy as np
 
-from tests.python.cli_support import cli, run
+from tests.python.cli_support import GoldenFileTest, cli, run
 from tests.python.helpers import shared_file
 from weights_tools.reference.random_model import write_random_model
 
 RTOL = 1e-4  # of the layer's largest magnitude
 
 
-class GoldenTest(unittest.TestCase):
-
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix='spdinfer-golden-')
-        self.dir = Path(self.tmp.name)
-
-    def tearDown(self):
-        self.tmp.cleanup()
+class GoldenTest(GoldenFileTest):
 
     def check_golden(self, model_path, shape, min_layers):
-        golden = self.dir / 'golden.safetensors'
-        dumped = run(sys.executable, '-m', 'weights_tools.reference.dump_golden', model_path, '--random', '1',
-                     '--shape', ','.join(map(str, shape)), '-o', golden)
-        self.assertEqual(dumped.returncode, 0, dumped.stderr)
+        golden = self.dump(model_path, '--random', '1', '--shape', ','.join(map(str, shape)))
         result = run(cli(), 'golden', model_path, golden, '--atol', '0', '--rtol', RTOL, '--threads', '2')
         table = result.stdout
         self.assertEqual(result.returncode, 0, table + result.stderr)

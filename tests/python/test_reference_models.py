@@ -201,19 +201,25 @@ class DumpGoldenTest(unittest.TestCase):
         self.assertEqual(dump_golden.main([model_path, '-o', out] + extra), 0)
         tensors, meta = read_safetensors(out)
         self.assertEqual(meta['format'], 'spdinfer-golden')
-        self.assertEqual(meta['format_version'], '1')
+        self.assertEqual(meta['format_version'], '2')
         layers = json.loads(meta['layers'])
         self.assertEqual(list(tensors), ['input'] + layers)
         return tensors, layers
 
-    def test_resnet_layers(self):
-        arch = resnet_spd_architecture('bottleneck', [2, 1, 1, 1], 10, 8)
+    @staticmethod
+    def resnet_file(tmp, block, layers):
+        """A small random ResNet-SPD written as a model file in `tmp`: (path, torch model)."""
+        arch = resnet_spd_architecture(block, layers, 10, 8)
         model = build_resnet_spd(arch)
+        path = os.path.join(tmp, 'r.safetensors')
+        preprocess = {'input_size': [32, 32], 'scale': 1 / 255, 'mean': [0.5] * 3, 'std': [0.25] * 3,
+                      'color': 'rgb', 'resize': 'resize'}
+        model_file(path, model, 'resnet_spd', arch, preprocess)
+        return path, model
+
+    def test_resnet_layers(self):
         with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, 'r.safetensors')
-            preprocess = {'input_size': [32, 32], 'scale': 1 / 255, 'mean': [0.5] * 3, 'std': [0.25] * 3,
-                          'color': 'rgb', 'resize': 'resize'}
-            model_file(path, model, 'resnet_spd', arch, preprocess)
+            path, model = self.resnet_file(tmp, 'bottleneck', [2, 1, 1, 1])
             tensors, layers = self.run_dump(path, ['--random', '3'], tmp)
         expected = ['conv1.conv', 'conv1',
                     'conv2_x.0.residual_function', 'conv2_x.0.shortcut', 'conv2_x.0',
@@ -226,6 +232,31 @@ class DumpGoldenTest(unittest.TestCase):
         with torch.no_grad():
             want = model(torch.from_numpy(tensors['input']))
         np.testing.assert_allclose(tensors['fc'], want.numpy(), rtol=1e-5, atol=1e-6)
+
+    def test_float64_truth(self):
+        """--float64 stores each layer's float64 run as f64.hi/ + f64.lo/, which sum to the float64
+        result of the same model, and which the fp32 outputs are close to, not equal to."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path, model = self.resnet_file(tmp, 'basic', [1, 1, 1, 1])
+            out = os.path.join(tmp, 'golden.safetensors')
+            self.assertEqual(dump_golden.main([path, '--random', '3', '--float64', '-o', out]), 0)
+            tensors, meta = read_safetensors(out)
+        self.assertEqual(meta['float64'], 'hi+lo')
+        layers = json.loads(meta['layers'])
+        self.assertEqual(sorted(tensors), sorted(['input'] + layers + [dump_golden.F64_HI + n for n in layers]
+                                                 + [dump_golden.F64_LO + n for n in layers]))
+        with torch.no_grad():
+            want = model.double()(torch.from_numpy(tensors['input']).double()).numpy()
+        got = dump_golden.join_float64(tensors['f64.hi/fc'], tensors['f64.lo/fc'])
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+        self.assertTrue(np.any(got != tensors['fc'].astype(np.float64)))
+        np.testing.assert_allclose(tensors['fc'], got, rtol=1e-5, atol=1e-6)
+
+    def test_split_float64(self):
+        a = np.array([1 / 3, -2.0 ** 40 / 7, 1e-30, 0.0, np.pi * 1e5])
+        hi, lo = dump_golden.split_float64(a)
+        self.assertEqual((hi.dtype, lo.dtype), (np.float32, np.float32))
+        np.testing.assert_allclose(dump_golden.join_float64(hi, lo), a, rtol=2.0 ** -46, atol=0)
 
     def test_preprocess_letterbox(self):
         img = np.full((30, 60, 3), 200, np.uint8)

@@ -2,19 +2,25 @@
 
 Usage:
     /usr/bin/python3 -m weights_tools.reference.dump_golden MODEL_OR_CHECKPOINT
-        (--input IMAGE_OR_NPY | --random SEED [--shape N,C,H,W]) -o GOLDEN.safetensors
+        (--input IMAGE_OR_NPY | --random SEED [--shape N,C,H,W]) [--float64] -o GOLDEN.safetensors
 
 What it is: runs `weights_tools.reference` with forward hooks and writes a safetensors file with
 the network input (`input`) and the outputs named as the engine names its nodes, i.e. PyTorch
 module names (see `golden_modules`), float32, with `__metadata__` {"format": "spdinfer-golden",
-"format_version": "1", "layers": JSON list of the layer names in execution order, "family",
-"source_name"}.
+"format_version": "2", "layers": JSON list of the layer names in execution order, "family",
+"source_name"}. With --float64 the same model, its weights and the same input widened to float64,
+is run too, and each layer's float64 output (the truth both fp32 runs are judged against) is
+stored as two float32 tensors `f64.hi/LAYER` + `f64.lo/LAYER` (hi = the value rounded to float32,
+lo = the rest rounded to float32: hi + lo keeps ~48 significant bits, and the container and the
+engine's reader stay float32-only), with metadata "float64": "hi+lo". docs/golden-format.md
+describes the format.
 What it is not: a pre-processing reference. Images are decoded with PIL when it is installed
 (otherwise pass a .npy) and resized with bilinear interpolation that need not match the engine's
 to the last bit; the exact input used is stored as `input`, so comparisons never depend on it.
 """
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -29,7 +35,9 @@ from weights_tools.reference.resnet_spd import ResNetSPD, ResidualBlock
 from weights_tools.reference.yolov5 import YOLOv5
 
 GOLDEN_FORMAT = 'spdinfer-golden'
-GOLDEN_FORMAT_VERSION = '1'
+GOLDEN_FORMAT_VERSION = '2'
+# Tensor name prefixes of a layer's float64 truth, split into two float32 parts.
+F64_HI, F64_LO = 'f64.hi/', 'f64.lo/'
 
 # Blocks whose outputs are worth a name of their own inside a top-level layer: the units the
 # engine builds nodes for (a Conv is conv+bn+act fused, so its parts are not dumped).
@@ -68,7 +76,8 @@ def golden_modules(model):
 
 
 def run_with_hooks(model, x):
-    """Run `model` on `x`; return an ordered dict layer name -> output array, in completion order."""
+    """Run `model` on `x`; return an ordered dict layer name -> output array (of `x`'s dtype),
+    in completion order."""
     outputs = {}
     handles = []
 
@@ -79,7 +88,7 @@ def run_with_hooks(model, x):
             if isinstance(out, tuple):  # Detect in eval: (decoded, raw per level)
                 out = out[0]
             # clone: later in-place ops must not change what was recorded
-            outputs[name] = out.detach().float().clone().numpy()
+            outputs[name] = out.detach().to(x.dtype).clone().numpy()
         return hook
 
     for name, mod in golden_modules(model):
@@ -165,11 +174,31 @@ def make_input(args, preset):
     return preprocess(arr, preset)
 
 
-def dump_golden(model, meta, x, out_path, source_name=''):
-    """Run `model` (family in `meta`) on `x` and write the golden file; returns the layer names."""
+def split_float64(a):
+    """A float64 array as (hi, lo) float32 arrays with hi + lo == a to ~48 significant bits."""
+    hi = a.astype(np.float32)
+    with np.errstate(invalid='ignore', over='ignore'):  # inf - inf in non-finite layers stays NaN
+        lo = (a - hi.astype(np.float64)).astype(np.float32)
+    return hi, lo
+
+
+def join_float64(hi, lo):
+    """The float64 array that split_float64 stored as (hi, lo)."""
+    return hi.astype(np.float64) + lo.astype(np.float64)
+
+
+def dump_golden(model, meta, x, out_path, source_name='', float64=False):
+    """Run `model` (family in `meta`) on `x` and write the golden file; returns the layer names.
+    With `float64`, also the outputs of a float64 copy of `model` on `x` widened (the truth)."""
     outputs = run_with_hooks(model, x)
     tensors = {'input': x.numpy().astype(np.float32)}
     tensors.update(outputs)
+    if float64:
+        truth = run_with_hooks(copy.deepcopy(model).double(), x.double())
+        if list(truth) != list(outputs):
+            raise RuntimeError('dump_golden: the float64 run reached other layers than the float32 run')
+        for name, value in truth.items():
+            tensors[F64_HI + name], tensors[F64_LO + name] = split_float64(value)
     metadata = {
         'format': GOLDEN_FORMAT,
         'format_version': GOLDEN_FORMAT_VERSION,
@@ -177,6 +206,8 @@ def dump_golden(model, meta, x, out_path, source_name=''):
         'family': meta['family'],
         'source_name': source_name,
     }
+    if float64:
+        metadata['float64'] = 'hi+lo'
     write_safetensors(out_path, tensors, metadata)
     return list(outputs)
 
@@ -188,14 +219,18 @@ def main(argv=None):
     src.add_argument('--input', help='image file (needs PIL) or .npy (HWC uint8 RGB, or N,C,H,W float32)')
     src.add_argument('--random', type=int, metavar='SEED', help='uniform [0,1) input from this seed')
     p.add_argument('--shape', help='N,C,H,W for --random (default 1,3 and the preset input size)')
+    p.add_argument('--float64', action='store_true',
+                   help='also store every layer of the model run in float64 (the truth spdinfer golden judges '
+                        'both the engine and PyTorch fp32 against)')
     p.add_argument('-o', '--output', required=True, help='golden .safetensors to write')
     args = p.parse_args(argv)
     if args.shape and args.random is None:
         p.error('--shape goes with --random')
     model, meta = load(args.model)
     x = make_input(args, meta['preprocess'])
-    layers = dump_golden(model, meta, x, args.output, os.path.basename(args.model))
-    print(f'{args.output}: input {tuple(x.shape)} and {len(layers)} layers')
+    layers = dump_golden(model, meta, x, args.output, os.path.basename(args.model), args.float64)
+    truth = ' (and their float64 truth)' if args.float64 else ''
+    print(f'{args.output}: input {tuple(x.shape)} and {len(layers)} layers{truth}')
     return 0
 
 
