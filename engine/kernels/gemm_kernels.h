@@ -20,7 +20,7 @@ struct GemmMicroKernel {
   int mr;  // rows of C per call (A panel height)
   int nr;  // columns of C per call (B panel width)
   // C[0, rows) x [0, cols) = (C +) sum over k < kc of a[k * mr + r] * b[k * ldb + j], with
-  // rows <= mr and cols <= nr; C row-major with leading dimension ldc. Each element is one
+  // 1 <= kc, rows <= mr and cols <= nr; C row-major with leading dimension ldc. Each element is one
   // chain of fused multiply-adds in order of k (Generic: multiply, then add), so a result does
   // not depend on where its row and column sit in a panel.
   void (*run)(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int rows, int cols,
