@@ -2,6 +2,7 @@
 #include "apps/cli_app.h"
 
 #include "apps/commands.h"
+#include "apps/machine_report.h"
 
 namespace spdinfer::cli {
 
@@ -11,7 +12,12 @@ std::unique_ptr<CLI::App> make_app() {
   auto app = std::make_unique<CLI::App>(
       "spdinfer: CPU inference for SPD-Conv networks (ResNet-SPD, SPD-YOLOv5, YOLOv5)", "spdinfer");
   app->require_subcommand(1);
-  app->set_version_flag("--version", "spdinfer 0.1.0");
+  // The version, and what this machine runs: a bug report's first lines.
+  app->set_version_flag("--version", [] {
+    std::string text = "spdinfer 0.1.0";
+    for (const auto& [label, value] : machine_lines()) text += "\n" + label + ": " + value;
+    return text;
+  });
   add_info_command(*app);
   add_run_command(*app);
   add_golden_command(*app);

@@ -83,7 +83,12 @@ Isa best_isa(const CpuFeatures& f) {
 Isa choose_isa() {
   const char* forced = std::getenv("SPDINFER_ISA");
   if (!forced || !*forced) return best_isa(cpu_features());
-  const Isa isa = parse_isa(forced);
+  Isa isa;
+  try {
+    isa = parse_isa(forced);
+  } catch (const Error& e) {
+    throw Error(std::string("SPDINFER_ISA=") + forced + ": " + e.what());
+  }
   if (!isa_supported(isa))
     throw Error(std::string("SPDINFER_ISA=") + forced + ": this CPU lacks " + isa_name(isa) +
                 " (it has: " + cpu_feature_list(cpu_features()) + ")");
