@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "engine/kernels/vector_clones.h"
+
 namespace spdinfer {
 namespace {
 
@@ -44,6 +46,7 @@ float half_to_float(std::uint16_t h) {
   return from_bits(bits);
 }
 
+SPDINFER_VECTOR_CLONES
 void halves_to_floats(const std::uint8_t* src, float* out, std::int64_t n) {
   constexpr std::uint32_t kHalfExponent = 0x1Fu << 23;  // the half's exponent field, moved to float position
   constexpr std::uint32_t kRebias = (127 - 15) << 23;

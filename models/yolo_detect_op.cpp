@@ -9,6 +9,7 @@
 #include "engine/error.h"
 #include "engine/graph.h"
 #include "engine/kernels/fast_math.h"
+#include "engine/kernels/vector_clones.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -76,34 +77,47 @@ void yolo_decode_reference(const Tensor& input, const YoloDecodeParams& p, Tenso
           }
 }
 
+namespace {
+
+// Positions per block: each output row of a block is written whole while the block's sigmoids
+// (computed plane by plane, vectorised) are in L1.
+constexpr int64_t kDecodeBlock = 64;
+
+// Positions [p0, p0 + len) of one anchor's planes (no planes of H x W raw outputs, src at
+// position p0) decoded into rows of `no` values at dst. (Decoding into a block first and
+// storing whole rows from it measured no faster: the planes are read from memory either way.)
+SPDINFER_VECTOR_CLONES
+void decode_block(const float* src, int64_t HW, int64_t W, int64_t p0, int64_t len, int a, const YoloDecodeParams& p,
+                  float* dst) {
+  const int no = p.num_outputs;
+  float s[kDecodeBlock];
+  for (int k = 0; k < no; ++k) {
+    const float* raw = src + k * HW;
+    for (int64_t j = 0; j < len; ++j) s[j] = sigmoid_approx(raw[j]);
+    float* col = dst + k;
+    if (k == 0) {
+      for (int64_t j = 0; j < len; ++j) col[j * no] = (2.0f * s[j] - 0.5f + static_cast<float>((p0 + j) % W)) * p.stride;
+    } else if (k == 1) {
+      for (int64_t j = 0; j < len; ++j) col[j * no] = (2.0f * s[j] - 0.5f + static_cast<float>((p0 + j) / W)) * p.stride;
+    } else if (k < 4) {
+      const float anchor = 4.0f * p.anchors[2 * a + (k - 2)];
+      for (int64_t j = 0; j < len; ++j) col[j * no] = s[j] * s[j] * anchor;
+    } else {
+      for (int64_t j = 0; j < len; ++j) col[j * no] = s[j];
+    }
+  }
+}
+
+}  // namespace
+
 void yolo_decode(const Tensor& input, const YoloDecodeParams& p, Tensor& out, int threads) {
   const int64_t N = input.dim(0), H = input.dim(2), W = input.dim(3), HW = H * W;
   const int na = p.num_anchors, no = p.num_outputs;
-  // Positions in blocks: each output row of a block is written whole while
-  // the block's sigmoids (computed plane by plane, vectorised) are in L1.
-  constexpr int64_t kBlock = 64;
-  const int64_t blocks = (HW + kBlock - 1) / kBlock;
+  const int64_t blocks = (HW + kDecodeBlock - 1) / kDecodeBlock;
   parallel_for(N * na * blocks, threads, [&](int64_t item) {
-    const int64_t plane = item / blocks, p0 = item % blocks * kBlock, len = std::min(kBlock, HW - p0);
-    const int a = static_cast<int>(plane % na);
-    const float* src = input.data() + plane * no * HW + p0;
-    float* dst = out.data() + (plane * HW + p0) * no;
-    float s[kBlock];
-    for (int k = 0; k < no; ++k) {
-      const float* raw = src + k * HW;
-      for (int64_t j = 0; j < len; ++j) s[j] = sigmoid_approx(raw[j]);
-      float* col = dst + k;
-      if (k == 0) {
-        for (int64_t j = 0; j < len; ++j) col[j * no] = (2.0f * s[j] - 0.5f + static_cast<float>((p0 + j) % W)) * p.stride;
-      } else if (k == 1) {
-        for (int64_t j = 0; j < len; ++j) col[j * no] = (2.0f * s[j] - 0.5f + static_cast<float>((p0 + j) / W)) * p.stride;
-      } else if (k < 4) {
-        const float anchor = 4.0f * p.anchors[2 * a + (k - 2)];
-        for (int64_t j = 0; j < len; ++j) col[j * no] = s[j] * s[j] * anchor;
-      } else {
-        for (int64_t j = 0; j < len; ++j) col[j * no] = s[j];
-      }
-    }
+    const int64_t plane = item / blocks, p0 = item % blocks * kDecodeBlock, len = std::min(kDecodeBlock, HW - p0);
+    decode_block(input.data() + plane * no * HW + p0, HW, W, p0, len, static_cast<int>(plane % na), p,
+                 out.data() + (plane * HW + p0) * no);
   });
 }
 

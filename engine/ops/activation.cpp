@@ -9,6 +9,7 @@
 #include "engine/error.h"
 #include "engine/graph.h"
 #include "engine/kernels/fast_math.h"
+#include "engine/kernels/vector_clones.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -61,6 +62,7 @@ void activation_reference(const Tensor& input, Activation a, Tensor& output) {
   for (int64_t i = 0; i < input.numel(); ++i) output[i] = activate_one(input[i], a);
 }
 
+SPDINFER_VECTOR_CLONES
 void apply_activation(float* data, int64_t n, Activation a) {
   switch (a) {
     case Activation::None:

@@ -20,11 +20,12 @@
 #include <string>
 
 #include "engine/attributes.h"
-#include "engine/kernels/blas.h"
 #include "engine/error.h"
 #include "engine/graph.h"
 #include "engine/int_math.h"
+#include "engine/kernels/blas.h"
 #include "engine/kernels/sgemm.h"
+#include "engine/kernels/vector_clones.h"
 #include "engine/ops/conv_path.h"
 #include "engine/ops/winograd.h"
 #include "engine/parallel.h"
@@ -230,6 +231,7 @@ void depthwise_plane(const float* in, const float* w, float bias, const ConvDims
 
 // Bias add and activation over a (rows, cols) block of the GEMM output with row stride ld,
 // while the block is still in cache.
+SPDINFER_VECTOR_CLONES
 void bias_activation(float* c, int64_t rows, int64_t cols, int64_t ld, const float* bias, Activation a) {
   for (int64_t r = 0; r < rows; ++r) {
     float* row = c + r * ld;

@@ -7,6 +7,7 @@
 #include "engine/attributes.h"
 #include "engine/error.h"
 #include "engine/graph.h"
+#include "engine/kernels/vector_clones.h"
 #include "engine/parallel.h"
 
 namespace spdinfer {
@@ -63,18 +64,37 @@ void space_to_depth_reference(const Tensor& input, const SpaceToDepthParams& par
   activation_reference(out, params.activation, out);
 }
 
+namespace {
+
+// One input plane (H, W) of channel c, split into the four output planes it feeds, each with its
+// affine and activation. Each pair of input rows is read once and split into the four output
+// rows it feeds (even/odd columns of the even row, then of the odd row), so no input cache line
+// is fetched twice.
+SPDINFER_VECTOR_CLONES
+void split_plane(const float* src, int64_t H, int64_t W, float* const dst[4], const float s[4], const float t[4],
+                 Activation activation) {
+  const int64_t OH = H / 2, OW = W / 2;
+  for (int64_t y = 0; y < OH; ++y, src += 2 * W) {
+    for (int slot = 0; slot < 4; ++slot) {
+      const float* row = src + kSlotOffset[slot][0] * W + kSlotOffset[slot][1];
+      float* out_row = dst[slot] + y * OW;
+      const float scale = s[slot], shift = t[slot];
+      for (int64_t x = 0; x < OW; ++x) out_row[x] = row[2 * x] * scale + shift;
+      apply_activation(out_row, OW, activation);
+    }
+  }
+}
+
+}  // namespace
+
 void space_to_depth(const Tensor& input, const SpaceToDepthParams& params, Tensor& out, int threads) {
   check_out_shape(input, params, out);
   const int64_t N = input.dim(0), C = input.dim(1), H = input.dim(2), W = input.dim(3);
   const int64_t OH = H / 2, OW = W / 2, OC = 4 * C;
   const float* in = input.data();
   float* o = out.data();
-  // One input plane at a time: each pair of input rows is read once and split into the four
-  // output rows it feeds (even/odd columns of the even row, then of the odd row), so no input
-  // cache line is fetched twice.
   parallel_for(N * C, threads, [&](int64_t in_plane) {
     const int64_t n = in_plane / C, c = in_plane % C;
-    const float* src = in + in_plane * H * W;
     float* dst[4];
     float s[4], t[4];
     for (int slot = 0; slot < 4; ++slot) {
@@ -84,15 +104,7 @@ void space_to_depth(const Tensor& input, const SpaceToDepthParams& params, Tenso
       s[slot] = params.scale ? params.scale[oc] : 1.0f;
       t[slot] = params.shift ? params.shift[oc] : 0.0f;
     }
-    for (int64_t y = 0; y < OH; ++y, src += 2 * W) {
-      for (int slot = 0; slot < 4; ++slot) {
-        const float* row = src + kSlotOffset[slot][0] * W + kSlotOffset[slot][1];
-        float* out_row = dst[slot] + y * OW;
-        const float scale = s[slot], shift = t[slot];
-        for (int64_t x = 0; x < OW; ++x) out_row[x] = row[2 * x] * scale + shift;
-        apply_activation(out_row, OW, params.activation);
-      }
-    }
+    split_plane(in + in_plane * H * W, H, W, dst, s, t, params.activation);
   });
 }
 

@@ -23,6 +23,7 @@
 
 #include "engine/error.h"
 #include "engine/int_math.h"
+#include "engine/kernels/vector_clones.h"
 #include "engine/ops/activation.h"
 #include "engine/parallel.h"
 
@@ -65,6 +66,7 @@ WinogradDims winograd_dims(const Shape& input, const Shape& weight, const Conv2d
 
 // Input row iy of a plane, transformed along x for every tile: rows[j * tiles_x + tx] is
 // element j of B^T (x[2tx - pad_left .. +3]). Rows outside the plane are zero.
+SPDINFER_VECTOR_CLONES
 void transform_row(const float* plane, int64_t iy, const WinogradDims& d, float* padded, float* rows) {
   const int64_t n = d.tiles_x;
   if (iy < 0 || iy >= d.H) {
@@ -92,6 +94,7 @@ void transform_row(const float* plane, int64_t iy, const WinogradDims& d, float*
 }
 
 // V for the tile rows [row0, row0 + rows) of the batch: V[(xi * C + c) * ld + t], t = local tile.
+SPDINFER_VECTOR_CLONES
 void transform_input(const float* in, const WinogradDims& d, int64_t row0, int64_t rows, int64_t ld, float* V,
                      float* row_buffers, float* padded) {
   const int64_t nx = d.tiles_x;
@@ -132,6 +135,7 @@ void transform_input(const float* in, const WinogradDims& d, int64_t row0, int64
 }
 
 // A^T M A for every output channel and tile of the block, bias, activation, then into `out`.
+SPDINFER_VECTOR_CLONES
 void transform_output(const float* M, const float* bias, Activation activation, const WinogradDims& d,
                       int64_t row0, int64_t rows, int64_t ld, float* stage, float* out) {
   const int64_t tiles = rows * d.tiles_x;
