@@ -112,7 +112,7 @@ void run_bench(const BenchOptions& o) {
                                    {"planned_activation_mb", plan->planned_bytes() / 1e6},
                                    {"peak_rss_mb", rss}};
     report.update(machine_json());
-    std::printf("%s\n", report.dump().c_str());
+    std::printf("%s\n", json_text(report).c_str());
   } else {
     std::printf("model %s, input (%d, 3, %d, %d), %d threads, %d runs after %d warm-up\n", o.model.c_str(), o.batch,
                 h, w, o.threads, o.runs, o.warmup);

@@ -93,7 +93,7 @@ void run_classify(const ClassifyOptions& o) {
                         {"class_name", names.at(c.class_id)},
                         {"probability", round_significant(c.probability, 6)}});
       const nlohmann::json line = {{"image", path}, {"topk", topk}, {"ms", round_decimals(ms, 3)}};
-      std::printf("%s\n", line.dump().c_str());
+      std::printf("%s\n", json_text(line).c_str());
     }
     std::fflush(stdout);
   }

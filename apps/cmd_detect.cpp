@@ -154,7 +154,7 @@ void run_detect(const DetectArgs& o) {
           r.tiles, r.forwards, r.pre_ms, r.infer_ms, r.nms_ms, r.merge_ms);
     else
       std::fprintf(human, "%.1fms\n", r.infer_ms);
-    if (o.json) std::printf("%s\n", detections_json(names, path, img, dets, r, sliced).dump().c_str());
+    if (o.json) std::printf("%s\n", json_text(detections_json(names, path, img, dets, r, sliced)).c_str());
     std::fflush(stdout);
 
     if (!o.out.empty()) {

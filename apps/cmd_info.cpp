@@ -19,9 +19,9 @@ std::string summary(const Model& m) {
   if (m.family == Family::kResNetSpd) {
     std::string blocks;
     for (const auto& b : a.value("stage_blocks", nlohmann::json::array()))
-      blocks += (blocks.empty() ? "" : ",") + b.dump();
+      blocks += (blocks.empty() ? "" : ",") + json_text(b);
     return "ResNet-SPD, " + a.value("block", std::string("?")) + " blocks [" + blocks + "], stem " +
-           a.value("stem_channels", nlohmann::json()).dump() + " channels, SPD " + (a.value("spd", true) ? "on" : "off");
+           json_text(a.value("stem_channels", nlohmann::json())) + " channels, SPD " + (a.value("spd", true) ? "on" : "off");
   }
   int spd = 0, layers = 0;
   for (const char* section : {"backbone", "head"})

@@ -135,7 +135,7 @@ void run_val(const ValOptions& o) {
         {"ms_per_image_preprocess", round_decimals(1000 * pre_s / n, 4)},
         {"ms_per_image_inference", round_decimals(1000 * infer_s / n, 4)},
         {"seconds", round_decimals(total_s, 3)}};
-    std::printf("%s\n", result.dump().c_str());
+    std::printf("%s\n", json_text(result).c_str());
   }
   std::fflush(stdout);
 }

@@ -159,9 +159,10 @@ void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
   bar.clear();
   const DetectionMetrics r = evaluator.compute();
   if (predictions_out.is_open()) {
-    predictions_out << nlohmann::json{{"model", o.model}, {"classes", nc}, {"max_dets_per_class", o.max_dets_coco},
-                                      {"images", predictions}}
-                           .dump()
+    predictions_out << json_text(nlohmann::json{{"model", o.model},
+                                                {"classes", nc},
+                                                {"max_dets_per_class", o.max_dets_coco},
+                                                {"images", predictions}})
                     << '\n';
     predictions_out.close();
     if (!predictions_out) throw Error(o.predictions + ": write failed");
@@ -193,7 +194,7 @@ void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
                          {"forwards", total.forwards}};
     }
     result["seconds"] = round_decimals(total_s, 3);
-    std::printf("%s\n", result.dump().c_str());
+    std::printf("%s\n", json_text(result).c_str());
   }
   std::fflush(stdout);
 }

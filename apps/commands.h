@@ -4,6 +4,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
 
 namespace spdinfer::cli {
 
@@ -14,6 +16,12 @@ void add_val_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_classify_command(CLI::App& app);
 void add_detect_command(CLI::App& app);
+
+// JSON output: one line, with bytes that are not UTF-8 (a path or class name) replaced by U+FFFD
+// instead of nlohmann's type_error.
+inline std::string json_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 // Exit status a command asks for (golden: 1 when a layer fails).
 extern int exit_status;

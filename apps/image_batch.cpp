@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "engine/error.h"
+#include "engine/input_file.h"
 #include "image/image.h"
 
 namespace spdinfer::cli {
@@ -25,21 +26,6 @@ void note_skipped(const std::string& path) {
 bool is_directory(const std::string& path) {
   std::error_code ec;
   return fs::is_directory(path, ec);
-}
-
-std::vector<std::string> list_directory(const std::string& dir) {
-  std::vector<std::string> files;
-  std::error_code ec;
-  fs::directory_iterator it(dir, ec), end;
-  if (ec) throw Error(dir + ": cannot list directory: " + ec.message());
-  for (; it != end; it.increment(ec)) {
-    if (ec) throw Error(dir + ": cannot list directory: " + ec.message());
-    std::error_code ec2;
-    if (!it->is_regular_file(ec2)) continue;
-    files.push_back(it->path().string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
 }
 
 std::vector<std::string> expand_glob(const std::string& pattern) {
@@ -72,7 +58,7 @@ std::vector<std::string> expand_image_inputs(const std::vector<std::string>& arg
     const fs::file_status st = fs::status(arg, ec);
     if (fs::is_directory(st)) {
       const std::size_t before = files.size();
-      add_filtered(list_directory(arg));
+      add_filtered(list_folder(arg));
       if (files.size() == before) throw Error(arg + ": directory has no .jpg, .jpeg, .png or .bmp files");
     } else if (fs::exists(st)) {
       files.push_back(arg);

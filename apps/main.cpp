@@ -20,6 +20,13 @@ bool is_command(const CLI::App& app, const std::string& name) {
   }
 }
 
+// A library's message on one line: control characters (a newline in a path) become spaces.
+std::string one_line(std::string message) {
+  for (char& c : message)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return message;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -51,6 +58,11 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "spdinfer: error: out of memory\n");
+    return 2;
+  } catch (const std::exception& e) {
+    // Last resort for what a library throws past the commands' own checks (std::filesystem's
+    // filesystem_error names its paths): one line and status 2, never std::terminate.
+    std::fprintf(stderr, "spdinfer: error: %s\n", one_line(e.what()).c_str());
     return 2;
   }
   return spdinfer::cli::exit_status;

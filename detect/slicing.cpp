@@ -40,9 +40,16 @@ std::vector<TileRect> plan_tiles(int image_w, int image_h, int slice_w, int slic
   // overlap < 1 keeps the step at least 1 pixel.
   const int step_x = std::max(1, tile_w - static_cast<int>(overlap * slice_w));
   const int step_y = std::max(1, tile_h - static_cast<int>(overlap * slice_h));
+  const std::vector<int> xs = tile_starts(image_w, tile_w, step_x), ys = tile_starts(image_h, tile_h, step_y);
+  const std::size_t count = xs.size() * ys.size();
+  if (count > kMaxTilesPerImage)
+    throw Error("slice " + std::to_string(slice_w) + "x" + std::to_string(slice_h) + " with overlap " +
+                std::to_string(overlap) + " cuts the " + std::to_string(image_w) + "x" + std::to_string(image_h) +
+                " image into " + std::to_string(count) + " tiles; at most " + std::to_string(kMaxTilesPerImage) +
+                " are allowed (use a larger --slice or a smaller --overlap)");
   std::vector<TileRect> tiles;
-  for (int y : tile_starts(image_h, tile_h, step_y))
-    for (int x : tile_starts(image_w, tile_w, step_x)) tiles.push_back({x, y, tile_w, tile_h});
+  for (int y : ys)
+    for (int x : xs) tiles.push_back({x, y, tile_w, tile_h});
   return tiles;
 }
 

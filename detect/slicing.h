@@ -5,6 +5,7 @@
 // detections of overlapping tiles (box_merge.h).
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
 #include "detect/detection.h"
@@ -23,6 +24,8 @@ enum TileSide : unsigned { kSideLeft = 1, kSideTop = 2, kSideRight = 4, kSideBot
 
 // The largest overlap ratio accepted: at 1 the step between tiles would be 0.
 constexpr double kMaxOverlapRatio = 0.95;
+// The most tiles one image may be cut into (each is a forward pass).
+constexpr std::size_t kMaxTilesPerImage = 4096;
 
 // Tiles of slice_w x slice_h (at most the image's size) in row-major order.
 // Consecutive tiles overlap by int(overlap * slice) pixels (SAHI's
@@ -30,8 +33,8 @@ constexpr double kMaxOverlapRatio = 0.95;
 // back to end at the image's edge instead of running past it, so every tile
 // lies inside the image, all tiles have the same size, and every pixel is
 // covered. An image no larger than the slice is one tile: the whole image.
-// Throws spdinfer::Error for non-positive sizes or overlap outside
-// [0, kMaxOverlapRatio] (NaN included).
+// Throws spdinfer::Error for non-positive sizes, overlap outside
+// [0, kMaxOverlapRatio] (NaN included) and more than kMaxTilesPerImage tiles.
 std::vector<TileRect> plan_tiles(int image_w, int image_h, int slice_w, int slice_h, double overlap);
 
 // The sides of `tile` that are inner borders, i.e. not on the image's edge:

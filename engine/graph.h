@@ -28,6 +28,10 @@
 
 namespace spdinfer {
 
+// The most nodes a graph may have: the memory planner is quadratic in them (a real network has
+// a few hundred; a ResNet of 4 x 1000 blocks about 40,000).
+constexpr std::size_t kMaxGraphNodes = 50'000;
+
 struct Node {
   std::string name;  // follows the PyTorch module name, e.g. "model.9.cv1"
   std::string op;    // a name in the op registry, e.g. "conv2d"

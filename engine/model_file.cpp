@@ -10,7 +10,6 @@
 #include <fstream>
 #include <functional>
 #include <limits>
-#include <set>
 
 #include "engine/error.h"
 #include "engine/half.h"
@@ -179,44 +178,24 @@ ModelFile parse_model(const std::string& path, const std::uint8_t* header, std::
                       std::uint64_t data_size, bool require_spdinfer_metadata, const ReadData& read_data) {
   if (!valid_utf8(header, header_len)) fail(path, "header is not valid UTF-8");
 
-  // Duplicate keys must be an error, but JSON parsers keep the last one
-  // silently: catch them with the parser callback, in the top-level object
-  // (tensor names) and one level down (metadata keys, tensor entry fields).
-  // Deeper objects are refused by the type checks anyway.
-  using Event = nlohmann::json::parse_event_t;
-  std::set<std::string> top_keys, inner_keys;
-  std::string owner, duplicate;  // owner: the top-level key whose object is being parsed
-  auto callback = [&](int depth, Event event, nlohmann::json& parsed) {
-    if (event == Event::object_start && depth == 1) inner_keys.clear();
-    if (event != Event::key || depth > 2 || !duplicate.empty()) return true;
-    const std::string& key = parsed.get_ref<const std::string&>();
-    if (depth == 1) {
-      owner = key;
-      if (!top_keys.insert(key).second)
-        duplicate = key == "__metadata__" ? "'__metadata__' appears twice in the header"
-                                          : "tensor '" + shorten(key) + "' appears twice in the header";
-    } else if (!inner_keys.insert(key).second) {
-      duplicate = owner == "__metadata__"
-                      ? "metadata '" + shorten(key) + "' appears twice"
-                      : "tensor '" + shorten(owner) + "': field '" + shorten(key) + "' appears twice";
-    }
-    return true;
+  // Duplicate keys must be an error (JSON parsers keep the last one silently), at every level.
+  auto duplicate = [](const std::vector<std::string>& keys) -> std::string {
+    if (keys.size() == 1)
+      return keys[0] == "__metadata__" ? "'__metadata__' appears twice in the header"
+                                       : "tensor '" + shorten(keys[0]) + "' appears twice in the header";
+    if (keys[0] == "__metadata__") return "metadata '" + shorten(keys[1]) + "' appears twice";
+    return "tensor '" + shorten(keys[0]) + "': field '" + shorten(keys[1]) + "' appears twice";
   };
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(header, header + header_len, callback);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(path, "header is not valid JSON (error at byte " + std::to_string(e.byte) +
-                   " of the header; not a model file?)");
-  } catch (const nlohmann::json::exception&) {
-    fail(path, "header is not valid JSON (not a model file?)");
-  }
+  const nlohmann::json j =
+      parse_json_checked(path, "header", std::string_view(reinterpret_cast<const char*>(header), header_len),
+                         kHeaderJsonLimits, duplicate);
   if (!j.is_object()) fail(path, "header is not a JSON object");
-  if (!duplicate.empty()) fail(path, duplicate);
 
   ModelFile file;
   file.path = path;
   std::vector<Entry> entries;
+  if (j.size() > kMaxTensors + 1)
+    fail(path, "more than " + std::to_string(kMaxTensors) + " tensors (not a model file?)");
   for (const auto& [name, value] : j.items()) {
     if (name == "__metadata__") {
       if (!value.is_object()) fail(path, "__metadata__ is not a JSON object");

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/graph.h"
+#include "engine/json_checked.h"
 
 namespace spdinfer {
 
@@ -22,6 +23,11 @@ constexpr const char* kModelFormatName = "spdinfer";
 constexpr int kModelFormatVersion = 1;
 // A header larger than this is refused before anything is allocated for it.
 constexpr std::uint64_t kMaxHeaderBytes = 64ull << 20;
+// The header's JSON (tensor entries are 3 deep), and the most tensors a file may hold.
+constexpr JsonLimits kHeaderJsonLimits{8, 4'000'000};
+constexpr std::size_t kMaxTensors = 100'000;
+// Each JSON metadata value (architecture, preprocess, class names).
+constexpr JsonLimits kMetadataJsonLimits{64, 1'000'000};
 
 struct TensorInfo {
   std::string name;

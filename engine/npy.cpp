@@ -11,6 +11,7 @@
 
 #include "engine/error.h"
 #include "engine/half.h"
+#include "engine/input_file.h"
 
 namespace spdinfer {
 namespace {
@@ -36,26 +37,27 @@ std::string dict_value(const std::string& path, const std::string& header, const
 }  // namespace
 
 Tensor read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  std::uint64_t file_size = 0;
+  const FilePtr file = open_regular_file(path, ".npy file", &file_size);
+  auto read = [&](void* dest, std::size_t count) { return std::fread(dest, 1, count, file.get()) == count; };
   char magic[8];
-  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) fail(path, "not a .npy file (bad magic)");
+  if (!read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) fail(path, "not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(magic[6]);
   std::uint32_t header_len = 0;
   if (major == 1) {
     unsigned char b[2];
-    if (!in.read(reinterpret_cast<char*>(b), 2)) fail(path, "truncated .npy header");
+    if (!read(b, 2)) fail(path, "truncated .npy header");
     header_len = b[0] | (b[1] << 8);
   } else if (major == 2 || major == 3) {
     unsigned char b[4];
-    if (!in.read(reinterpret_cast<char*>(b), 4)) fail(path, "truncated .npy header");
+    if (!read(b, 4)) fail(path, "truncated .npy header");
     header_len = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<std::uint32_t>(b[3]) << 24);
   } else {
     fail(path, "unsupported .npy version " + std::to_string(major));
   }
   if (header_len > (1u << 20)) fail(path, ".npy header is implausibly large");
   std::string header(header_len, '\0');
-  if (!in.read(header.data(), header_len)) fail(path, "truncated .npy header");
+  if (!read(header.data(), header_len)) fail(path, "truncated .npy header");
 
   const std::string descr = dict_value(path, header, "descr");
   if (dict_value(path, header, "fortran_order") != "False") fail(path, "Fortran-order arrays are not supported");
@@ -81,15 +83,13 @@ Tensor read_npy(const std::string& path) {
   else if (descr == "'<f2'") elem = 2;
   else fail(path, "dtype " + descr + " is not supported (expected little-endian float32, float64 or float16)");
 
-  in.seekg(0, std::ios::end);
-  const std::streamoff end = in.tellg();
+  const auto end = static_cast<std::streamoff>(file_size);
   const std::streamoff data_start = static_cast<std::streamoff>((major == 1 ? 10 : 12) + header_len);
   if (end - data_start != static_cast<std::streamoff>(n) * static_cast<std::streamoff>(elem))
     fail(path, "data is " + std::to_string(end - data_start) + " bytes, shape " + shape_to_string(shape) + " needs " +
                    std::to_string(n * static_cast<int64_t>(elem)));
-  in.seekg(data_start);
   std::vector<char> raw(static_cast<std::size_t>(n) * elem);
-  if (n && !in.read(raw.data(), static_cast<std::streamsize>(raw.size()))) fail(path, "read error");
+  if (n && !read(raw.data(), raw.size())) fail(path, "read error");
   Tensor t(shape);
   if (elem == 4) {
     if (n) std::memcpy(t.data(), raw.data(), raw.size());

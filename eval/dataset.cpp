@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "engine/error.h"
+#include "engine/input_file.h"
 #include "engine/parallel.h"
 #include "image/preprocess.h"
 
@@ -85,7 +86,8 @@ std::string labels_for(const std::string& images) {
   candidates.push_back(gz ? name.substr(0, name.size() - 3) : name + ".gz");
   for (const auto& c : candidates) {
     const fs::path q = p.parent_path() / c;
-    if (fs::is_regular_file(q)) return q.string();
+    std::error_code ec;
+    if (fs::is_regular_file(q, ec)) return q.string();
   }
   fail(images, "no labels file beside it (expected " + (p.parent_path() / candidates[0]).string() + ")");
 }
@@ -137,10 +139,8 @@ LabelledDataset open_folders(const std::string& root, const std::vector<std::str
     by_name.emplace(folder_name(class_names[c]), static_cast<int>(c));
   }
   std::vector<std::pair<std::string, fs::path>> folders;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(root, ec))
-    if (entry.is_directory()) folders.emplace_back(entry.path().filename().string(), entry.path());
-  if (ec) fail(root, "cannot list: " + ec.message());
+  for (const std::string& folder : list_folder(root, /*folders=*/true))
+    folders.emplace_back(fs::path(folder).filename().string(), folder);
   std::sort(folders.begin(), folders.end());
   if (folders.empty())
     fail(root, "neither idx files (*images-idx3-ubyte*) nor class folders: nothing to validate on");
@@ -165,10 +165,8 @@ LabelledDataset open_folders(const std::string& root, const std::vector<std::str
                               std::to_string(class_names.size() - 1) + ")");
     }
     std::vector<std::string> files;
-    for (const auto& entry : fs::directory_iterator(path, ec))
-      if (entry.is_regular_file() && has_image_extension(entry.path().string())) files.push_back(entry.path().string());
-    if (ec) fail(path.string(), "cannot list: " + ec.message());
-    std::sort(files.begin(), files.end());
+    for (std::string& f : list_folder(path.string()))
+      if (has_image_extension(f)) files.push_back(std::move(f));
     for (auto& f : files) {
       d.files.push_back(std::move(f));
       d.labels.push_back(cls);
@@ -240,11 +238,8 @@ LabelledDataset open_dataset(const std::string& path, const std::vector<std::str
   if (!fs::is_directory(status)) fail(path, "neither a file nor a folder");
 
   std::vector<std::string> idx_images;
-  for (const auto& entry : fs::directory_iterator(path, ec))
-    if (entry.is_regular_file() && contains(entry.path().filename().string(), "images-idx3-ubyte"))
-      idx_images.push_back(entry.path().string());
-  if (ec) fail(path, "cannot list: " + ec.message());
-  std::sort(idx_images.begin(), idx_images.end());
+  for (std::string& f : list_folder(path))
+    if (contains(fs::path(f).filename().string(), "images-idx3-ubyte")) idx_images.push_back(std::move(f));
   // The same file may be there plain and gzipped: prefer the plain one (no decompression).
   std::vector<std::string> unique;
   for (const auto& f : idx_images) {

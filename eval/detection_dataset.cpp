@@ -4,11 +4,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "engine/error.h"
+#include "engine/input_file.h"
+#include "engine/json_checked.h"
 #include "image/image.h"
 
 namespace spdinfer {
@@ -20,21 +21,17 @@ std::vector<std::string> images_in(const std::string& folder) {
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) throw Error(folder + ": image folder does not exist");
   std::vector<std::string> files;
-  for (const auto& entry : fs::directory_iterator(folder, ec))
-    if (entry.is_regular_file() && has_image_extension(entry.path().string())) files.push_back(entry.path().string());
-  if (ec) throw Error(folder + ": cannot list: " + ec.message());
+  for (std::string& f : list_folder(folder))
+    if (has_image_extension(f)) files.push_back(std::move(f));
   if (files.empty()) throw Error(folder + ": no .jpg, .jpeg, .png or .bmp images");
-  std::sort(files.begin(), files.end());
   return files;
 }
 
 nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open the dataset file");
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object())
+  const nlohmann::json j =
+      parse_json_checked(path, "dataset file", read_regular_file(path, "dataset file", kMaxTextFileBytes),
+                         kDatasetJsonLimits);
+  if (!j.is_object())
     throw Error(path + ": not a JSON dataset file (weights_tools/train/synth_scenes.py writes dataset.json; a YOLOv5 "
                        "YAML can be given as its split folder, e.g. DIR/images/val)");
   return j;
@@ -81,7 +78,7 @@ DetectionDataset open_detection_dataset(const std::string& path, const std::stri
   std::string folder;
   const std::string dataset_file =
       fs::is_directory(st) ? (fs::path(path) / "dataset.json").string() : std::string(path);
-  if (!fs::is_directory(st) || fs::is_regular_file(dataset_file, ec)) {
+  if (!fs::is_directory(st) || fs::exists(fs::symlink_status(dataset_file, ec))) {
     const nlohmann::json j = read_json_file(dataset_file);
     folder = split_folder(dataset_file, j, split);
     if (j.contains("names") && j["names"].is_array())
@@ -102,8 +99,7 @@ std::vector<LabelledBox> read_yolo_labels(const std::string& path, int width, in
   std::vector<LabelledBox> boxes;
   std::error_code ec;
   if (!fs::exists(path, ec)) return boxes;
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot read labels");
+  std::istringstream in(read_regular_file(path, "labels file", kMaxTextFileBytes));
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     const std::string where = path + ":" + std::to_string(number) + ": ";

@@ -10,9 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "engine/json_checked.h"
 #include "eval/detection_metrics.h"
 
 namespace spdinfer {
+
+// dataset.json: a few keys and a list of class names.
+constexpr JsonLimits kDatasetJsonLimits{16, 1'000'000};
 
 struct DetectionSample {
   std::string image, labels;  // the label file may be absent: an image without objects

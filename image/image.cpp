@@ -11,9 +11,8 @@
 #include <memory>
 #include <vector>
 
-#include <sys/stat.h>
-
 #include "engine/error.h"
+#include "engine/input_file.h"
 #include "image/stb_codecs.h"
 #include "image/stb_input_check.h"
 
@@ -35,25 +34,16 @@ std::string lower_extension(const std::string& path) {
   return ext;
 }
 
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
-
 // The whole file, from one open file (so what is checked is what is decoded). Refuses what is
 // not a regular file (a directory, /dev/null, a pipe), an empty file and one over the size cap.
 std::vector<std::uint8_t> read_image_file(const std::string& path) {
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) throw Error(path + ": cannot open image: " + std::strerror(errno));
-  struct stat st {};
-  if (fstat(fileno(file.get()), &st) != 0) throw Error(path + ": cannot read image: " + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, not an image");
-  if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file (an image must be a JPEG, PNG or BMP file)");
-  if (st.st_size == 0) throw Error(path + ": empty file, not an image");
-  if (st.st_size > kMaxImageFileBytes)
-    throw Error(path + ": image file is " + std::to_string(st.st_size) + " bytes; at most " +
+  std::uint64_t size = 0;
+  FilePtr file = open_regular_file(path, "image", &size);
+  if (size == 0) throw Error(path + ": empty file, not an image");
+  if (size > static_cast<std::uint64_t>(kMaxImageFileBytes))
+    throw Error(path + ": image file is " + std::to_string(size) + " bytes; at most " +
                 std::to_string(kMaxImageFileBytes) + " are accepted");
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.st_size));
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
   if (std::fread(bytes.data(), 1, bytes.size(), file.get()) != bytes.size())
     throw Error(path + ": cannot read image: the file is shorter than its size, or unreadable");
   return bytes;

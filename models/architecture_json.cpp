@@ -33,6 +33,13 @@ int64_t arch_int(const nlohmann::json& j, const std::string& key, int64_t min, i
   return as_bounded_int(arch_field(j, key), "architecture '" + key + "'", min, max);
 }
 
+bool arch_bool(const nlohmann::json& j, const std::string& key, bool fallback) {
+  if (!j.is_object() || !j.contains(key)) return fallback;
+  const auto& v = j.at(key);
+  if (!v.is_boolean()) throw Error("architecture '" + key + "' must be true or false, found " + describe_json(v));
+  return v.get<bool>();
+}
+
 double arch_number(const nlohmann::json& j, const std::string& key) {
   const auto& v = arch_field(j, key);
   if (!v.is_number()) throw Error("architecture '" + key + "' must be a number, found " + describe_json(v));

@@ -10,6 +10,8 @@ namespace spdinfer {
 
 const nlohmann::json& arch_field(const nlohmann::json& j, const std::string& key);
 int64_t arch_int(const nlohmann::json& j, const std::string& key, int64_t min, int64_t max);
+// An optional boolean: `fallback` when absent; anything but true or false (0, "no") is refused.
+bool arch_bool(const nlohmann::json& j, const std::string& key, bool fallback);
 double arch_number(const nlohmann::json& j, const std::string& key);
 std::vector<int64_t> arch_int_list(const nlohmann::json& j, const std::string& key, int64_t min, int64_t max);
 // For values already extracted from a list: `what` names them in the error.

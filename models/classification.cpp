@@ -3,10 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
+#include <sstream>
 #include <numeric>
 
 #include "engine/error.h"
+#include "engine/input_file.h"
 
 namespace spdinfer {
 
@@ -43,8 +44,7 @@ std::vector<ClassScore> top_k(const std::vector<float>& probabilities, int k) {
 }
 
 std::vector<std::string> read_label_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open labels file");
+  std::istringstream in(read_regular_file(path, "labels file", kMaxTextFileBytes));
   std::vector<std::string> names;
   std::string line;
   while (std::getline(in, line)) {
@@ -53,7 +53,6 @@ std::vector<std::string> read_label_file(const std::string& path) {
     const auto e = line.find_last_not_of(" \t\r");
     names.push_back(line.substr(b, e - b + 1));
   }
-  if (in.bad()) throw Error(path + ": cannot read labels file");
   return names;
 }
 

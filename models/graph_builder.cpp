@@ -21,6 +21,8 @@ Shape conv_weight_shape(const ConvSpec& s) {
 }  // namespace
 
 std::string GraphBuilder::add_node(Node node) {
+  if (def_.nodes.size() >= kMaxGraphNodes)
+    throw Error("the architecture builds more than " + std::to_string(kMaxGraphNodes) + " layers");
   std::string out = node.name;
   node.outputs = {out};
   def_.nodes.push_back(std::move(node));

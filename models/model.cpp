@@ -2,6 +2,7 @@
 #include "models/model.h"
 
 #include "engine/error.h"
+#include "engine/json_checked.h"
 #include "models/resnet_spd.h"
 #include "models/yolov5.h"
 
@@ -9,11 +10,7 @@ namespace spdinfer {
 namespace {
 
 nlohmann::json parse_json_meta(const ModelFile& file, const std::string& key) {
-  try {
-    return nlohmann::json::parse(file.meta(key));
-  } catch (const nlohmann::json::exception&) {
-    throw Error(file.path + ": metadata '" + key + "' is not valid JSON");
-  }
+  return parse_json_checked(file.path, "metadata '" + key + "'", file.meta(key), kMetadataJsonLimits);
 }
 
 std::array<float, 3> triple(const std::string& path, const nlohmann::json& j, const char* key,

@@ -63,7 +63,7 @@ void build_resnet_spd(const nlohmann::json& arch, GraphBuilder& g) {
   const auto widths = arch_int_list(arch, "stage_widths", 1, kMaxWidth);
   const auto strides = arch_int_list(arch, "stage_strides", 1, 2);
   const int64_t classes = arch_int(arch, "num_classes", 1, 1 << 20);
-  const bool spd = !arch.contains("spd") || arch["spd"] == true;
+  const bool spd = arch_bool(arch, "spd", true);
   if (widths.size() != blocks.size() || strides.size() != blocks.size())
     throw Error("architecture 'stage_blocks', 'stage_widths' and 'stage_strides' differ in length");
 

@@ -26,7 +26,7 @@ std::vector<int> coverage(const std::vector<TileRect>& tiles, int w, int h) {
 
 TEST_CASE("Tiles cover every pixel, lie inside the image and overlap as asked", "[slicing]") {
   const int sizes[][4] = {{1000, 700, 320, 320}, {1920, 1080, 640, 640}, {641, 641, 640, 640},
-                          {333, 1500, 128, 256}, {2560, 1280, 512, 384}, {100, 100, 7, 13}};
+                          {333, 1500, 128, 256}, {2560, 1280, 512, 384}, {80, 100, 7, 13}};  // 80x100: within kMaxTilesPerImage at 0.9
   for (double overlap : {0.0, 0.2, 0.5, 0.9}) {
     for (const auto& s : sizes) {
       const int w = s[0], h = s[1], sw = s[2], sh = s[3];
@@ -96,7 +96,9 @@ TEST_CASE("Tile planning refuses sizes and overlaps it cannot use", "[slicing]")
   CHECK_THROWS_AS(plan_tiles(100, 100, 5, 5, -0.1), Error);
   CHECK_THROWS_AS(plan_tiles(100, 100, 5, 5, std::numeric_limits<double>::quiet_NaN()), Error);
   // The largest accepted overlap still advances by at least a pixel.
-  CHECK(plan_tiles(100, 100, 10, 10, kMaxOverlapRatio).size() == 91u * 91u);
+  CHECK(plan_tiles(60, 60, 10, 10, kMaxOverlapRatio).size() == 51u * 51u);
+  // More than kMaxTilesPerImage tiles (91 x 91 here) is refused.
+  CHECK_THROWS_WITH(plan_tiles(100, 100, 10, 10, kMaxOverlapRatio), Catch::Contains("8281 tiles; at most 4096"));
 }
 
 TEST_CASE("Inner borders and the sides that cut a box", "[slicing]") {

@@ -290,9 +290,12 @@ TEST_CASE("tensor entries are checked", "[model_file]") {
                     "tensor 'w': shape dimension 1 is " + shown + ", not a non-negative integer");
   }
   SECTION("deeply nested dimension") {
-    // A message that printed the offending value whole would recurse 200000 levels deep.
+    // Refused while parsing, by the header's depth limit (kHeaderJsonLimits), before any
+    // recursive copy or message could see 200000 levels.
     const std::string dim = std::string(200000, '[') + std::string(200000, ']');
-    REQUIRE_REFUSED(file_w("F32", "[" + dim + "]", "[0, 4]"),
+    REQUIRE_REFUSED(file_w("F32", "[" + dim + "]", "[0, 4]"), "header nests more than 8 levels deep");
+    const std::string shallow = "[[[1]]]";
+    REQUIRE_REFUSED(file_w("F32", "[" + shallow + "]", "[0, 4]"),
                     "tensor 'w': shape dimension 0 is a list, not a non-negative integer");
   }
   SECTION("too many dimensions") {

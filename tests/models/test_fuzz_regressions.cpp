@@ -207,7 +207,8 @@ TEST_CASE("fuzz regression: a deeply nested architecture value is an error, not 
     spdinfer::ModelFile file = spdinfer::parse_model_file("deep.safetensors", bytes.data(), bytes.size());
     CHECK_THROWS_AS(spdinfer::build_model(std::move(file)), spdinfer::Error);
     file = spdinfer::parse_model_file("deep.safetensors", bytes.data(), bytes.size());
+    // Refused while parsing, by the metadata's depth limit (kMetadataJsonLimits).
     CHECK_THROWS_WITH(spdinfer::build_model(std::move(file)),
-                      Catch::Contains(std::string("'") + key) && Catch::Contains("a list"));
+                      Catch::Contains("deep.safetensors: metadata 'architecture' nests more than 64 levels deep"));
   }
 }

@@ -48,13 +48,13 @@ def convert_tiny_yolov5(directory, seed):
 class CliErrorAssertions:
     """Mixin for unittest.TestCase."""
 
-    def assertOneLineError(self, done, *fragments):
+    def assertOneLineError(self, done, *fragments, prefix="spdinfer: error: "):
         """Exit status 2, nothing on stdout, exactly one stderr line `spdinfer: error: ...`
-        containing every fragment."""
+        (or `prefix`...) containing every fragment."""
         self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
         lines = done.stderr.splitlines()
         self.assertEqual(len(lines), 1, done.stderr)
-        self.assertTrue(lines[0].startswith("spdinfer: error: "), lines[0])
+        self.assertTrue(lines[0].startswith(prefix), lines[0])
         for f in fragments:
             self.assertIn(str(f), lines[0])
         self.assertEqual(done.stdout, "")

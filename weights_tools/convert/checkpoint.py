@@ -15,9 +15,12 @@ What it is not: it does not interpret the loaded object (converter.py decides wh
 holds) and imports neither torch nor anything a checkpoint names.
 """
 
+import errno
 import io
+import os
 import pickle
 import re
+import stat
 import struct
 import zipfile
 import zlib
@@ -294,7 +297,7 @@ def _unpickle(data_file, load_storage):
 
 def _load_zip(path):
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_regular(path) as raw, zipfile.ZipFile(raw) as archive:
             names = archive.namelist()
             pickles = [n for n in names if n == "data.pkl" or
                        (n.endswith("/data.pkl") and n.count("/") == 1)]
@@ -328,7 +331,7 @@ def _load_legacy(path):
     """The pre-1.6 torch.save stream: magic, protocol, sys_info, the object pickle, the list of
     storage keys, then each storage as <int64 numel><raw bytes>. The object pickle comes before
     the storage data, so it is read twice: once to find its end, once with the data."""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         def no_storage(storage_type, key, numel):
             raise CheckpointError("storage referenced in the legacy header")
         try:
@@ -368,11 +371,28 @@ def _load_legacy(path):
         return _unpickle(f, lambda storage_type, key, numel: arrays[key])
 
 
+def open_regular(path, mode="rb", **kwargs):
+    """Open `path` for reading without blocking on a named pipe, and only when it is a regular
+    file: every file the converter reads goes through here. Raises OSError otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.EINVAL,
+                          "is a directory" if stat.S_ISDIR(st.st_mode)
+                          else "not a regular file (a pipe or device)")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, mode, **kwargs)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def load_checkpoint(path):
     """Load a torch.save file safely. Returns the unpickled object: dicts, lists, numpy arrays
     for tensors, StandIn objects for modules, numpy scalars / NumpyArray for numpy values.
     Raises CheckpointError (message without the path) for anything unreadable or unsafe."""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         head = f.read(4)
     if not head:
         raise CheckpointError("file is empty")

@@ -26,7 +26,7 @@ from fractions import Fraction
 import numpy as np
 
 from weights_tools.convert.checkpoint import (CheckpointError, StandIn, is_module, load_checkpoint,
-                                              module_state_dict)
+                                              module_state_dict, open_regular)
 from weights_tools.convert.resnet_arch import ArchitectureError, infer_resnet_spd
 from weights_tools.convert.safetensors_io import SafetensorsError, write_safetensors
 
@@ -80,7 +80,7 @@ def parse_input_size(text):
 def read_names(path):
     """Class names from a text file, one per line (blank lines ignored)."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open_regular(path, "r", encoding="utf-8") as f:
             return [line.strip() for line in f if line.strip()]
     except (OSError, UnicodeDecodeError) as e:
         raise ConvertError(path, f"cannot read names: {e}") from None
@@ -93,10 +93,16 @@ def load_yaml(path):
     except ImportError:
         raise ConvertError(path, "--yaml needs PyYAML (apt-get install python3-yaml)") from None
     try:
-        with open(path, encoding="utf-8") as f:
+        with open_regular(path, "r", encoding="utf-8") as f:
             cfg = yaml.safe_load(f)
+    except RecursionError:
+        raise ConvertError(path, "YAML nests too deeply to be a model YAML") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         raise ConvertError(path, f"cannot read YAML: {str(e).splitlines()[0]}") from None
+    try:
+        _plain_json(cfg, "yaml")
+    except ArchitectureError as e:
+        raise ConvertError(path, str(e)) from None
     problem = yaml_layout_problem(cfg)
     if problem:
         raise ConvertError(path, problem)
@@ -131,18 +137,41 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
+# Bounds on a model YAML (a --yaml file or the dict a checkpoint pickles): a real one has a few
+# hundred values nested 4 deep.
+MAX_YAML_VALUES = 100_000
+MAX_YAML_DEPTH = 32
+
+
 def _plain_json(value, where):
-    """Check `value` is made of JSON types only (the YAML dict can hold anything a pickle made)."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise ArchitectureError(f"{where}: non-string key {k!r}")
-            _plain_json(v, f"{where}.{k}")
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            _plain_json(v, f"{where}[{i}]")
-    elif not (value is None or isinstance(value, (str, bool, int, float))):
-        raise ArchitectureError(f"{where}: {type(value).__name__} is not plain data")
+    """Check `value` is a tree of JSON types only (the YAML dict can hold anything a pickle made),
+    without walking it recursively: no non-empty list or dict may appear twice (YAML aliases or
+    pickle memo references make a "billion laughs" DAG that a tree walk takes forever over),
+    and depth and size are bounded."""
+    seen = set()
+    stack = [(value, where, 0)]
+    count = 0
+    while stack:
+        value, where, depth = stack.pop()
+        count += 1
+        if count > MAX_YAML_VALUES:
+            raise ArchitectureError(f"{where}: more than {MAX_YAML_VALUES} values in the YAML")
+        if isinstance(value, (dict, list, tuple)):
+            if depth >= MAX_YAML_DEPTH:
+                raise ArchitectureError(f"{where}: YAML nested more than {MAX_YAML_DEPTH} deep")
+            if value and id(value) in seen:
+                raise ArchitectureError(f"{where}: shared or recursive reference (YAML alias or "
+                                        "pickle memo); a model YAML is a plain tree")
+            seen.add(id(value))
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    raise ArchitectureError(f"{where}: non-string key {k!r}")
+                stack.append((v, f"{where}.{k}", depth + 1))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+        elif not (value is None or isinstance(value, (str, bool, int, float))):
+            raise ArchitectureError(f"{where}: {type(value).__name__} is not plain data")
 
 
 # ---- YOLOv5 ----------------------------------------------------------------------------------
@@ -340,6 +369,7 @@ def describe_checkpoint(obj, yaml_cfg=None):
         cfg = yaml_cfg if yaml_cfg is not None else model.__dict__.get("yaml")
         if not isinstance(cfg, dict):
             raise ArchitectureError(f"{model.standin_global} has no `yaml` dict; pass --yaml")
+        _plain_json(cfg, "yaml")
         strides = _detect_strides(_detect_module(model))
         names = _names_list(model.__dict__.get("names"))
         if names is None and isinstance(obj, dict):
@@ -354,6 +384,7 @@ def describe_checkpoint(obj, yaml_cfg=None):
             yaml_cfg = obj["yaml"]  # a state_dict saved with its architecture (weights_tools.convert.transplant)
         if yaml_cfg is not None:
             cfg, family = yaml_cfg, "yolov5"
+            _plain_json(cfg, "yaml")
             strides = yolov5_strides_from_yaml(cfg)
             names = _names_list(cfg.get("names"))
             if names is None and isinstance(obj, dict):

@@ -1,0 +1,119 @@
+"""Bad input, by class (issue 22), for what Python drives: the converter's files (named pipes,
+"billion laughs" YAML, deep YAML) and the CLI's end-to-end contract (one line
+`spdinfer: error: FILE: what is wrong`, exit status 2, quickly) for named pipes, symbolic-link
+loops and JSON output of paths that are not UTF-8.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+from tests.python.cli_support import CliErrorAssertions, cli, run
+from tests.python.helpers import REPO, run_convert
+from weights_tools.convert.converter import ArchitectureError, _plain_json
+
+MODEL = REPO / "assets" / "fashion_resnet_spd.safetensors"
+IMAGE = sorted((REPO / "assets" / "fashion_mnist").glob("*.png"))[0]
+
+
+class ConverterBadInputTest(CliErrorAssertions, unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.dir = Path(self._tmp.name)
+        self.fifo = self.dir / "pipe"
+        os.mkfifo(self.fifo)
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def assertRefused(self, done, *fragments):
+        self.assertOneLineError(done, *fragments, prefix="convert: error: ")
+
+    def tiny_checkpoint(self):
+        import torch
+        from tests.python.helpers import make_resnet_spd
+        path = self.dir / "tiny.pt"
+        torch.save(make_resnet_spd("basic", (1, 1, 1, 1), 3, width=8).state_dict(), path)
+        return path
+
+    def test_named_pipes_are_refused_not_waited_on(self):
+        out = self.dir / "out.safetensors"
+        self.assertRefused(run_convert(self.fifo, "-o", out), self.fifo, "not a regular file")
+        self.assertRefused(run_convert(self.tiny_checkpoint(), "-o", out, "--preset", "cifar",
+                                       "--names", self.fifo),
+                           self.fifo, "not a regular file")
+        self.assertRefused(run_convert(self.tiny_checkpoint(), "-o", out, "--yaml", self.fifo),
+                           self.fifo, "not a regular file")
+
+    def test_billion_laughs_yaml_is_refused(self):
+        lines = ['a0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]']
+        for i in range(1, 30):
+            lines.append(f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}]")
+        lines += ["nc: 1", "anchors: *a29", "backbone: []", "head: []"]
+        laughs = self.dir / "laughs.yaml"
+        laughs.write_text("\n".join(lines) + "\n")
+        done = run_convert(self.tiny_checkpoint(), "-o", self.dir / "o.safetensors", "--yaml", laughs)
+        self.assertRefused(done, laughs, "shared or recursive reference")
+
+    def test_deep_yaml_is_refused_with_its_own_message(self):
+        deep = self.dir / "deep.yaml"
+        deep.write_text("nc: " + "[" * 50000 + "]" * 50000 + "\n")
+        done = run_convert(self.tiny_checkpoint(), "-o", self.dir / "o.safetensors", "--yaml", deep)
+        self.assertRefused(done, deep)
+        self.assertNotIn("RecursionError", done.stderr)
+
+    def test_pickled_yaml_with_shared_lists_is_refused(self):
+        # A pickle's memo makes the same sharing as YAML aliases.
+        shared = [1, 2, 3]
+        for _ in range(20):
+            shared = [shared, shared]
+        with self.assertRaisesRegex(ArchitectureError, "shared or recursive reference"):
+            _plain_json({"anchors": shared}, "yaml")
+        loop = []
+        loop.append(loop)
+        with self.assertRaisesRegex(ArchitectureError, "shared or recursive reference"):
+            _plain_json({"anchors": loop}, "yaml")
+        _plain_json({"nc": 1, "anchors": [[10, 13], [10, 13]], "backbone": [], "head": []}, "yaml")
+
+
+class CliBadInputTest(CliErrorAssertions, unittest.TestCase):
+    def setUp(self):
+        self.exe = cli()
+        self._tmp = tempfile.TemporaryDirectory()
+        self.dir = Path(self._tmp.name)
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def test_named_pipe_image_and_labels_are_refused(self):
+        fifo = self.dir / "pipe.png"
+        os.mkfifo(fifo)
+        self.assertOneLineError(run(self.exe, "classify", MODEL, fifo, timeout=60), fifo, "not a regular file")
+        self.assertOneLineError(run(self.exe, "classify", MODEL, IMAGE, "--labels", fifo, timeout=60),
+                                fifo, "not a regular file")
+
+    def test_symlink_loops_in_a_val_dataset_end_in_one_line(self):
+        root = self.dir / "root"
+        (root / "Trouser").mkdir(parents=True)
+        shutil.copy(IMAGE, root / "Trouser" / "a.png")
+        os.symlink(root / "loop", root / "loop")
+        os.symlink(root / "Trouser" / "b.png", root / "Trouser" / "b.png")
+        done = run(self.exe, "val", MODEL, root, timeout=120)
+        self.assertNotIn("terminate", done.stderr)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertOneLineError(run(self.exe, "val", MODEL, root / "loop", timeout=60), root / "loop")
+
+    def test_json_output_of_a_path_that_is_not_utf8(self):
+        name = os.fsencode(str(self.dir)) + b"/bad\xff.png"
+        shutil.copy(IMAGE, name)
+        done = subprocess.run([os.fsencode(self.exe), b"classify", os.fsencode(str(MODEL)), name, b"--json"],
+                              capture_output=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("\ufffd", done.stdout.decode("utf-8"))
+
+
+if __name__ == "__main__":
+    unittest.main()
