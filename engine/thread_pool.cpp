@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 
 namespace spdinfer {
 namespace {
@@ -13,6 +14,22 @@ namespace {
 // Upper bound on workers, whatever a caller asks for: more threads than this would only
 // oversubscribe any machine the engine runs on.
 constexpr int kMaxWorkers = 255;
+
+// How long an idle worker, or a caller waiting for its job's last indices, spins before it
+// blocks. Long enough to span the gap between two layers of a network; short enough that on a
+// machine with more runnable threads than cores it steals little.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+// Spins until done() or kSpin has passed; returns done().
+template <typename Done>
+bool spin_until(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    __builtin_ia32_pause();
+    if (i % 64 == 63 && std::chrono::steady_clock::now() > deadline) return done();
+  }
+}
 
 // Set on the pool's own threads, so that a parallel_for inside a job runs inline instead of
 // queueing behind the job that is waiting for it.
@@ -71,6 +88,7 @@ void ThreadPool::work_on(Job& job) {
 void ThreadPool::worker_loop() {
   in_worker = true;
   for (;;) {
+    spin_until([this] { return queued_.load(std::memory_order_acquire) > 0; });
     std::shared_ptr<Job> job;
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -78,6 +96,7 @@ void ThreadPool::worker_loop() {
       if (stopping_) return;
       job = std::move(queue_.front());
       queue_.pop_front();
+      queued_.store(static_cast<int64_t>(queue_.size()), std::memory_order_release);
     }
     work_on(*job);
   }
@@ -96,6 +115,7 @@ void ThreadPool::run(int64_t n, int threads, const std::function<void(int64_t)>&
     std::lock_guard<std::mutex> lock(mutex_);
     ensure_workers(static_cast<int>(helpers));
     for (int64_t h = 0; h < helpers; ++h) queue_.push_back(job);
+    queued_.store(static_cast<int64_t>(queue_.size()), std::memory_order_release);
   }
   if (helpers == 1) {
     wake_.notify_one();
@@ -103,6 +123,7 @@ void ThreadPool::run(int64_t n, int threads, const std::function<void(int64_t)>&
     wake_.notify_all();
   }
   work_on(*job);
+  if (spin_until([&] { return job->finished.load() == job->n; })) return;
   std::unique_lock<std::mutex> lock(job->mutex);
   job->all_done.wait(lock, [&] { return job->finished.load() == job->n; });
   // Tickets of this job still queued find the range exhausted; `fn` is not touched again

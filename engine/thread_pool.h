@@ -4,14 +4,17 @@
 // Why not OpenMP: libgomp's idle threads spin for a while before they sleep, and on a
 // machine with more runnable threads than cores (a shared server, ctest -j, two engines side
 // by side) that spinning steals the cores the working threads need: a 2-thread run measured
-// up to 18x slower than a 1-thread one. Here idle workers block on a condition variable,
-// and a caller never waits for a worker that has not started: it claims indices itself,
-// so a job finishes even when every worker is busy elsewhere.
+// up to 18x slower than a 1-thread one. Here idle workers spin for at most kSpinMicroseconds
+// (a network's next layer usually comes sooner: waking a sleeping thread costs more than many
+// small layers take) and then block on a condition variable; and a caller never waits for a
+// worker that has not started: it claims indices itself, so a job finishes even when every
+// worker is busy elsewhere.
 //
 // Several threads may call run() at once (concurrent forwards of one graph); their jobs
 // share the workers. A call from inside a job (nested parallelism) runs inline.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -46,9 +49,11 @@ class ThreadPool {
   void ensure_workers(int count);
   void worker_loop();
   static void work_on(Job& job);
+  bool spin_until_queued() const;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
+  std::atomic<int64_t> queued_{0};  // queue_.size(), readable without the mutex while spinning
   std::deque<std::shared_ptr<Job>> queue_;  // one entry per worker a job asks for
   std::vector<std::thread> workers_;
   bool stopping_ = false;
