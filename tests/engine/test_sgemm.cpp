@@ -1,9 +1,9 @@
 // The engine's GEMM (engine/kernels/sgemm.h), every instruction family this CPU has, against the
 // double-precision reference: shapes around each kernel's block (partial row panels, column tails,
 // one and several blocks of k), both layouts of B, accumulation, leading dimensions wider than
-// the product (nothing written outside it); weights packed at plan time give the same bits as
-// packed per call; the same bits however rows and columns are split between calls (what makes a
-// convolution's result independent of its thread count); each family's dot-product kernel for
+// the product (nothing written outside it); A packed at plan time, packed per call and read
+// unpacked (few columns) give the same bits; the same bits however rows and columns are split
+// between calls (what makes a convolution's result independent of its thread count); each family's dot-product kernel for
 // products of few columns; and OpenBLAS, the reference twin, agrees.
 // A family the CPU lacks is skipped with a line naming it.
 #include <catch2/catch.hpp>
@@ -113,7 +113,8 @@ TEST_CASE("gemm gives the same bits however the product is split", "[sgemm]") {
   CAPTURE(isa_name(isa));
   const GemmMicroKernel* kernel = kernel_if_supported(isa);
   if (!kernel) return;
-  const int64_t M = 45, N = 77, K = 300;
+  // 700 columns: the whole product packs A; the parts of 3 and 47 columns read it unpacked.
+  const int64_t M = 45, N = 700, K = 300;
   const auto a = random_floats(M * K, 6), b = random_floats(K * N, 7);
   std::vector<float> whole(M * N), parts(M * N);
   gemm(*kernel, M, N, K, a.data(), K, b.data(), N, whole.data(), N);
