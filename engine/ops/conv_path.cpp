@@ -20,6 +20,11 @@ constexpr int64_t kWinogradMinChannels = 64;
 // have a handful of columns and are bound by reading the weights, which Winograd makes 16/9
 // larger (512 channels at 4x4: 2.7 ms against 1.5 by im2col; at 8x8, 4.3 against 4.8).
 constexpr int64_t kWinogradMinTiles = 16;
+// Winograd: transformed weights larger than this (512 x 512 channels: 16 MiB) need twice the
+// tiles. At 16 tiles (an 8x8 map at batch 1) such a layer is bound by reading its weights, and
+// the two paths measure even (512 channels: 2.8-3.5 ms by im2col, 3.1-3.5 by Winograd), so the
+// transformed copy would only add 16/9 of the weights to the process's memory.
+constexpr int64_t kWinogradLargeWeightBytes = 8 << 20;
 // Output planes smaller than this many positions are batched across images, up to about this
 // many columns per GEMM.
 constexpr int64_t kBatchedGemmColumns = 256;
@@ -70,8 +75,10 @@ ConvPath choose_conv_path(const Shape& input, const Shape& weight, const Conv2dP
     return path;
   }
   const int64_t tiles = N * ceil_div(out[2], 2) * ceil_div(out[3], 2);
+  const int64_t winograd_weight_bytes = 16 * O * C * static_cast<int64_t>(sizeof(float));
+  const int64_t min_tiles = winograd_weight_bytes > kWinogradLargeWeightBytes ? 2 * kWinogradMinTiles : kWinogradMinTiles;
   if (switches.winograd && winograd_supports(input, weight, p) && C >= kWinogradMinChannels &&
-      O >= kWinogradMinChannels && tiles >= kWinogradMinTiles) {
+      O >= kWinogradMinChannels && tiles >= min_tiles) {
     path.method = ConvMethod::Winograd;
     return path;
   }

@@ -44,6 +44,9 @@ TEST_CASE("each kind of layer gets its path, and the path its name", "[conv_path
       {{1, 16, 160, 160}, {32, 16, 3, 3}, 3, 1, "im2col"},         // too few channels for Winograd
       {{1, 64, 80, 80}, {64, 64, 1, 1}, 1, 1, "1x1"},
       {{1, 512, 4, 4}, {512, 512, 3, 3}, 3, 1, "im2col"},  // 16 columns
+      {{1, 256, 8, 8}, {256, 256, 3, 3}, 3, 1, "winograd"},  // 16 tiles
+      {{1, 512, 8, 8}, {512, 512, 3, 3}, 3, 1, "im2col"},    // 16 tiles of 16 MiB of weights
+      {{2, 512, 8, 8}, {512, 512, 3, 3}, 3, 1, "winograd"},  // 32 tiles
       {{1, 512, 8, 8}, {2048, 512, 1, 1}, 1, 1, "1x1"},
       {{1, 512, 2, 2}, {512, 512, 3, 3}, 3, 1, "im2col narrow"},  // 4 columns
       {{32, 512, 4, 4}, {512, 512, 1, 1}, 1, 1, "1x1 x16 images"},
