@@ -312,7 +312,9 @@ def _unpickle(data_file, load_storage, budget):
 
 class _BoundedReader:
     """A read-only view of a file that lets at most `limit` more bytes be read from it: the
-    pickles of a legacy stream have no size field, so this is what bounds each one."""
+    pickles of a legacy stream have no size field, so this is what bounds each one. It has no
+    `readinto`, so the unpickler uses `read`: a refusal raised inside `readinto` would leave the
+    unpickler's buffer exported by the traceback when it frees it (a SystemError)."""
 
     def __init__(self, file, limit, what):
         self._file, self._limit, self._left, self._what = file, limit, limit, what
@@ -329,12 +331,6 @@ class _BoundedReader:
         self._left -= len(data)
         return data
 
-    def readinto(self, buffer):
-        view = memoryview(buffer)[: self._take(len(buffer))]
-        got = self._file.readinto(view)
-        self._left -= got
-        return got
-
     def readline(self, n=-1):
         data = self._file.readline(self._take(n))
         self._left -= len(data)
@@ -343,8 +339,9 @@ class _BoundedReader:
 
 # ---- the two file formats -------------------------------------------------------------------
 
-# What zipfile and the codecs it uses raise for a damaged archive or member.
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError,
+# What zipfile and the codecs it uses raise for a damaged archive or member (ValueError: a
+# member name that is not UTF-8 though flagged so, a negative offset, ...).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError,
                NotImplementedError, RuntimeError, struct.error)
 
 
@@ -391,6 +388,8 @@ def _load_zip(path, budget):
 
             data = read_member(pickles[0], max_bytes=MAX_PICKLE_BYTES)
             return _unpickle(io.BytesIO(data), load_storage, budget)
+    except CheckpointError:
+        raise
     except _ZIP_ERRORS as e:
         raise CheckpointError(f"corrupt or truncated zip archive ({e})") from None
 
@@ -415,10 +414,7 @@ def _load_legacy(path, budget):
             raise CheckpointError(_NOT_A_CHECKPOINT)
         try:
             return _read_legacy_body(f, budget, no_storage)
-        except CheckpointError as e:
-            raise CheckpointError(f"legacy torch.save format (torch < 1.6): {e}; {_RESAVE}") \
-                from None
-        except _ZIP_ERRORS as e:  # OSError and EOFError from reading the file
+        except (CheckpointError, OSError, EOFError) as e:  # the last two: reading the file
             raise CheckpointError(f"legacy torch.save format (torch < 1.6): {e}; {_RESAVE}") \
                 from None
 

@@ -261,6 +261,8 @@ def yolov5_strides_from_yaml(cfg):
     for i, (frm, n, module, args) in enumerate(layers):
         try:
             stride = _layer_stride(i, frm, n, module, args, gd, strides, last=len(layers) - 1)
+        except YamlError:
+            raise
         except (TypeError, ValueError, IndexError, ZeroDivisionError, OverflowError) as e:
             raise YamlError(f"layer {i} ({module}): from {str(frm)[:40]}, arguments "
                             f"{str(args)[:60]} give no stride ({type(e).__name__}: {e})") from None
