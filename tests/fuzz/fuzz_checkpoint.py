@@ -5,8 +5,10 @@ Python counterpart of the libFuzzer targets beside it.
   /usr/bin/python3 -m tests.fuzz.fuzz_checkpoint [--seconds 60] [--seed 1] [--artifacts DIR]
 
 Seeds are real checkpoints torch.save'd at start (zip and legacy streams, a state_dict, a
-YOLOv5-style training checkpoint of stand-in modules, tensors of every dtype and view), plus
-tests/fuzz/corpus/checkpoint/. Mutations: byte flips, truncations, inserted or deleted bytes;
+YOLOv5-style training checkpoint of stand-in modules and numpy values, tensors of every dtype
+and view, the same big-endian), plus tests/fuzz/corpus/checkpoint/ (variants torch.save does not
+write by default: pickle protocol 4, members deflated), plus the mutants earlier runs kept (in
+ARTIFACTS/corpus/, as libFuzzer keeps build-fuzz/corpus/). Mutations: byte flips, truncations, inserted or deleted bytes;
 for zips, members swapped, duplicated, dropped, renamed, deflated or given a lying size; for
 pickles (data.pkl, or a legacy stream), opcodes inserted and integer arguments (sizes, strides,
 offsets, element counts) set to boundary values. tests/fuzz/regressions/checkpoint/ is replayed
@@ -17,17 +19,21 @@ PER_INPUT_SECONDS, in a worker process limited to MEMORY_LIMIT of address space 
 Anything else (another exception, a crash, a timeout) is a failure: the input is kept in the
 artifacts folder (make it a regression input) and the exit status is 1.
 
-Why not atheris: it needs a libFuzzer build for the interpreter, and this runs on Debian's
-python3 with torch and nothing else.
+Why not atheris: it would be a PyPI package in a virtual environment beside Debian's python3
+(which has the torch the seeds need); this needs nothing the converter's tests do not have.
 """
 
 import argparse
+import collections
+import hashlib
 import io
+import pickle
 import os
 import random
 import resource
 import select
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -42,6 +48,7 @@ CORPUS = REPO / "tests" / "fuzz" / "corpus" / "checkpoint"
 REGRESSIONS = REPO / "tests" / "fuzz" / "regressions" / "checkpoint"
 MEMORY_LIMIT = 2 << 30
 PER_INPUT_SECONDS = 20
+MAX_POOL = 64  # mutants kept as seeds, in a run and in the grown corpus
 
 # Pickle opcodes worth inserting: containers, memo and stack ops, globals (allowed and not),
 # persistent ids, and arguments whose lengths or values are extreme.
@@ -65,9 +72,9 @@ BOUNDARY_INTS = [0, 1, 2, 3, 255, 65535, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1]
 
 def make_seeds(directory):
     """Small real checkpoints written with torch (imported here only, before the worker)."""
+    import numpy as np
     import torch
 
-    sys.path.insert(0, str(REPO))
     from tests.python.helpers import make_resnet_spd, make_tiny_yolov5_model
     torch.manual_seed(0)
     base = torch.randn(6, 10)
@@ -82,14 +89,59 @@ def make_seeds(directory):
         "views.pt": (views, {}),
         "views_legacy_p4.pt": (views, {"_use_new_zipfile_serialization": False,
                                        "pickle_protocol": 4}),
-        "yolo_training.pt": ({"model": make_tiny_yolov5_model(1), "ema": None, "epoch": 3}, {}),
+        "yolo_training.pt": ({"model": make_tiny_yolov5_model(1), "ema": None, "epoch": 3,
+                              "best_fitness": np.float64(0.5), "results": np.arange(3.0)}, {}),
     }
     paths = []
     for name, (obj, options) in seeds.items():
         path = Path(directory) / name
         torch.save(obj, path, **options)
         paths.append(path)
+    paths.append(big_endian_copy(Path(directory) / "views.pt",
+                                 Path(directory) / "views_big_endian.pt"))
     return paths
+
+
+class _StorageTypes(pickle.Unpickler):
+    """Reads a checkpoint's data.pkl only to learn each storage's key and element type (a plain
+    dict of tensors: the tensors themselves come out as None)."""
+
+    def __init__(self, data):
+        super().__init__(io.BytesIO(data))
+        self.types = {}
+
+    def find_class(self, module, name):
+        if module == "collections" and name == "OrderedDict":
+            return collections.OrderedDict
+        if module == "torch" and name.endswith("Storage"):
+            return name
+        return lambda *args, **kwargs: None
+
+    def persistent_load(self, pid):
+        self.types[str(pid[2])] = pid[1]
+
+
+ELEMENT_BYTES = {"HalfStorage": 2, "BFloat16Storage": 2, "FloatStorage": 4, "DoubleStorage": 8,
+                 "LongStorage": 8, "IntStorage": 4, "ShortStorage": 2}
+
+
+def big_endian_copy(path, out):
+    """`path` (a zip checkpoint of a dict of tensors) as a big-endian machine writes it: a
+    `byteorder` member saying "big" and every storage's elements byte-swapped."""
+    with zipfile.ZipFile(path) as z:
+        members = {i.filename: z.read(i) for i in z.infolist()}
+    prefix = next(n for n in members if n.endswith("data.pkl"))[: -len("data.pkl")]
+    reader = _StorageTypes(members[prefix + "data.pkl"])
+    reader.load()
+    for key, storage_type in reader.types.items():
+        size, name = ELEMENT_BYTES.get(storage_type, 1), f"{prefix}data/{key}"
+        data = members[name]
+        members[name] = b"".join(data[i:i + size][::-1] for i in range(0, len(data), size))
+    members[prefix + "byteorder"] = b"big"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return out
 
 
 # ---- mutations --------------------------------------------------------------------------
@@ -142,7 +194,7 @@ def mutate_zip(data, rng):
         return flip_bytes(data, rng)
     if not members:
         return data
-    op = rng.randrange(7)
+    op = rng.randrange(8)
     i, j = rng.randrange(len(members)), rng.randrange(len(members))
     compress = zipfile.ZIP_STORED
     if op == 0:
@@ -157,17 +209,41 @@ def mutate_zip(data, rng):
                       members[i][1])
     elif op == 4:
         compress = zipfile.ZIP_DEFLATED
+    elif op == 7:
+        return rebuild_zip(members, compress=zipfile.ZIP_DEFLATED, lying=(
+            members[i][0], rng.choice([0, 1, len(members[i][1]) // 2, 2 ** 31, 2 ** 32 - 1])))
     else:
         pickles = [k for k, (name, _) in enumerate(members) if name.endswith("data.pkl")]
         k = pickles[0] if pickles and op == 5 else i
         members[k] = (members[k][0], mutate_pickle(members[k][1], rng) if op == 5
                       else members[k][1] * rng.randint(2, 64))
+    return rebuild_zip(members, compress)
+
+
+def rebuild_zip(members, compress, lying=None):
+    """A zip of (name, data) members; `lying` = (name, size) declares that member's size wrong."""
     out = io.BytesIO()
     with warnings.catch_warnings(), zipfile.ZipFile(out, "w", compress) as z:
         warnings.simplefilter("ignore")  # duplicate names are one of the mutations
         for name, payload in members:
             z.writestr(name, payload)
-    return out.getvalue()
+    return declare_member_size(out.getvalue(), *lying) if lying else out.getvalue()
+
+
+def declare_member_size(blob, name, declared):
+    """`blob` (a zip) with the uncompressed size of member `name` rewritten in its local header
+    and its central directory entry: a header that lies about how far the data inflates."""
+    blob = bytearray(blob)
+    with zipfile.ZipFile(io.BytesIO(bytes(blob))) as z:
+        info = z.getinfo(name)
+    struct.pack_into("<I", blob, info.header_offset + 22, declared)
+    at = blob.find(b"PK\x01\x02")  # central directory entries
+    while at != -1:
+        name_len = struct.unpack_from("<H", blob, at + 28)[0]
+        if blob[at + 46:at + 46 + name_len] == name.encode():
+            struct.pack_into("<I", blob, at + 24, declared)
+        at = blob.find(b"PK\x01\x02", at + 4)
+    return bytes(blob)
 
 
 def mutate(data, rng):
@@ -267,9 +343,10 @@ def main():
 def fuzz(args, work):
     """The run: seeds and regressions, then mutants until the time is up; exit status."""
     rng = random.Random(args.seed)
-    seeds = make_seeds(work) + sorted(CORPUS.glob("*"))
+    grown = args.artifacts / "corpus"  # mutants that converted, kept for later runs
+    grown.mkdir(parents=True, exist_ok=True)
+    seeds = make_seeds(work) + sorted(CORPUS.glob("*")) + sorted(grown.glob("*"))[:MAX_POOL]
     pool = [p.read_bytes() for p in seeds]
-    args.artifacts.mkdir(parents=True, exist_ok=True)
     runner = Worker()
     counts = {"ok": 0, "refused": 0}
     failures = []
@@ -294,8 +371,9 @@ def fuzz(args, work):
     while time.monotonic() - start < args.seconds and len(failures) < 20:
         data = mutate(rng.choice(pool), rng)
         candidate.write_bytes(data)
-        if check(candidate, data) == "ok" and len(pool) < 64:
+        if check(candidate, data) == "ok" and len(pool) < MAX_POOL + len(seeds):
             pool.append(data)  # a mutant that still converts is a new seed
+            (grown / f"{hashlib.sha1(data).hexdigest()}.pt").write_bytes(data)
     runner.stop()
     total = counts["ok"] + counts["refused"] + len(failures)
     print(f"fuzz_checkpoint: seed {args.seed}, {total} inputs in "

@@ -12,7 +12,6 @@ torch is used only to write the test files.
 
 import io
 import resource
-import struct
 import subprocess
 import sys
 import tarfile
@@ -20,7 +19,6 @@ import tempfile
 import time
 import unittest
 import zipfile
-import zlib
 from contextlib import redirect_stderr
 from pathlib import Path
 from unittest import mock
@@ -30,6 +28,7 @@ import yaml
 
 from tests.python.cli_support import CliErrorAssertions
 from tests.python.helpers import REPO, TINY_YOLO_YAML, make_resnet_spd, make_tiny_yolov5_model
+from tests.fuzz.fuzz_checkpoint import declare_member_size
 from tests.python.test_checkpoint_safety import StorageRef, pickle_with_storages, tensor_ref, write_zip
 from weights_tools.convert import main
 from weights_tools.convert.checkpoint import CheckpointError, load_checkpoint
@@ -60,22 +59,6 @@ def deflated_zip(path, members):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         for name, data in members.items():
             z.writestr(name, data)
-
-
-def declare_member_size(path, name, declared):
-    """Rewrite the uncompressed size of member `name` in both the local header and the central
-    directory: a header that lies about how far its data inflates."""
-    blob = bytearray(Path(path).read_bytes())
-    with zipfile.ZipFile(path) as z:
-        info = z.getinfo(name)
-    struct.pack_into("<I", blob, info.header_offset + 22, declared)
-    at = blob.find(b"PK\x01\x02")  # central directory entries
-    while at != -1:
-        name_len = struct.unpack_from("<H", blob, at + 28)[0]
-        if blob[at + 46:at + 46 + name_len] == name.encode():
-            struct.pack_into("<I", blob, at + 24, declared)
-        at = blob.find(b"PK\x01\x02", at + 4)
-    Path(path).write_bytes(bytes(blob))
 
 
 class ConverterLimitsTest(CliErrorAssertions, unittest.TestCase):
@@ -123,7 +106,7 @@ class ConverterLimitsTest(CliErrorAssertions, unittest.TestCase):
         pickled = pickle_with_storages(
             {"w": tensor_ref(StorageRef(torch.FloatStorage, "0", 4), 0, (4,), (1,))})
         deflated_zip(liar, {"archive/data.pkl": pickled, "archive/data/0": bytes(numel * 4)})
-        declare_member_size(liar, "archive/data/0", 16)
+        liar.write_bytes(declare_member_size(liar.read_bytes(), "archive/data/0", 16))
         self.assertRefused([liar, "-o", self.out], liar, "corrupt or truncated zip")
 
     def test_absolute_cap_is_an_option(self):

@@ -15,6 +15,7 @@ What it is not: it does not interpret the loaded object (converter.py decides wh
 holds) and imports neither torch nor anything a checkpoint names.
 """
 
+import contextlib
 import errno
 import functools
 import io
@@ -302,12 +303,19 @@ class _SafeUnpickler(pickle.Unpickler):
 
 def _unpickle(data_file, load_storage, budget):
     try:
-        return _SafeUnpickler(data_file, load_storage, budget).load()
+        # When a BYTEARRAY8 opcode asks for more memory than there is, CPython 3.11 frees the
+        # half-made bytearray with an uninitialised export count and may print "SystemError:
+        # deallocated bytearray object has exported buffers" before raising MemoryError (reported
+        # below): that print goes to a sink, so the converter's stderr stays one line.
+        with contextlib.redirect_stderr(io.StringIO()):
+            return _SafeUnpickler(data_file, load_storage, budget).load()
     except CheckpointError:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
             IndexError, KeyError, struct.error, MemoryError, RecursionError, OverflowError) as e:
-        raise CheckpointError(f"corrupt pickle data ({type(e).__name__}: {e})") from None
+        detail = ("a length larger than memory" if isinstance(e, MemoryError)
+                  else f"{type(e).__name__}: {e}")
+        raise CheckpointError(f"corrupt pickle data ({detail})") from None
 
 
 class _BoundedReader:
