@@ -8,11 +8,11 @@ Seeds are real checkpoints torch.save'd at start (zip and legacy streams, a stat
 YOLOv5-style training checkpoint of stand-in modules and numpy values, tensors of every dtype
 and view, the same big-endian), plus tests/fuzz/corpus/checkpoint/ (variants torch.save does not
 write by default: pickle protocol 4, members deflated), plus the mutants earlier runs kept (in
-ARTIFACTS/corpus/, as libFuzzer keeps build-fuzz/corpus/). Mutations: byte flips, truncations, inserted or deleted bytes;
-for zips, members swapped, duplicated, dropped, renamed, deflated or given a lying size; for
-pickles (data.pkl, or a legacy stream), opcodes inserted and integer arguments (sizes, strides,
-offsets, element counts) set to boundary values. tests/fuzz/regressions/checkpoint/ is replayed
-first.
+ARTIFACTS/corpus/, as libFuzzer keeps build-fuzz/corpus/). Mutations: byte flips, truncations,
+inserted or deleted bytes; for zips, members swapped, duplicated, dropped, renamed, deflated or
+given a lying size; for pickles (data.pkl, or a legacy stream), opcodes inserted and integer
+arguments (sizes, strides, offsets, element counts) set to boundary values.
+tests/fuzz/regressions/checkpoint/ is replayed first.
 
 Every input must end in a converted file or the converter's own ConvertError, within
 PER_INPUT_SECONDS, in a worker process limited to MEMORY_LIMIT of address space (RLIMIT_AS).

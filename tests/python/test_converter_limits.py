@@ -247,6 +247,29 @@ class ConverterLimitsTest(CliErrorAssertions, unittest.TestCase):
         self.assertRefused([tar, "-o", self.out], tar, "tar archive", "torch < 0.4",
                            "_use_new_zipfile_serialization=True")
 
+    def test_module_state_of_the_wrong_type_is_refused_by_name(self):
+        cases = {
+            "nan.pt": (lambda m: m.yaml.update(width_multiple=float("nan")), "not a finite number"),
+            "buffers_set.pt": (lambda m: setattr(m.model[0], "_non_persistent_buffers_set", 5),
+                               "_non_persistent_buffers_set is of type int"),
+            "parameters.pt": (lambda m: m.model[0].__dict__.update(_parameters=[1]),
+                              "_parameters is of type list"),
+        }
+        for name, (spoil, fragment) in cases.items():
+            model = make_tiny_yolov5_model(seed=5)
+            spoil(model)
+            path = self.dir / name
+            torch.save({"model": model}, path)
+            err = self.assertRefused([path, "-o", self.out], path, fragment)
+            self.assertNotIn("unexpected", err)
+        # Names keyed by something other than indices are dropped, not a failure.
+        model = make_tiny_yolov5_model(seed=5)
+        model.names = {0: "cat", "x": "dog"}
+        path = self.dir / "names.pt"
+        torch.save({"model": model}, path)
+        done, _ = run_convert_bounded(path, "-o", self.out)
+        self.assertEqual(done.returncode, 0, done.stderr)
+
     def test_an_unforeseen_exception_is_one_line_naming_the_input(self):
         src = self.resnet_checkpoint()
         stderr = io.StringIO()

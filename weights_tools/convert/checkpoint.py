@@ -405,7 +405,8 @@ def _load_zip(path, budget):
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 _RESAVE = "re-save it with torch.save(..., _use_new_zipfile_serialization=True)"
-_NOT_A_CHECKPOINT = "not a PyTorch checkpoint (neither a zip archive nor a legacy torch.save stream)"
+_NOT_A_CHECKPOINT = ("not a PyTorch checkpoint (neither a zip archive nor a legacy torch.save "
+                     "stream)")
 
 
 def _load_legacy(path, budget):
@@ -538,8 +539,17 @@ def _collect(module, prefix, out, depth):
         raise CheckpointError(f"module nesting deeper than 64 at {prefix or 'top'}")
     state = module.__dict__
     non_persistent = state.get("_non_persistent_buffers_set") or set()
+    if not isinstance(non_persistent, (set, frozenset, list, tuple)):
+        raise CheckpointError(f"{prefix or 'top'}: _non_persistent_buffers_set is of type "
+                              f"{type(non_persistent).__name__}, not a set")
     for table in ("_parameters", "_buffers"):
-        for name, value in (state.get(table) or {}).items():
+        entries = state.get(table) or {}
+        if not isinstance(entries, dict):
+            raise CheckpointError(f"{prefix or 'top'}: {table} is of type "
+                                  f"{type(entries).__name__}, not a dict")
+        for name, value in entries.items():
+            if not isinstance(name, str):
+                raise CheckpointError(f"{prefix or 'top'}: {table} has a non-string name")
             if value is None or (table == "_buffers" and name in non_persistent):
                 continue
             if not isinstance(value, np.ndarray):

@@ -3,21 +3,27 @@
 Usage:
   /usr/bin/python3 -m weights_tools.convert IN.pt -o OUT.safetensors [--yaml ARCH.yaml]
       [--names names.txt] [--preset tinyimagenet|cifar|yolov5] [--input-size N|HxW]
+      [--max-checkpoint-bytes SIZE]
 
 What it is: the CLI and the decisions a conversion needs: which kind of checkpoint this is
 (a ResNet-SPD state_dict; a YOLOv5-family training checkpoint {'model', 'ema', ...}, taking
 `ema` when present; a YOLOv5 state_dict plus --yaml), the YOLOv5 architecture (the model's
 YAML dict + Detect strides), the preprocessing preset and the class names, and the metadata of
-docs/design.md. Errors print one line, `convert: error: FILE: what is wrong`, and exit 2.
+docs/design.md. Errors print one line, `convert: error: FILE: what is wrong`, and exit 2; so
+does an exception nothing foresaw (`main`'s last resort). Arguments are checked against the
+engine's limits before anything is read, and the model's input size against its strides before
+anything is written.
 
-What it is not: the safe unpickling (checkpoint.py), ResNet-SPD shape inference (resnet_arch.py)
-or the container format (safetensors_io.py), all three beside it in weights_tools/convert/.
+What it is not: the safe unpickling (checkpoint.py) and its bounds (read_budget.py), ResNet-SPD
+shape inference (resnet_arch.py) or the container format (safetensors_io.py), all beside it in
+weights_tools/convert/.
 It never imports torch and never runs checkpoint code.
 """
 
 import argparse
 import hashlib
 import json
+import math
 import os
 import sys
 from collections import OrderedDict
@@ -211,6 +217,8 @@ def _plain_json(value, where):
                 stack.append((v, f"{where}.{k}", depth + 1))
         elif isinstance(value, (list, tuple)):
             stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise YamlError(f"{where}: {value} is not a finite number (JSON has none)")
         elif not (value is None or isinstance(value, (str, bool, int, float))):
             raise YamlError(f"{where}: {type(value).__name__} is not plain data")
 
@@ -374,6 +382,8 @@ def yolov5_architecture(cfg, strides):
 def _names_list(names):
     """Class names as a YOLOv5 checkpoint holds them: a list, or a dict index -> name."""
     if isinstance(names, dict):
+        if not all(isinstance(k, int) for k in names):
+            return None
         names = [names[k] for k in sorted(names)]
     if isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names):
         return list(names)
@@ -606,8 +616,8 @@ def build_parser():
     parser.add_argument("--max-checkpoint-bytes", metavar="SIZE", type=parse_byte_size,
                         default=DEFAULT_MAX_CHECKPOINT_BYTES,
                         help="most bytes read from the checkpoint, inflated (default "
-                             f"{format_bytes(DEFAULT_MAX_CHECKPOINT_BYTES)}); a zip member that "
-                             f"inflates over {MAX_INFLATE_RATIO}x the file's size is refused regardless")
+                             f"{format_bytes(DEFAULT_MAX_CHECKPOINT_BYTES)}); members inflating "
+                             f"past {MAX_INFLATE_RATIO}x the file's size are refused regardless")
     return parser
 
 
