@@ -193,6 +193,7 @@ class ConverterLimitsTest(CliErrorAssertions, unittest.TestCase):
             "bad_from.yaml": ("backbone", 1, [7, 1, "Conv", [128, 3, 2]]),
             "zero_stride.yaml": ("backbone", 1, [-1, 1, "Conv", [128, 3, 0]]),
             "huge_repeat.yaml": ("backbone", 1, [-1, 10 ** 9, "nn.MaxPool2d", [2]]),
+            "huge_text_stride.yaml": ("backbone", 1, [-1, 1, "Conv", [128, 3, "1e100000000"]]),
         }
         for name, (part, index, layer) in broken.items():
             cfg = yaml.safe_load(yaml.safe_dump(TINY_YOLO_YAML))
@@ -246,6 +247,19 @@ class ConverterLimitsTest(CliErrorAssertions, unittest.TestCase):
             archive.addfile(info, io.BytesIO(data))
         self.assertRefused([tar, "-o", self.out], tar, "tar archive", "torch < 0.4",
                            "_use_new_zipfile_serialization=True")
+
+    def test_tensor_names_cannot_make_the_shape_checks_slow(self):
+        state = make_resnet_spd("basic", (1, 1, 1, 1), 10, width=8).state_dict()
+        state["conv2_x.999999999.residual_function.0.weight"] = torch.zeros(1)
+        path = self.dir / "far_block.pt"
+        torch.save(state, path)
+        self.assertRefused([path, "-o", self.out], path, "conv2_x.1: missing")
+        yolo = make_tiny_yolov5_model(seed=6).state_dict()
+        yolo["model.\u0663.weight"] = torch.zeros(1)  # an Arabic-Indic digit 3
+        yolo["model." + "9" * 5000 + ".weight"] = torch.zeros(1)
+        path = self.dir / "odd_index.pt"
+        torch.save({"model": yolo, "yaml": TINY_YOLO_YAML}, path)
+        self.assertRefused([path, "-o", self.out], path, "not a tensor of layers model.0..model.3")
 
     def test_module_state_of_the_wrong_type_is_refused_by_name(self):
         cases = {

@@ -231,24 +231,37 @@ _STRIDE_ONE = _CSP_MODULES | {"Bottleneck", "SPP", "SPPF", "Concat", "nn.Identit
 _STRIDE_ARG2 = {"Conv", "DWConv", "GhostConv", "MixConv2d", "CrossConv", "GhostBottleneck"}
 
 
+# A stride or scale in a YAML layer's arguments: real ones are 1 or 2; bounding them keeps the
+# stride arithmetic on small exact fractions (a string such as "1e100000000" would not be).
+MAX_LAYER_STRIDE = 1024
+
+
+def _stride_number(value):
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not 0 < value <= MAX_LAYER_STRIDE):
+        raise ValueError(f"{str(value)[:20]!r} is not a positive stride of at most "
+                         f"{MAX_LAYER_STRIDE}")
+    return Fraction(value)
+
+
 def _layer_factor(module, args):
     """How much one instance of `module` (YAML name) divides the resolution (may be < 1)."""
     if module in _STRIDE_ONE:
         return Fraction(1)
     if module in _STRIDE_ARG2:
-        return Fraction(args[2] if len(args) > 2 else 1)
+        return _stride_number(args[2] if len(args) > 2 else 1)
     if module == "Focus":
-        return 2 * Fraction(args[2] if len(args) > 2 else 1)
+        return 2 * _stride_number(args[2] if len(args) > 2 else 1)
     if module == "space_to_depth":
         return Fraction(2)
     if module == "Contract":
-        return Fraction(args[0] if args else 2)
+        return _stride_number(args[0] if args else 2)
     if module == "Expand":
-        return 1 / Fraction(args[0] if args else 2)
+        return 1 / _stride_number(args[0] if args else 2)
     if module == "nn.Upsample":
-        return 1 / Fraction(args[1])
+        return 1 / _stride_number(args[1])
     if module == "nn.MaxPool2d":
-        return Fraction(args[1] if len(args) > 1 and args[1] is not None else args[0])
+        return _stride_number(args[1] if len(args) > 1 and args[1] is not None else args[0])
     return None
 
 
@@ -299,8 +312,6 @@ def _layer_stride(i, frm, n, module, args, gd, strides, last):
     if factor is None:
         raise YamlError(f"layer {i}: module {module!r} has no known stride; "
                         "convert the training checkpoint (it records the strides)")
-    if factor <= 0:
-        raise YamlError(f"layer {i}: {module} with arguments {str(args)[:60]} has stride {factor}")
     repeats = 1 if module in _CSP_MODULES else (max(round(n * gd), 1) if n > 1 else n)
     if not 1 <= repeats <= MAX_LAYER_REPEATS:
         raise YamlError(f"layer {i}: repeat count {n} is not between 1 and {MAX_LAYER_REPEATS}")
@@ -348,7 +359,8 @@ def check_yolov5_tensors(cfg, shapes):
     for name in shapes:
         head, _, rest = name.partition(".")
         index = rest.split(".", 1)[0]
-        if head != "model" or not index.isdigit() or int(index) > d:
+        if (head != "model" or not (index.isascii() and index.isdigit() and len(index) <= 9)
+                or int(index) > d):
             raise ArchitectureError(f"{name}: not a tensor of layers model.0..model.{d}")
     expected = {f"model.{d}.anchors": (nl, na, 2)}
     for i in range(nl):
