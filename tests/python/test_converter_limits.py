@@ -32,6 +32,7 @@ from tests.fuzz.fuzz_checkpoint import declare_member_size
 from tests.python.test_checkpoint_safety import StorageRef, pickle_with_storages, tensor_ref, write_zip
 from weights_tools.convert import main
 from weights_tools.convert.checkpoint import CheckpointError, load_checkpoint
+from weights_tools.convert.read_budget import MAX_PICKLE_BYTES
 from weights_tools.convert.safetensors_io import read_safetensors
 
 MEMORY_LIMIT = 2 << 30
@@ -97,8 +98,11 @@ class ConverterLimitsTest(CliErrorAssertions, unittest.TestCase):
 
     def test_data_pkl_over_its_limit_is_refused_before_inflating(self):
         bomb = self.dir / "pickle_bomb.pt"
-        deflated_zip(bomb, {"archive/data.pkl": b"]" * (40 << 20) + b"."})
+        deflated_zip(bomb, {"archive/data.pkl": b"}" * (40 << 20) + b"."})
         self.assertRefused([bomb, "-o", self.out], bomb, "archive/data.pkl", "more than the")
+        # Just under the limit, the costliest opcode (a dict from each byte) still fits.
+        write_zip(bomb, b"\x80\x02" + b"}" * (MAX_PICKLE_BYTES - 3) + b".")
+        self.assertRefused([bomb, "-o", self.out], bomb, "not a state_dict")
 
     def test_member_that_inflates_past_its_declared_size_is_refused(self):
         liar = self.dir / "liar.pt"
@@ -209,6 +213,16 @@ class ConverterLimitsTest(CliErrorAssertions, unittest.TestCase):
         cfg = dict(TINY_YOLO_YAML, anchors=[5, 6])
         anchors.write_text(yaml.safe_dump(cfg))
         self.assertRefused([state, "-o", self.out, "--yaml", anchors], anchors, "anchors")
+
+    def test_text_files_over_their_size_are_refused_before_parsing(self):
+        state = self.resnet_checkpoint()
+        big = self.dir / "big.yaml"
+        big.write_text("nc: [" + "1, " * (100 << 10) + "1]\n")
+        self.assertRefused([state, "-o", self.out, "--yaml", big], big, "YAML file of",
+                           "more than the 256.0 KiB")
+        names = self.dir / "names.txt"
+        names.write_text("class\n" * (1 << 20))
+        self.assertRefused([state, "-o", self.out, "--names", names], names, "names file of")
 
     def test_yaml_inside_a_checkpoint_is_named_as_such(self):
         model = make_tiny_yolov5_model(seed=4)

@@ -121,13 +121,30 @@ def input_size_problem(family, arch, size):
     return None
 
 
+# Sizes of the small text files the converter reads whole: a model YAML is a few KiB, a names
+# file about 10 KiB per thousand classes. PyYAML parses about 30-100 KiB a second.
+MAX_YAML_FILE_BYTES = 256 << 10
+MAX_NAMES_FILE_BYTES = 4 << 20
+
+
+def read_small_text(path, max_bytes, what):
+    """The whole of text file `path`, refused (ConvertError) when larger than `max_bytes`, not
+    a regular file, unreadable or not UTF-8."""
+    try:
+        with open_regular(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > max_bytes:
+                raise ConvertError(path, f"{what} file of {format_bytes(size)}, more than the "
+                                         f"{format_bytes(max_bytes)} one may have")
+            return f.read(max_bytes + 1)[:max_bytes].decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConvertError(path, f"cannot read {what}: {e}") from None
+
+
 def read_names(path):
     """Class names from a text file, one per line (blank lines ignored)."""
-    try:
-        with open_regular(path, "r", encoding="utf-8") as f:
-            return [line.strip() for line in f if line.strip()]
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConvertError(path, f"cannot read names: {e}") from None
+    text = read_small_text(path, MAX_NAMES_FILE_BYTES, "names")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def load_yaml(path):
@@ -136,12 +153,12 @@ def load_yaml(path):
         import yaml  # Debian's python3-yaml; only needed for --yaml
     except ImportError:
         raise ConvertError(path, "--yaml needs PyYAML (apt-get install python3-yaml)") from None
-    try:
-        with open_regular(path, "r", encoding="utf-8") as f:
-            cfg = yaml.safe_load(f)
+    text = read_small_text(path, MAX_YAML_FILE_BYTES, "YAML")
+    try:  # the pure-Python loader: libyaml's (CSafeLoader) overflows the C stack on deep nesting
+        cfg = yaml.safe_load(text)
     except RecursionError:
         raise ConvertError(path, "YAML nests too deeply to be a model YAML") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+    except yaml.YAMLError as e:
         raise ConvertError(path, f"cannot read YAML: {str(e).splitlines()[0]}") from None
     except (ValueError, TypeError, OverflowError) as e:  # a value PyYAML cannot build (a date)
         raise ConvertError(path, f"cannot read YAML: {type(e).__name__}: {e}") from None

@@ -20,9 +20,10 @@ class CheckpointError(ValueError):
     """The file is not a checkpoint we can read safely; the message says why."""
 
 
-# data.pkl of a YOLOv5x training checkpoint is well under 1 MiB; unpickling costs up to ~40x
-# its size in Python objects (an empty list from each byte), so this keeps that under 2 GiB.
-MAX_PICKLE_BYTES = 32 << 20
+# data.pkl of a YOLOv5x training checkpoint is well under 1 MiB. Unpickling costs up to ~75x its
+# size in Python objects (an empty dict from each byte: 8 MiB of them take 0.6 GiB), so this
+# keeps a crafted pickle well under 2 GiB.
+MAX_PICKLE_BYTES = 8 << 20
 
 # torch.save stores members uncompressed (ratio 1). A re-zipped checkpoint of float weights
 # deflates by a few percent; only a crafted member (or an all-zero model) inflates 32x.
