@@ -125,7 +125,9 @@ def _storage_array(raw, storage_type, numel, big_endian, where):
     if len(raw) < numel * dtype.itemsize:
         raise CheckpointError(
             f"{where}: {len(raw)} bytes for {numel} elements of {storage_type.name} (truncated?)")
-    array = np.frombuffer(raw, dtype=dtype, count=numel).astype(dtype.newbyteorder("="))
+    # Native byte order: a read-only view of `raw`, not a copy (tensors are copied out of it).
+    array = np.frombuffer(raw, dtype=dtype, count=numel).astype(dtype.newbyteorder("="),
+                                                                copy=False)
     if storage_type.name == "BFloat16Storage":
         array = (array.astype(np.uint32) << 16).view(np.float32)
     return array
