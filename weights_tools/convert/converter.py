@@ -225,13 +225,14 @@ def _plain_json(value, where):
                 raise YamlError(f"{where}: YAML nested more than {MAX_YAML_DEPTH} deep")
             if value and id(value) in seen:
                 raise YamlError(f"{where}: shared or recursive reference (YAML alias or "
-                                        "pickle memo); a model YAML is a plain tree")
+                                "pickle memo); a model YAML is a plain tree")
             seen.add(id(value))
         if isinstance(value, dict):
             for k, v in value.items():
                 if not isinstance(k, str):
-                    raise YamlError(f"{where}: non-string key {k!r}")
-                stack.append((v, f"{where}.{k}", depth + 1))
+                    raise YamlError(f"{where}: non-string key {str(k)[:40]!r}")
+                # Paths in messages stay short whatever the keys (a pickle's may be megabytes).
+                stack.append((v, f"{where}.{k}"[:200], depth + 1))
         elif isinstance(value, (list, tuple)):
             stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
         elif isinstance(value, float) and not math.isfinite(value):
