@@ -234,7 +234,7 @@ class ConverterLimitsTest(CliErrorAssertions, unittest.TestCase):
 
     def test_legacy_streams_are_read_at_every_pickle_protocol(self):
         reference = read_safetensors_of(self, self.resnet_checkpoint("zip.pt"))
-        for protocol in (2, 4):
+        for protocol in (1, 2, 4):
             legacy = self.resnet_checkpoint(f"legacy{protocol}.pt", pickle_protocol=protocol,
                                             _use_new_zipfile_serialization=False)
             tensors = read_safetensors_of(self, legacy)

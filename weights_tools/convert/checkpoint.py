@@ -511,13 +511,11 @@ def read_checkpoint(path, max_bytes=DEFAULT_MAX_CHECKPOINT_BYTES):
     budget = ReadBudget(file_bytes, max_bytes)
     if head.startswith(b"PK"):
         obj = _load_zip(path, budget)
-    elif head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        obj = _load_legacy(path, budget)  # a pickle: the legacy stream if its magic says so
     elif head[257:262] == b"ustar":
         raise CheckpointError(f"a tar archive: the legacy torch.save format of torch < 0.4; "
                               f"{_RESAVE} (with a torch that still reads it)")
-    else:
-        raise CheckpointError(_NOT_A_CHECKPOINT)
+    else:  # the legacy stream (of any pickle protocol) if it starts with its magic number
+        obj = _load_legacy(path, budget)
     return Checkpoint(obj, budget.storage_bytes)
 
 
