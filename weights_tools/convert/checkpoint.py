@@ -323,8 +323,7 @@ def _unpickle(data_file, load_storage, budget):
 class _BoundedReader:
     """A read-only view of a file that lets at most `limit` more bytes be read from it: the
     pickles of a legacy stream have no size field, so this is what bounds each one. It has no
-    `readinto`, so the unpickler uses `read`: a refusal raised inside `readinto` would leave the
-    unpickler's buffer exported by the traceback when it frees it (a SystemError)."""
+    `readinto` (optional for the unpickler), so every read goes through `read` and its bound."""
 
     def __init__(self, file, limit, what):
         self._file, self._limit, self._left, self._what = file, limit, limit, what
