@@ -102,7 +102,9 @@ TEST_CASE("winograd is chosen for 3x3 stride-1 single-group convolutions with en
   padded.pad_top = padded.pad_left = padded.pad_bottom = padded.pad_right = 1;
   CHECK(winograd({1, 64, 8, 8}, {64, 64, 3, 3}, padded));        // 16 tiles
   CHECK_FALSE(winograd({1, 512, 4, 4}, {512, 512, 3, 3}, padded));  // 4 tiles: weight-bound
-  CHECK(winograd({4, 512, 4, 4}, {512, 512, 3, 3}, padded));      // 16 tiles over the batch
+  CHECK_FALSE(winograd({4, 512, 4, 4}, {512, 512, 3, 3}, padded));  // 16 tiles, 16 MiB transformed
+  CHECK(winograd({8, 512, 4, 4}, {512, 512, 3, 3}, padded));        // 32 tiles over the batch
+  CHECK(winograd({4, 256, 4, 4}, {256, 256, 3, 3}, padded));        // 16 tiles, 4 MiB transformed
   Conv2dParams strided;
   strided.stride_h = strided.stride_w = 2;
   CHECK_FALSE(winograd({1, 64, 20, 20}, {64, 64, 3, 3}, strided));
