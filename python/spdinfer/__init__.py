@@ -11,7 +11,7 @@ with the GIL released; one Model may serve many threads. Every bad input raises
 spdinfer.Error (a ValueError) with the spdinfer command's one-line message.
 """
 
-from ._spdinfer import Detections, Error, Model, load, load_image
+from ._spdinfer import Detections, Error, Model, __version__, load, load_image
 
 __all__ = ["Detections", "Error", "Model", "load", "load_image"]
 

@@ -11,6 +11,8 @@ _Path = Union[str, "os.PathLike[str]"]
 # A file path, or an (H, W, 3) uint8 RGB array.
 _Image = Union[_Path, npt.NDArray[np.uint8]]
 
+__version__: str
+
 class _DetectOptions(TypedDict, total=False):
     """Model.detect's keywords; the defaults are those of `spdinfer detect` (see Model.detect's docstring)."""
 

@@ -109,6 +109,7 @@ or an input the network cannot take.)";
 PYBIND11_MODULE(_spdinfer, m) {
   using namespace spdinfer::python;
   m.doc() = "spdinfer's engine: load a model file, then detect(), classify() or run().";
+  m.attr("__version__") = SPDINFER_VERSION;
   // The docstrings start with their own Python signatures (with defaults); pybind11's would show
   // C++ types such as `object` and repeat them.
   py::options options;

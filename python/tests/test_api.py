@@ -20,6 +20,12 @@ def test_info(scene_model, fashion_model):
     assert len(info["input_size"]) == 2 and info["resize"]
 
 
+def test_version_is_the_projects(spdinfer):
+    cmake = (REPO / "CMakeLists.txt").read_text()
+    assert f"project(spdinfer VERSION {spdinfer.__version__} " in cmake
+    assert f'version = "{spdinfer.__version__}"' in (REPO / "pyproject.toml").read_text()
+
+
 def test_docstrings(spdinfer):
     assert "threads" in spdinfer.load.__doc__
     for word in ["conf=0.25", "slice", "xyxy", "spdinfer.Error"]:
