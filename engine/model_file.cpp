@@ -158,11 +158,25 @@ namespace {
 // Copies `size` bytes of the data section, from `offset` on, to `dest`; throws naming the file.
 using ReadData = std::function<void(std::uint64_t offset, std::uint64_t size, std::uint8_t* dest)>;
 
+// The likely first mistake: a PyTorch checkpoint where a model file belongs. torch.save writes a
+// zip archive (local file header "PK\3\4") since PyTorch 1.6 and a bare pickle (protocol 2:
+// 0x80 0x02) before. Read as a header length, either is past kMaxHeaderBytes, so no model file
+// is mistaken for one.
+void refuse_pytorch_checkpoint(const std::string& path, const std::uint8_t* first8) {
+  const bool zip = first8[0] == 'P' && first8[1] == 'K' && first8[2] == 3 && first8[3] == 4;
+  const bool pickle = first8[0] == 0x80 && first8[1] >= 2 && first8[1] <= 5;
+  if (!zip && !pickle) return;
+  fail(path, std::string(zip ? "a zip archive" : "a pickle") +
+                 " (a PyTorch checkpoint?), not a spdinfer model file: convert it first with "
+                 "/usr/bin/python3 -m weights_tools.convert " + path + " -o MODEL.safetensors");
+}
+
 // The header length the file's first 8 bytes declare, checked against the file's size.
 std::uint64_t checked_header_length(const std::string& path, const std::uint8_t* first8, std::uint64_t size) {
   if (size < 8) fail(path, "file is " + std::to_string(size) + " bytes, too short for a model file header");
   std::uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | first8[i];
+  if (header_len > kMaxHeaderBytes) refuse_pytorch_checkpoint(path, first8);
   if (header_len > kMaxHeaderBytes)
     fail(path, "header length " + std::to_string(header_len) + " exceeds the " +
                    std::to_string(kMaxHeaderBytes) + "-byte limit (not a model file?)");

@@ -25,6 +25,10 @@ struct GemmMicroKernel {
   // not depend on where its row and column sit in a panel.
   void (*run)(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int rows, int cols,
               bool accumulate);
+  // The same with A's rows read where they lie: a[r * lda + k] for r < rows (no packed panel, no
+  // padding rows). For products of few columns, where packing A would cost as much as using it.
+  void (*run_unpacked_a)(int64_t kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+                         int rows, int cols, bool accumulate);
   // The product of few columns (engine/kernels/blas.h's sgemm_narrow), bound by reading A once: for each
   // row m < M of A (row-major, leading dimension lda), C[m][n] = (C[m][n] +) the dot product of
   // that row with row n < cols of bt (cols x K, contiguous: B's columns), cols <= kMaxDotColumns.

@@ -3,7 +3,8 @@
 //     n0 over N in kBlockN blocks: pack B's (kc x nc) block into panels of NR columns (L3/L2),
 //                                  unless A has so few rows that B is read straight (below);
 //       m0 over M in kBlockM blocks: pack A's (mc x kc) block into panels of MR rows (L2),
-//                                    unless A was packed at plan time;
+//                                    unless A was packed at plan time or B has so few columns
+//                                    that A is read where it lies (kUnpackedAMaxColumns);
 //         each B panel (kc x NR, L1) against every A panel of the block: the micro-kernel.
 #include "engine/kernels/sgemm.h"
 
@@ -25,6 +26,17 @@ constexpr int64_t kBlockN = 1024;
 // strided reads (measured on AVX-512 with K = 288, N = 6400: 16 rows 58 -> 80 GFLOP/s, 32 rows
 // 85 -> 102; at 64 rows packing wins again, 121 against 108 with K = 64).
 constexpr int64_t kDirectBMaxPanels = 4;
+// ... and while B's rows lie close: each step of k reads another row, and rows 100 KiB apart (a
+// 1x1 convolution's input planes at 160x160) defeat the prefetcher. Thread CPU time, 16 x 128 A,
+// 25600 columns: 3.0-3.5 ms packed, 4.2-4.8 read where they lie; even at 6400 and 12800.
+constexpr int64_t kDirectBMaxRowStride = 16384;
+// Up to this many columns of B, the kernels read A's rows where they lie instead of a packed
+// copy: each A value then serves so few multiply-adds that packing it costs about as much as
+// using it, while eight row streams read as fast as one packed stream. Measured on AVX-512
+// (GFLOP/s, unpacked against packed on every call, against packed once): 2048 x 512 A, 16
+// columns 46 / 24 / 48; 1024 x 256, 64 columns 98 / 66 / 97; 512 x 2304, 256 columns 103 / 54 / 119;
+// 128 x 1152, 1024 columns 68 / 58. The results are the same bit for bit either way.
+constexpr int64_t kUnpackedAMaxColumns = 512;
 
 // Packing scratch, per thread (callers run gemm on several threads at once). It grows to the
 // largest block seen and is then reused: no allocation in the steady state.
@@ -54,6 +66,16 @@ void pack_a(const float* A, int64_t lda, int64_t rows_in_matrix, int64_t m0, int
   }
 }
 
+// B (K x N) row-major, or transposed: (N x K) row-major.
+struct BMatrix {
+  const float* b;
+  int64_t ldb;
+  GemmLayout layout;
+  // Rows [k0, k0 + kc) and columns [n0, n0 + nc) as panels of nr columns, k-major, columns past
+  // nc zero: panel p at out + p * kc * nr.
+  void pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* out) const;
+};
+
 // Where a block's A panels come from: packed now into scratch, or packed at plan time.
 struct ASource {
   const float* A = nullptr;  // unpacked, when packed == null
@@ -62,20 +84,22 @@ struct ASource {
   int64_t row0 = 0;  // the packed rows' offset (gemm_packed's row0)
 };
 
-void gemm_blocked(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K, const ASource& a, const GemmB& b,
-                  float* C, int64_t ldc, bool accumulate, const GemmEpilogue* epilogue) {
+void gemm_blocked(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K, const ASource& a, const BMatrix& b,
+                  float* C, int64_t ldc, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate)
       for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
-    if (epilogue) (*epilogue)(0, N);
     return;
   }
   thread_local Scratch scratch;
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t block_m = kBlockM / mr * mr;
-  int64_t ldb = 0;
-  const float* B = M <= kDirectBMaxPanels * mr ? b.row_major(ldb) : nullptr;
+  // A row-major B is read where it lies (B, ldb) when A has few panels of rows.
+  const bool direct = M <= kDirectBMaxPanels * mr && b.layout == GemmLayout::RowMajor && b.ldb <= kDirectBMaxRowStride;
+  const float* B = direct ? b.b : nullptr;
+  const int64_t ldb = b.ldb;
+  const bool unpacked_a = !a.packed && N <= kUnpackedAMaxColumns;
   const int64_t block_k = gemm_k_block(K);
   for (int64_t k0 = 0; k0 < K; k0 += block_k) {
     const int64_t kc = std::min(block_k, K - k0);
@@ -89,7 +113,10 @@ void gemm_blocked(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K
         const int64_t mc = std::min(block_m, M - m0);
         const float* ap;
         int64_t a_panel_stride;
-        if (a.packed) {
+        if (unpacked_a) {
+          ap = a.A + m0 * a.lda + k0;
+          a_panel_stride = mr * a.lda;
+        } else if (a.packed) {
           ap = a.packed->panel(a.row0 + m0, k0);
           a_panel_stride = kc * mr;
         } else {
@@ -111,24 +138,26 @@ void gemm_blocked(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K
           }
           for (int64_t i0 = 0; i0 < mc; i0 += mr) {
             const int rows = static_cast<int>(std::min<int64_t>(mr, mc - i0));
-            kernel.run(kc, ap + (i0 / mr) * a_panel_stride, b_panel, b_ld, C + (m0 + i0) * ldc + n0 + j0, ldc, rows,
-                       cols, add);
+            float* c = C + (m0 + i0) * ldc + n0 + j0;
+            const float* a_panel = ap + (i0 / mr) * a_panel_stride;
+            if (unpacked_a)
+              kernel.run_unpacked_a(kc, a_panel, a.lda, b_panel, b_ld, c, ldc, rows, cols, add);
+            else
+              kernel.run(kc, a_panel, b_panel, b_ld, c, ldc, rows, cols, add);
           }
         }
       }
-      if (epilogue && k0 + kc == K) (*epilogue)(n0, nc);
     }
   }
 }
 
 }  // namespace
 
-void GemmBMatrix::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* out) const {
-  const float* B = b_;
-  const int64_t ldb = ldb_;
+void BMatrix::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* out) const {
+  const float* B = b;
   for (int64_t j0 = 0; j0 < nc; j0 += nr, out += kc * nr) {
     const int64_t w = std::min<int64_t>(nr, nc - j0);
-    if (layout_ == GemmLayout::RowMajor) {
+    if (layout == GemmLayout::RowMajor) {
       const float* src = B + k0 * ldb + n0 + j0;
       for (int64_t k = 0; k < kc; ++k, src += ldb) {
         float* dst = out + k * nr;
@@ -144,12 +173,6 @@ void GemmBMatrix::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, f
       }
     }
   }
-}
-
-const float* GemmBMatrix::row_major(int64_t& ld) const {
-  if (layout_ != GemmLayout::RowMajor) return nullptr;
-  ld = ldb_;
-  return b_;
 }
 
 const GemmMicroKernel& gemm_micro_kernel(Isa isa) {
@@ -176,7 +199,7 @@ void gemm(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K, const 
   ASource a;
   a.A = A;
   a.lda = lda;
-  gemm_blocked(kernel, M, N, K, a, GemmBMatrix(B, ldb, b_layout), C, ldc, accumulate, nullptr);
+  gemm_blocked(kernel, M, N, K, a, BMatrix{B, ldb, b_layout}, C, ldc, accumulate);
 }
 
 void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
@@ -187,11 +210,6 @@ void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const fl
 
 void gemm_packed(const GemmPackedA& a, int64_t row0, int64_t rows, int64_t N, const float* B, int64_t ldb,
                  float* c, int64_t ldc, bool accumulate, GemmLayout b_layout) {
-  gemm_packed(a, row0, rows, N, GemmBMatrix(B, ldb, b_layout), c, ldc, accumulate);
-}
-
-void gemm_packed(const GemmPackedA& a, int64_t row0, int64_t rows, int64_t N, const GemmB& b, float* c,
-                 int64_t ldc, bool accumulate, const GemmEpilogue* epilogue) {
   if (row0 % a.kernel().mr != 0 || row0 < 0 || rows < 0 || row0 + rows > a.rows())
     throw Error("gemm_packed: rows [" + std::to_string(row0) + ", " + std::to_string(row0 + rows) +
                 ") do not start on a panel of " + std::to_string(a.kernel().mr) + " rows within the matrix's " +
@@ -199,7 +217,7 @@ void gemm_packed(const GemmPackedA& a, int64_t row0, int64_t rows, int64_t N, co
   ASource source;
   source.packed = &a;
   source.row0 = row0;
-  gemm_blocked(a.kernel(), rows, N, a.cols(), source, b, c, ldc, accumulate, epilogue);
+  gemm_blocked(a.kernel(), rows, N, a.cols(), source, BMatrix{B, ldb, b_layout}, c, ldc, accumulate);
 }
 
 void gemm_reference(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,

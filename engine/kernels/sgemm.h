@@ -2,8 +2,9 @@
 // the micro-kernels of the instruction family active_isa() picks (engine/kernels/gemm_kernels.h).
 // Around them, the blocking of Goto and van de Geijn ("Anatomy of high-performance matrix
 // multiplication", 2008): K in blocks whose B panel stays in L1 while A's block streams from L2,
-// both operands copied ("packed") into the kernels' layouts first. A matrix that multiplies many
-// times (a convolution's weights) can be packed once, at plan time, as a GemmPackedA.
+// both operands copied ("packed") into the kernels' layouts first, except where one of them is
+// used too few times for the copy to pay (sgemm.cpp says when). A matrix that multiplies many
+// times (Winograd's transformed weights) can be packed once, at plan time, as a GemmPackedA.
 //
 // Not here: threading (callers split C's rows or columns over the engine's threads and call this
 // per part), other precisions, and the narrow products of a handful of columns (engine/kernels/blas.h's
@@ -12,7 +13,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 #include "engine/kernels/gemm_kernels.h"
@@ -21,40 +21,6 @@ namespace spdinfer {
 
 // How B is stored: (K x N) row-major, or transposed, (N x K) row-major (a linear layer's weight).
 enum class GemmLayout { RowMajor, Transposed };
-
-// Where the GEMM reads B (K x N) from: it asks for blocks of rows and columns packed into the
-// kernels' panels (gemm_kernels.h), so B need not exist as a matrix: a convolution packs its
-// blocks straight from the input image (im2col inside the packing, engine/kernels/im2col_b.h).
-class GemmB {
- public:
-  virtual ~GemmB() = default;
-  // Rows [k0, k0 + kc) and columns [n0, n0 + nc) as panels of nr columns, k-major, columns past
-  // nc zero: panel p at out + p * kc * nr.
-  virtual void pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* out) const = 0;
-  // B's row-major storage when the kernels may read it where it lies (ld set), else null.
-  virtual const float* row_major(int64_t& ld) const {
-    (void)ld;
-    return nullptr;
-  }
-};
-
-// B stored as a matrix: (K x N) row-major, or transposed.
-class GemmBMatrix : public GemmB {
- public:
-  GemmBMatrix(const float* b, int64_t ldb, GemmLayout layout) : b_(b), ldb_(ldb), layout_(layout) {}
-  void pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* out) const override;
-  const float* row_major(int64_t& ld) const override;
-
- private:
-  const float* b_;
-  int64_t ldb_;
-  GemmLayout layout_;
-};
-
-// Called with each block of C's columns [n0, n0 + nc) once it holds its final values (all its
-// rows, after the last block of k), while it is still in cache: a convolution's bias and
-// activation.
-using GemmEpilogue = std::function<void(int64_t n0, int64_t nc)>;
 
 // A (rows x cols) in the kernel's panels of kernel.mr rows (rows past the end zero), laid out
 // in the order the GEMM reads them: for each block of k (gemm_k_block), every panel's kc x mr
@@ -97,11 +63,6 @@ void gemm(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K, const 
 // row0 must be a multiple of a.kernel().mr. B as in gemm.
 void gemm_packed(const GemmPackedA& a, int64_t row0, int64_t rows, int64_t N, const float* B, int64_t ldb,
                  float* c, int64_t ldc, bool accumulate = false, GemmLayout b_layout = GemmLayout::RowMajor);
-
-// The general form: rows [row0, row0 + rows) of the packed A times any B source, C's first row at
-// c (ldc), then `epilogue` (if given) on each finished block of columns.
-void gemm_packed(const GemmPackedA& a, int64_t row0, int64_t rows, int64_t N, const GemmB& b, float* c,
-                 int64_t ldc, bool accumulate = false, const GemmEpilogue* epilogue = nullptr);
 
 // Plain loops accumulating in double: what every family is tested against.
 void gemm_reference(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,

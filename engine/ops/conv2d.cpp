@@ -104,7 +104,7 @@ struct ConvPlan {
   int64_t col_tiles = 1, tile_cols = 0;  // per (image, group); the last tile may be shorter
   int64_t row_tiles = 1, tile_rows = 0;  // output channels of a group, likewise
   int64_t batch_images = 1;              // images per GEMM; > 1 only with col_tiles == 1
-  ConvProduct product = ConvProduct::PerCall;
+  ConvProduct product = ConvProduct::Gemm;
   int64_t slots = 1;                     // threads actually used = workspace slices
   int64_t items() const { return col_tiles * row_tiles; }
   // Floats of one slot's workspace slice: the im2col tile (or, batched, the gathered columns of
@@ -153,11 +153,6 @@ ConvPlan plan_conv(const ConvDims& d, int threads, const ConvPath& path) {
   plan.tile_cols = ceil_div(d.OHW, std::min(col_tiles, d.OHW));
   plan.col_tiles = ceil_div(d.OHW, plan.tile_cols);
   plan.tile_rows = ceil_div(d.Og, row_tiles);
-  if (plan.product == ConvProduct::Packed) {
-    // Row tiles start on a panel of the packed weights.
-    const int64_t panel = gemm_micro_kernel(active_isa()).mr;
-    plan.tile_rows = ceil_div(plan.tile_rows, panel) * panel;
-  }
   plan.row_tiles = ceil_div(d.Og, plan.tile_rows);
   plan.slots = std::max<int64_t>(1, std::min<int64_t>(threads, planes * plan.items()));
   return plan;
@@ -243,21 +238,12 @@ void bias_activation(float* c, int64_t rows, int64_t cols, int64_t ld, const flo
   }
 }
 
-// The weights in both layouts: w (O, K) row-major, and packed (null unless the plan packs).
-struct GemmWeights {
-  const float* w;
-  const GemmPackedA* packed;
-};
-
-// out (rows x N) = weight rows [oc0, oc0 + rows) * columns B (K x N), by the product the plan chose.
-void gemm(ConvProduct product, const GemmWeights& weights, int64_t oc0, int64_t rows, int64_t N, int64_t K,
-          const float* B, int64_t ldb, float* C, int64_t ldc) {
-  if (product == ConvProduct::Packed) {
-    gemm_packed(*weights.packed, oc0, rows, N, B, ldb, C, ldc);
-    return;
-  }
+// out (rows x N) = rows [oc0, oc0 + rows) of the weight w (O, K) * columns B (K x N), by the
+// product the plan chose.
+void gemm(ConvProduct product, const float* w, int64_t oc0, int64_t rows, int64_t N, int64_t K, const float* B,
+          int64_t ldb, float* C, int64_t ldc) {
   (product == ConvProduct::Narrow ? sgemm_narrow : sgemm)(
-      static_cast<int>(rows), static_cast<int>(N), static_cast<int>(K), weights.w + oc0 * K,
+      static_cast<int>(rows), static_cast<int>(N), static_cast<int>(K), w + oc0 * K,
       static_cast<int>(K), B, static_cast<int>(ldb), C, static_cast<int>(ldc), false);
 }
 
@@ -266,7 +252,7 @@ void gemm(ConvProduct product, const GemmWeights& weights, int64_t oc0, int64_t 
 // convolution, their input planes) side by side, built when `build` is set (the previous item
 // may have left the same block); the product goes to the rows after col, gets the bias and
 // activation, and is then copied to each image's output planes.
-void batched_gemm(const float* in, const GemmWeights& w, const float* bias, const ConvDims& d,
+void batched_gemm(const float* in, const float* w, const float* bias, const ConvDims& d,
                   const Conv2dParams& p, bool pointwise, ConvProduct product, int64_t n, int64_t images,
                   int64_t g, int64_t oc0, int64_t rows, bool build, float* col, float* out) {
   const int64_t ld = images * d.OHW;
@@ -297,12 +283,10 @@ void batched_gemm(const float* in, const GemmWeights& w, const float* bias, cons
 
 }  // namespace
 
-ConvPath conv2d_path(const Shape& input, const Shape& weight, const Conv2dParams& params, bool packed_weights) {
+ConvPath conv2d_path(const Shape& input, const Shape& weight, const Conv2dParams& params) {
   ConvSwitches switches = ConvSwitches::from_environment();
   switches.winograd = false;  // the kernel's choice, made before conv2d is called
-  ConvPath path = choose_conv_path(input, weight, params, switches);
-  if (path.product == ConvProduct::Packed && !packed_weights) path.product = ConvProduct::PerCall;
-  return path;
+  return choose_conv_path(input, weight, params, switches);
 }
 
 Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dParams& p) {
@@ -396,32 +380,29 @@ void conv2d_reference(const Tensor& input, const Tensor& weight, const Tensor* b
 }
 
 std::size_t conv2d_workspace_floats(const Shape& input, const Shape& weight, const Conv2dParams& params,
-                                    int threads, bool packed_weights) {
+                                    int threads) {
+  return conv2d_workspace_floats(input, weight, params, threads, conv2d_path(input, weight, params));
+}
+
+std::size_t conv2d_workspace_floats(const Shape& input, const Shape& weight, const Conv2dParams& params,
+                                    int threads, const ConvPath& path) {
   const ConvDims d = conv_dims(input, weight, params);
-  const ConvPlan plan = plan_conv(d, threads, conv2d_path(input, weight, params, packed_weights));
+  const ConvPlan plan = plan_conv(d, threads, path);
   return static_cast<std::size_t>(plan.slots * plan.slot_floats(d));
 }
 
-bool conv2d_packs_weights(const Shape& input, const Shape& weight, const Conv2dParams& params) {
-  return conv2d_path(input, weight, params, true).product == ConvProduct::Packed;
-}
-
-GemmPackedA conv2d_pack_weights(const Tensor& weight) {
-  const Shape& s = weight.shape();
-  if (s.size() != 4) throw Error("conv2d: weight must be (O, C/groups, kH, kW), found " + shape_to_string(s));
-  return GemmPackedA(gemm_micro_kernel(active_isa()), weight.data(), s[0], s[1] * s[2] * s[3], s[1] * s[2] * s[3]);
+void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& p, Tensor& out,
+            float* workspace, int threads) {
+  conv2d(input, weight, bias, p, out, workspace, threads, conv2d_path(input.shape(), weight.shape(), p));
 }
 
 void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& p, Tensor& out,
-            float* workspace, int threads, const GemmPackedA* packed_weights) {
+            float* workspace, int threads, const ConvPath& path) {
   const ConvDims d = check_conv_call(input, weight, bias, p, out);
-  if (packed_weights && (packed_weights->rows() != d.O || packed_weights->cols() != d.K))
-    throw Error("conv2d: packed weights are (" + std::to_string(packed_weights->rows()) + ", " +
-                std::to_string(packed_weights->cols()) + "), the weight is (" + std::to_string(d.O) + ", " +
-                std::to_string(d.K) + ")");
-  const ConvPlan plan = plan_conv(d, threads, conv2d_path(input.shape(), weight.shape(), p, packed_weights != nullptr));
+  if (path.method == ConvMethod::Winograd) throw Error("conv2d: the Winograd path is conv2d_winograd's");
+  const ConvPlan plan = plan_conv(d, threads, path);
   const float* in = input.data();
-  const GemmWeights w{weight.data(), packed_weights};
+  const float* w = weight.data();
   const float* b = bias ? bias->data() : nullptr;
   float* o = out.data();
 
@@ -430,7 +411,7 @@ void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const
     parallel_for(d.N * d.O, threads, [&](int64_t plane) {
       const int64_t n = plane / d.O, oc = plane % d.O, c = oc / d.Og;
       float* dst = o + plane * d.OHW;
-      depthwise_plane(in + (n * d.C + c) * d.H * d.W, w.w + oc * d.kH * d.kW, b ? b[oc] : 0.0f, d, p, dst);
+      depthwise_plane(in + (n * d.C + c) * d.H * d.W, w + oc * d.kH * d.kW, b ? b[oc] : 0.0f, d, p, dst);
       apply_activation(dst, d.OHW, p.activation);
     });
     return;
@@ -497,16 +478,13 @@ class Conv2dKernel : public Kernel {
       throw Error("bias shape " + shape_to_string(bias_->shape()) + " does not match " +
                   std::to_string(weight_shape_.at(0)) + " output channels");
     output_shape_ = conv2d_output_shape(input, weight_shape_, p_);
-    // Weights laid out for Winograd or for gemm_packed once, here, rather than on every run.
+    // Weights laid out for Winograd once, here, rather than on every run.
     path_ = choose_conv_path(input_, weight_shape_, p_);
-    if (path_.method == ConvMethod::Winograd)
-      winograd_weights_ = WinogradWeights(*weight_);
-    else if (path_.product == ConvProduct::Packed)
-      packed_weights_ = conv2d_pack_weights(*weight_);
+    if (path_.method == ConvMethod::Winograd) winograd_weights_ = WinogradWeights(*weight_);
   }
   std::size_t workspace_floats(int threads) const override {
     if (!winograd_weights_.empty()) return winograd_workspace_floats(input_, weight_shape_, p_, threads);
-    return conv2d_workspace_floats(input_, weight_shape_, p_, threads, !packed_weights_.empty());
+    return conv2d_workspace_floats(input_, weight_shape_, p_, threads, path_);
   }
   std::string method() const override { return path_.name(); }
   double macs() const override {
@@ -517,7 +495,7 @@ class Conv2dKernel : public Kernel {
     if (!winograd_weights_.empty()) {
       conv2d_winograd(*inputs[0], winograd_weights_, bias_, p_, out, ws, threads);
     } else {
-      conv2d(*inputs[0], *weight_, bias_, p_, out, ws, threads, packed_weights_.empty() ? nullptr : &packed_weights_);
+      conv2d(*inputs[0], *weight_, bias_, p_, out, ws, threads, path_);
     }
   }
 
@@ -527,7 +505,6 @@ class Conv2dKernel : public Kernel {
   const Tensor* weight_;
   const Tensor* bias_;
   WinogradWeights winograd_weights_;  // empty unless the Winograd path runs this convolution
-  GemmPackedA packed_weights_;        // empty unless the path multiplies packed weights
   ConvPath path_;
 };
 }  // namespace

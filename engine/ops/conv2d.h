@@ -2,8 +2,7 @@
 // dilation, groups) with an optional bias and a fused activation.
 //
 // Is: a naive reference and a fast path (im2col + single-threaded sgemm split
-// over the engine's threads, or packed weights for products of few columns; a direct path for
-// 1x1 and depthwise convolutions).
+// over the engine's threads; a direct path for 1x1 and depthwise convolutions).
 // Is not: a transposed convolution, nor a Winograd/FFT kernel, nor an owner of
 // memory: the caller allocates `out` and the workspace (the executor plans both).
 #pragma once
@@ -38,27 +37,26 @@ Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dP
 void conv2d_reference(const Tensor& input, const Tensor& weight, const Tensor* bias,
                       const Conv2dParams& params, Tensor& out);
 
-// Floats of workspace conv2d needs for these shapes, this `threads` value and with or without
-// packed weights (0 for the 1x1 and depthwise paths, which need none). Each thread gets its own
-// slice.
+struct ConvPath;  // engine/ops/conv_path.h
+
+// Floats of workspace conv2d needs for these shapes and this `threads` value (0 for the 1x1 and
+// depthwise paths, which need none). Each thread gets its own slice.
 std::size_t conv2d_workspace_floats(const Shape& input, const Shape& weight, const Conv2dParams& params,
-                                    int threads, bool packed_weights = false);
+                                    int threads);
 
-// Whether conv2d's products for these shapes have few enough columns (a small output map, batch
-// 1; engine/ops/conv_path.h) that weights packed once at plan time make them faster than packing
-// them on every call.
-bool conv2d_packs_weights(const Shape& input, const Shape& weight, const Conv2dParams& params);
-
-// The weight (O, C/groups, kH, kW) as the (O, C/groups*kH*kW) matrix packed for the active
-// family's GEMM kernel (engine/kernels/sgemm.h).
-GemmPackedA conv2d_pack_weights(const Tensor& weight);
-
-// Fast path. `workspace` must hold conv2d_workspace_floats(..., threads, packed_weights != null)
-// floats for the same `threads` value (it may be null when that is 0). `packed_weights`, when
-// given, is conv2d_pack_weights(weight), used where the plan finds it faster. Results equal the
-// reference up to float rounding and do not depend on `threads` beyond that.
+// Fast path. `workspace` must hold conv2d_workspace_floats(..., threads) floats for the same
+// `threads` value (it may be null when that is 0). Results equal the reference up to float
+// rounding and do not depend on `threads` beyond that.
 void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& params,
-            Tensor& out, float* workspace, int threads, const GemmPackedA* packed_weights = nullptr);
+            Tensor& out, float* workspace, int threads);
+
+// Both on a path chosen beforehand (choose_conv_path; not Winograd), as the graph's kernel does
+// once, when it is prepared, so that a run neither chooses again nor can disagree with the
+// workspace it was given.
+std::size_t conv2d_workspace_floats(const Shape& input, const Shape& weight, const Conv2dParams& params,
+                                    int threads, const ConvPath& path);
+void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& params,
+            Tensor& out, float* workspace, int threads, const ConvPath& path);
 
 // The graph op "conv2d" (op_registry.h): input x (rank 4); weights weight
 // (O, C/groups, kH, kW) [, bias (O)]; attributes as PyTorch's arguments.

@@ -20,15 +20,14 @@ constexpr int64_t kWinogradMinChannels = 64;
 // have a handful of columns and are bound by reading the weights, which Winograd makes 16/9
 // larger (512 channels at 4x4: 2.7 ms against 1.5 by im2col; at 8x8, 4.3 against 4.8).
 constexpr int64_t kWinogradMinTiles = 16;
+// Winograd: transformed weights larger than this (512 x 512 channels: 16 MiB) need twice the
+// tiles. At 16 tiles (an 8x8 map at batch 1) such a layer is bound by reading its weights, and
+// the two paths measure even (512 channels: 2.8-3.5 ms by im2col, 3.1-3.5 by Winograd), so the
+// transformed copy would only add 16/9 of the weights to the process's memory.
+constexpr int64_t kWinogradLargeWeightBytes = 8 << 20;
 // Output planes smaller than this many positions are batched across images, up to about this
 // many columns per GEMM.
 constexpr int64_t kBatchedGemmColumns = 256;
-// Layers whose GEMMs (per image, or per batch of images) have at most this many columns
-// multiply weights packed once instead of on every call, which for few columns costs as much as
-// the multiplication: GFLOP/s per call -> packed once, 16 columns (512 x 4608 weights) 27 -> 59,
-// 64 (256 x 2304) 86 -> 154, 196 (512 x 1152) 111 -> 133, 784 (256 x 576) 134 -> 143. Past a
-// few hundred columns the gain no longer pays for the packed copy of the weights.
-constexpr int64_t kPackedWeightsMaxColumns = 256;
 // At most kNarrowGemmColumns (engine/kernels/blas.h) columns, dot products read the weights
 // once, where a GEMM kernel would multiply mostly padding.
 
@@ -47,7 +46,7 @@ const char* method_name(ConvMethod m) {
 std::string ConvPath::name() const {
   std::string s = method_name(method);
   if (method == ConvMethod::Pointwise || method == ConvMethod::Im2col)
-    s += product == ConvProduct::Packed ? " packed" : product == ConvProduct::Narrow ? " narrow" : "";
+    s += product == ConvProduct::Narrow ? " narrow" : "";
   if (batch_images > 1) s += " x" + std::to_string(batch_images) + " images";
   return s;
 }
@@ -59,10 +58,9 @@ ConvSwitches ConvSwitches::from_environment() {
   std::istringstream words(off);
   for (std::string word; std::getline(words, word, ',');) {
     if (word == "winograd") s.winograd = false;
-    else if (word == "packed") s.packed = false;
     else if (word == "narrow") s.narrow = false;
     else if (!word.empty())
-      throw Error("SPDINFER_CONV_OFF: unknown path '" + word + "' (expected winograd, packed or narrow)");
+      throw Error("SPDINFER_CONV_OFF: unknown path '" + word + "' (expected winograd or narrow)");
   }
   return s;
 }
@@ -77,8 +75,10 @@ ConvPath choose_conv_path(const Shape& input, const Shape& weight, const Conv2dP
     return path;
   }
   const int64_t tiles = N * ceil_div(out[2], 2) * ceil_div(out[3], 2);
+  const int64_t winograd_weight_bytes = 16 * O * C * static_cast<int64_t>(sizeof(float));
+  const int64_t min_tiles = winograd_weight_bytes > kWinogradLargeWeightBytes ? 2 * kWinogradMinTiles : kWinogradMinTiles;
   if (switches.winograd && winograd_supports(input, weight, p) && C >= kWinogradMinChannels &&
-      O >= kWinogradMinChannels && tiles >= kWinogradMinTiles) {
+      O >= kWinogradMinChannels && tiles >= min_tiles) {
     path.method = ConvMethod::Winograd;
     return path;
   }
@@ -87,10 +87,7 @@ ConvPath choose_conv_path(const Shape& input, const Shape& weight, const Conv2dP
   path.method = pointwise ? ConvMethod::Pointwise : ConvMethod::Im2col;
   if (N > 1 && OHW < kBatchedGemmColumns) path.batch_images = std::min(N, ceil_div(kBatchedGemmColumns, OHW));
   const int64_t columns = path.batch_images * OHW;  // of one GEMM over a whole plane
-  if (switches.narrow && columns <= kNarrowGemmColumns)
-    path.product = ConvProduct::Narrow;
-  else if (switches.packed && p.groups == 1 && columns <= kPackedWeightsMaxColumns)
-    path.product = ConvProduct::Packed;
+  if (switches.narrow && columns <= kNarrowGemmColumns) path.product = ConvProduct::Narrow;
   return path;
 }
 

@@ -22,14 +22,13 @@ enum class ConvMethod {
 
 // Which product the GEMM methods use.
 enum class ConvProduct {
-  PerCall,  // the engine's GEMM, packing the weights on every call
-  Packed,   // the engine's GEMM on weights packed once, when the kernel is prepared
-  Narrow,   // dot products for a handful of columns (sgemm_narrow)
+  Gemm,    // the engine's GEMM (engine/kernels/sgemm.h), reading the weights where they lie
+  Narrow,  // dot products for a handful of columns (sgemm_narrow)
 };
 
 struct ConvPath {
   ConvMethod method = ConvMethod::Im2col;
-  ConvProduct product = ConvProduct::PerCall;
+  ConvProduct product = ConvProduct::Gemm;
   // Images whose columns share one GEMM (> 1 when each image's output plane is small).
   int64_t batch_images = 1;
   // "winograd", "im2col packed", "1x1 narrow x8 images", ...
@@ -37,10 +36,9 @@ struct ConvPath {
 };
 
 // The fast paths, each of which can be switched off. from_environment() reads SPDINFER_CONV_OFF,
-// a comma-separated list of "winograd", "packed" and "narrow" (unknown words are an error).
+// a comma-separated list of "winograd" and "narrow" (unknown words are an error).
 struct ConvSwitches {
   bool winograd = true;
-  bool packed = true;
   bool narrow = true;
   static ConvSwitches from_environment();
 };
@@ -49,8 +47,7 @@ struct ConvSwitches {
 ConvPath choose_conv_path(const Shape& input, const Shape& weight, const Conv2dParams& params,
                           const ConvSwitches& switches = ConvSwitches::from_environment());
 
-// The path conv2d itself takes for these shapes: never Winograd (conv2d_winograd runs that), and
-// packed only when the weights are at hand packed (packed_weights).
-ConvPath conv2d_path(const Shape& input, const Shape& weight, const Conv2dParams& params, bool packed_weights);
+// The path conv2d itself takes for these shapes: never Winograd (conv2d_winograd runs that).
+ConvPath conv2d_path(const Shape& input, const Shape& weight, const Conv2dParams& params);
 
 }  // namespace spdinfer

@@ -43,10 +43,13 @@ TEST_CASE("each kind of layer gets its path, and the path its name", "[conv_path
       {{1, 64, 40, 40}, {64, 64, 3, 3}, 3, 1, "winograd"},
       {{1, 16, 160, 160}, {32, 16, 3, 3}, 3, 1, "im2col"},         // too few channels for Winograd
       {{1, 64, 80, 80}, {64, 64, 1, 1}, 1, 1, "1x1"},
-      {{1, 512, 4, 4}, {512, 512, 3, 3}, 3, 1, "im2col packed"},  // 16 columns
-      {{1, 512, 8, 8}, {2048, 512, 1, 1}, 1, 1, "1x1 packed"},
+      {{1, 512, 4, 4}, {512, 512, 3, 3}, 3, 1, "im2col"},  // 16 columns
+      {{1, 256, 8, 8}, {256, 256, 3, 3}, 3, 1, "winograd"},  // 16 tiles
+      {{1, 512, 8, 8}, {512, 512, 3, 3}, 3, 1, "im2col"},    // 16 tiles of 16 MiB of weights
+      {{2, 512, 8, 8}, {512, 512, 3, 3}, 3, 1, "winograd"},  // 32 tiles
+      {{1, 512, 8, 8}, {2048, 512, 1, 1}, 1, 1, "1x1"},
       {{1, 512, 2, 2}, {512, 512, 3, 3}, 3, 1, "im2col narrow"},  // 4 columns
-      {{32, 512, 4, 4}, {512, 512, 1, 1}, 1, 1, "1x1 packed x16 images"},
+      {{32, 512, 4, 4}, {512, 512, 1, 1}, 1, 1, "1x1 x16 images"},
       {{1, 32, 20, 20}, {32, 1, 3, 3}, 3, 32, "depthwise"},
   };
   for (const Case& c : cases) {
@@ -56,7 +59,7 @@ TEST_CASE("each kind of layer gets its path, and the path its name", "[conv_path
     CHECK(choose_conv_path(c.input, c.weight, p, all).name() == c.name);
   }
   ConvSwitches none;
-  none.winograd = none.packed = none.narrow = false;
+  none.winograd = none.narrow = false;
   CHECK(choose_conv_path({1, 64, 40, 40}, {64, 64, 3, 3}, same_padding(3), none).name() == "im2col");
   CHECK(choose_conv_path({1, 512, 2, 2}, {512, 512, 3, 3}, same_padding(3), none).name() == "im2col");
 }
@@ -66,7 +69,6 @@ TEST_CASE("SPDINFER_CONV_OFF switches paths off and refuses unknown words", "[co
     const ConvOff off("winograd,narrow");
     const ConvSwitches s = ConvSwitches::from_environment();
     CHECK_FALSE(s.winograd);
-    CHECK(s.packed);
     CHECK_FALSE(s.narrow);
   }
   CHECK(ConvSwitches::from_environment().winograd);
@@ -75,7 +77,7 @@ TEST_CASE("SPDINFER_CONV_OFF switches paths off and refuses unknown words", "[co
 }
 
 TEST_CASE("every conv path, on or off, matches the reference through the graph op", "[conv_path]") {
-  const std::string off = GENERATE(std::string(), "winograd", "packed", "narrow", "winograd,packed,narrow");
+  const std::string off = GENERATE(std::string(), "winograd", "narrow", "winograd,narrow");
   struct Case {
     Shape input;
     int64_t out_channels;
@@ -84,9 +86,9 @@ TEST_CASE("every conv path, on or off, matches the reference through the graph o
   } cases[] = {
       {{1, 64, 12, 12}, 64, 3, "winograd"},
       {{1, 8, 17, 19}, 16, 3, "im2col"},
-      {{1, 40, 4, 4}, 70, 3, "im2col packed"},
+      {{1, 40, 4, 4}, 70, 3, "im2col"},
       {{1, 72, 2, 2}, 20, 3, "im2col narrow"},
-      {{3, 24, 3, 3}, 30, 1, "1x1 packed x3 images"},
+      {{3, 24, 3, 3}, 30, 1, "1x1 x3 images"},
   };
   const ConvOff scope(off);
   for (const Case& c : cases) {

@@ -220,6 +220,12 @@ TEST_CASE("the container framing is checked", "[model_file]") {
     for (int i = 0; i < 8; ++i) b[i] = 0xFF;
     REQUIRE_REFUSED(b, "exceeds the " + std::to_string(kMaxHeaderBytes) + "-byte limit");
   }
+  SECTION("a PyTorch checkpoint: how to convert it") {
+    // torch.save since 1.6 (a zip archive) and before (a pickle starting with its magic number).
+    const Bytes zip{'P', 'K', 3, 4, 20, 0, 0, 0, 8, 0}, legacy{0x80, 2, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9};
+    for (const Bytes& b : {zip, legacy}) REQUIRE_REFUSED(b, "PyTorch checkpoint?), not a spdinfer model file");
+    REQUIRE_REFUSED(zip, "python3 -m weights_tools.convert");
+  }
   SECTION("header length past the end of the file") {
     Bytes b = make_file(with_meta(""));
     b[0] = static_cast<std::uint8_t>(b[0] + 1);

@@ -1,9 +1,9 @@
 // The engine's GEMM (engine/kernels/sgemm.h), every instruction family this CPU has, against the
 // double-precision reference: shapes around each kernel's block (partial row panels, column tails,
 // one and several blocks of k), both layouts of B, accumulation, leading dimensions wider than
-// the product (nothing written outside it); weights packed at plan time give the same bits as
-// packed per call; the same bits however rows and columns are split between calls (what makes a
-// convolution's result independent of its thread count); each family's dot-product kernel for
+// the product (nothing written outside it); A packed at plan time, packed per call and read
+// unpacked (few columns) give the same bits; the same bits however rows and columns are split
+// between calls (what makes a convolution's result independent of its thread count); each family's dot-product kernel for
 // products of few columns; and OpenBLAS, the reference twin, agrees.
 // A family the CPU lacks is skipped with a line naming it.
 #include <catch2/catch.hpp>
@@ -113,7 +113,8 @@ TEST_CASE("gemm gives the same bits however the product is split", "[sgemm]") {
   CAPTURE(isa_name(isa));
   const GemmMicroKernel* kernel = kernel_if_supported(isa);
   if (!kernel) return;
-  const int64_t M = 45, N = 77, K = 300;
+  // 700 columns: the whole product packs A; the parts of 3 and 47 columns read it unpacked.
+  const int64_t M = 45, N = 700, K = 300;
   const auto a = random_floats(M * K, 6), b = random_floats(K * N, 7);
   std::vector<float> whole(M * N), parts(M * N);
   gemm(*kernel, M, N, K, a.data(), K, b.data(), N, whole.data(), N);
@@ -124,6 +125,24 @@ TEST_CASE("gemm gives the same bits however the product is split", "[sgemm]") {
       gemm(*kernel, row_cuts[i + 1] - row_cuts[i], col_cuts[j + 1] - col_cuts[j], K, a.data() + row_cuts[i] * K, K,
            b.data() + col_cuts[j], N, parts.data() + row_cuts[i] * N + col_cuts[j], N);
   CHECK(whole == parts);
+}
+
+TEST_CASE("gemm gives the same bits whether B is read where it lies or packed", "[sgemm]") {
+  const Isa isa = GENERATE(Isa::Generic, Isa::Avx2, Isa::Avx512);
+  CAPTURE(isa_name(isa));
+  const GemmMicroKernel* kernel = kernel_if_supported(isa);
+  if (!kernel) return;
+  // 16 rows of A: B is read where it lies when its rows are close, packed when they are far apart.
+  const int64_t M = 16, N = 70, K = 40, near = N, far = 20000;
+  const auto a = random_floats(M * K, 8), b = random_floats(K * far, 9);
+  std::vector<float> b_near(static_cast<std::size_t>(K * near));
+  for (int64_t k = 0; k < K; ++k) std::copy(b.begin() + k * far, b.begin() + k * far + N, b_near.begin() + k * near);
+  std::vector<float> from_near(M * N), from_far(M * N), want(M * N);
+  gemm(*kernel, M, N, K, a.data(), K, b_near.data(), near, from_near.data(), N);
+  gemm(*kernel, M, N, K, a.data(), K, b.data(), far, from_far.data(), N);
+  gemm_reference(M, N, K, a.data(), K, b.data(), far, want.data(), N);
+  CHECK(count_wrong(from_far, want, M, N, N, K, 0.0f) == 0);
+  CHECK(from_near == from_far);
 }
 
 TEST_CASE("the dot-product kernel of every family matches the reference", "[sgemm]") {

@@ -15,8 +15,11 @@ What it is not: it does not interpret the loaded object (converter.py decides wh
 holds) and imports neither torch nor anything a checkpoint names.
 """
 
+import contextlib
 import errno
+import functools
 import io
+import lzma
 import os
 import pickle
 import re
@@ -28,9 +31,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-
-class CheckpointError(ValueError):
-    """The file is not a checkpoint we can read safely; the message says why."""
+from weights_tools.convert.read_budget import (DEFAULT_MAX_CHECKPOINT_BYTES, MAX_PICKLE_BYTES,
+                                               CheckpointError, ReadBudget)
 
 
 class StandIn:
@@ -123,32 +125,43 @@ def _storage_array(raw, storage_type, numel, big_endian, where):
     if len(raw) < numel * dtype.itemsize:
         raise CheckpointError(
             f"{where}: {len(raw)} bytes for {numel} elements of {storage_type.name} (truncated?)")
-    array = np.frombuffer(raw, dtype=dtype, count=numel).astype(dtype.newbyteorder("="))
+    # Native byte order: a read-only view of `raw`, not a copy (tensors are copied out of it).
+    array = np.frombuffer(raw, dtype=dtype, count=numel).astype(dtype.newbyteorder("="),
+                                                                copy=False)
     if storage_type.name == "BFloat16Storage":
         array = (array.astype(np.uint32) << 16).view(np.float32)
     return array
 
 
+MAX_TENSOR_DIMS = 16  # checkpoints of these networks hold tensors of at most 5 dimensions
+
+
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
-                       backward_hooks=None, metadata=None):
-    """torch._utils._rebuild_tensor_v2, producing a numpy array copy of the tensor's view."""
+                       backward_hooks=None, metadata=None, *, budget=None):
+    """torch._utils._rebuild_tensor_v2, producing a numpy array copy of the tensor's view.
+    The view is checked before anything is allocated: it must lie inside its storage, and its
+    bytes are charged to `budget`, which bounds what views with zero or overlapping strides
+    (`expand` makes them) may repeat of their storage."""
     if not isinstance(storage, _Storage):
         raise CheckpointError("tensor rebuilt from something that is not a storage")
     if storage.array is None:  # legacy format, first pass: data not read yet
         return None
     size, stride = tuple(size), tuple(stride)
     if not (isinstance(storage_offset, int) and len(size) == len(stride)
+            and len(size) <= MAX_TENSOR_DIMS
             and all(isinstance(v, int) and v >= 0 for v in size + stride + (storage_offset,))):
-        raise CheckpointError(f"bad tensor geometry: offset {storage_offset!r}, size {size!r}, "
-                              f"stride {stride!r}")
+        raise CheckpointError(f"bad tensor geometry: offset {storage_offset!r}, size "
+                              f"{str(size)[:80]}, stride {str(stride)[:80]} (negative, non-integer "
+                              f"or more than {MAX_TENSOR_DIMS} dimensions)")
     array = storage.array
     if 0 in size:
         return np.empty(size, dtype=array.dtype)
+    geometry = f"tensor of size {list(size)}, stride {list(stride)}, offset {storage_offset}"
     last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= array.size:
-        raise CheckpointError(
-            f"tensor of size {list(size)} at offset {storage_offset} runs past its storage "
-            f"of {array.size} elements")
+        raise CheckpointError(f"{geometry}: runs past its storage of {array.size} elements")
+    if budget is not None:
+        budget.charge_tensor(int(np.prod(size, dtype=object)) * array.dtype.itemsize, geometry)
     view = np.lib.stride_tricks.as_strided(
         array[storage_offset:], shape=size,
         strides=tuple(s * array.dtype.itemsize for s in stride), writeable=False)
@@ -251,15 +264,19 @@ _ALLOWED[("numpy", "ndarray")] = _NumpyArrayMarker
 
 class _SafeUnpickler(pickle.Unpickler):
     """Unpickler whose globals are the allow-list above or inert stand-ins; storages come from
-    `load_storage(storage_type, key, numel)`."""
+    `load_storage(storage_type, key, numel)` and are charged, with the tensors rebuilt from
+    them, to `budget`."""
 
-    def __init__(self, file, load_storage):
+    def __init__(self, file, load_storage, budget):
         super().__init__(file, encoding="utf-8")
         self._load_storage = load_storage
+        self._budget = budget
         self._storages = {}
 
     def find_class(self, module, name):
         found = _ALLOWED.get((module, name))
+        if found is _rebuild_tensor_v2:
+            return functools.partial(_rebuild_tensor_v2, budget=self._budget)
         if found is not None:
             return found
         if module.startswith(_STANDIN_PREFIXES) and name.isidentifier():
@@ -271,7 +288,8 @@ class _SafeUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         # zip: ('storage', type, key, location, numel); legacy adds a view_metadata field.
         if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType) and isinstance(pid[4], int)):
+                and isinstance(pid[1], _StorageType) and isinstance(pid[4], int)
+                and pid[4] >= 0):
             raise CheckpointError(f"unexpected persistent id {str(pid)[:80]}")
         if len(pid) == 6 and pid[5] is not None:
             raise CheckpointError("legacy storage views are not supported")
@@ -279,96 +297,180 @@ class _SafeUnpickler(pickle.Unpickler):
         storage = self._storages.get(key)
         if storage is None:
             storage = _Storage(self._load_storage(storage_type, key, numel))
+            if storage.array is not None:
+                self._budget.charge_storage(numel * storage_type.dtype.itemsize)
             self._storages[key] = storage
         return storage
 
 
-def _unpickle(data_file, load_storage):
+def _unpickle(data_file, load_storage, budget):
     try:
-        return _SafeUnpickler(data_file, load_storage).load()
+        # When a BYTEARRAY8 opcode asks for more memory than there is, CPython 3.11 frees the
+        # half-made bytearray with an uninitialised export count and may print "SystemError:
+        # deallocated bytearray object has exported buffers" before raising MemoryError (reported
+        # below): that print goes to a sink, so the converter's stderr stays one line.
+        with contextlib.redirect_stderr(io.StringIO()):
+            return _SafeUnpickler(data_file, load_storage, budget).load()
     except CheckpointError:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
             IndexError, KeyError, struct.error, MemoryError, RecursionError, OverflowError) as e:
-        raise CheckpointError(f"corrupt pickle data ({type(e).__name__}: {e})") from None
+        detail = ("a length larger than memory" if isinstance(e, MemoryError)
+                  else f"{type(e).__name__}: {e}")
+        raise CheckpointError(f"corrupt pickle data ({detail})") from None
+
+
+class _BoundedReader:
+    """A read-only view of a file that lets at most `limit` more bytes be read from it: the
+    pickles of a legacy stream have no size field, so this is what bounds each one. It has no
+    `readinto` (optional for the unpickler), so every read goes through `read` and its bound."""
+
+    def __init__(self, file, limit, what):
+        self._file, self._limit, self._left, self._what = file, limit, limit, what
+
+    def _take(self, n):
+        if n is None or n < 0:
+            return self._left
+        if n > self._left:
+            raise CheckpointError(f"{self._what} is larger than {self._limit} bytes")
+        return n
+
+    def read(self, n=-1):
+        data = self._file.read(self._take(n))
+        self._left -= len(data)
+        return data
+
+    def readline(self, n=-1):
+        data = self._file.readline(self._take(n))
+        self._left -= len(data)
+        return data
 
 
 # ---- the two file formats -------------------------------------------------------------------
 
-def _load_zip(path):
+# What zipfile and the codecs it uses raise for a damaged archive or member (ValueError: a
+# member name that is not UTF-8 though flagged so, a negative offset, ...).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError,
+               NotImplementedError, RuntimeError, struct.error)
+
+
+def _load_zip(path, budget):
+    """The torch >= 1.6 format. Each member's size is checked (and charged to `budget`) from
+    the archive's directory before it is inflated, and read no further than that size, so a
+    member that inflates to gigabytes is refused without inflating it."""
     try:
         with open_regular(path) as raw, zipfile.ZipFile(raw) as archive:
-            names = archive.namelist()
-            pickles = [n for n in names if n == "data.pkl" or
+            infos = {info.filename: info for info in archive.infolist()}
+            pickles = [n for n in infos if n == "data.pkl" or
                        (n.endswith("/data.pkl") and n.count("/") == 1)]
             if len(pickles) != 1:
                 raise CheckpointError(
                     "zip archive has no <archive>/data.pkl: not a PyTorch checkpoint")
             prefix = pickles[0][: -len("data.pkl")]
+
+            def read_member(name, min_bytes=0, max_bytes=None):
+                info = infos[name]
+                if info.file_size < min_bytes:
+                    raise CheckpointError(f"{name}: {info.file_size} bytes where {min_bytes} "
+                                          "are needed (truncated?)")
+                if max_bytes is not None and info.file_size > max_bytes:
+                    raise CheckpointError(f"{name}: {info.file_size} bytes, more than the "
+                                          f"{max_bytes} such a member may have")
+                budget.charge_read(info.file_size, name)
+                with archive.open(info) as f:
+                    data = f.read(info.file_size + 1)  # zipfile stops at the declared size
+                if len(data) != info.file_size:
+                    raise CheckpointError(f"{name}: {len(data)} bytes where the archive "
+                                          f"declares {info.file_size}")
+                return data
+
             big_endian = False
-            if prefix + "byteorder" in names:
-                big_endian = archive.read(prefix + "byteorder").strip() == b"big"
-            members = set(names)
+            if prefix + "byteorder" in infos:
+                big_endian = read_member(prefix + "byteorder", max_bytes=16).strip() == b"big"
 
             def load_storage(storage_type, key, numel):
                 member = f"{prefix}data/{key}"
-                if member not in members:
+                if member not in infos:
                     raise CheckpointError(f"storage {member} is missing from the archive")
-                return _storage_array(archive.read(member), storage_type, numel, big_endian,
-                                      member)
+                raw_bytes = read_member(member, min_bytes=numel * storage_type.dtype.itemsize)
+                return _storage_array(raw_bytes, storage_type, numel, big_endian, member)
 
-            with archive.open(pickles[0]) as f:
-                return _unpickle(io.BytesIO(f.read()), load_storage)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+            data = read_member(pickles[0], max_bytes=MAX_PICKLE_BYTES)
+            return _unpickle(io.BytesIO(data), load_storage, budget)
+    except CheckpointError:
+        raise
+    except _ZIP_ERRORS as e:
         raise CheckpointError(f"corrupt or truncated zip archive ({e})") from None
 
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
+_RESAVE = "re-save it with torch.save(..., _use_new_zipfile_serialization=True)"
+_NOT_A_CHECKPOINT = ("not a PyTorch checkpoint (neither a zip archive nor a legacy torch.save "
+                     "stream)")
 
 
-def _load_legacy(path):
-    """The pre-1.6 torch.save stream: magic, protocol, sys_info, the object pickle, the list of
-    storage keys, then each storage as <int64 numel><raw bytes>. The object pickle comes before
-    the storage data, so it is read twice: once to find its end, once with the data."""
+def _load_legacy(path, budget):
+    """The pre-1.6 torch.save stream, recognised by its magic number (the first pickle). It is
+    read when it can be; what cannot is refused as legacy, with how to re-save it."""
     with open_regular(path) as f:
         def no_storage(storage_type, key, numel):
             raise CheckpointError("storage referenced in the legacy header")
         try:
-            magic = _unpickle(f, no_storage)
-            protocol = _unpickle(f, no_storage)
+            magic = _unpickle(_BoundedReader(f, 64, "the magic number"), no_storage, budget)
         except CheckpointError:
-            raise CheckpointError("not a PyTorch checkpoint (neither a zip archive nor a "
-                                  "legacy torch.save stream)") from None
-        if magic != _LEGACY_MAGIC or protocol != _LEGACY_PROTOCOL:
-            raise CheckpointError("not a PyTorch checkpoint (neither a zip archive nor a "
-                                  "legacy torch.save stream)")
-        _unpickle(f, no_storage)  # sys_info: endianness and type sizes of the saver
-        object_start = f.tell()
-        types = {}
+            raise CheckpointError(_NOT_A_CHECKPOINT) from None
+        if magic != _LEGACY_MAGIC:
+            raise CheckpointError(_NOT_A_CHECKPOINT)
+        try:
+            return _read_legacy_body(f, budget, no_storage)
+        except (CheckpointError, OSError, EOFError) as e:  # the last two: reading the file
+            raise CheckpointError(f"legacy torch.save format (torch < 1.6): {e}; {_RESAVE}") \
+                from None
 
-        def record(storage_type, key, numel):
-            types[key] = (storage_type, numel)
-            return None
 
-        _unpickle(f, record)
-        keys = _unpickle(f, no_storage)
-        if not isinstance(keys, list) or set(map(str, keys)) != set(types):
-            raise CheckpointError("legacy checkpoint: storage key list does not match the data")
-        arrays = {}
-        for key in map(str, keys):
-            storage_type, numel = types[key]
-            head = f.read(8)
-            if len(head) != 8:
-                raise CheckpointError(f"legacy checkpoint truncated at storage {key}")
-            (stored_numel,) = struct.unpack("<q", head)
-            if stored_numel != numel:
-                raise CheckpointError(f"legacy checkpoint: storage {key} has {stored_numel} "
-                                      f"elements, expected {numel}")
-            raw = f.read(numel * storage_type.dtype.itemsize)
-            arrays[key] = _storage_array(raw, storage_type, numel, False, f"storage {key}")
-        f.seek(object_start)
-        return _unpickle(f, lambda storage_type, key, numel: arrays[key])
+def _read_legacy_body(f, budget, no_storage):
+    """After the magic: protocol, sys_info, the object pickle, the list of storage keys, then
+    each storage as <int64 numel><raw bytes>. The object pickle comes before the storage data,
+    so it is read twice: once to find its end, once with the data."""
+    def bounded(what):
+        return _BoundedReader(f, MAX_PICKLE_BYTES, what)
+
+    file_bytes = os.fstat(f.fileno()).st_size
+    protocol = _unpickle(bounded("the protocol version"), no_storage, budget)
+    if protocol != _LEGACY_PROTOCOL:
+        raise CheckpointError(f"unknown protocol version {str(protocol)[:40]}")
+    _unpickle(bounded("sys_info"), no_storage, budget)  # endianness and type sizes of the saver
+    object_start = f.tell()
+    types = {}
+
+    def record(storage_type, key, numel):
+        types[key] = (storage_type, numel)
+        return None
+
+    _unpickle(bounded("the object pickle"), record, budget)
+    keys = _unpickle(bounded("the storage key list"), no_storage, budget)
+    if not isinstance(keys, list) or set(map(str, keys)) != set(types):
+        raise CheckpointError("storage key list does not match the data")
+    arrays = {}
+    for key in map(str, keys):
+        storage_type, numel = types[key]
+        head = f.read(8)
+        if len(head) != 8:
+            raise CheckpointError(f"truncated at storage {key}")
+        (stored_numel,) = struct.unpack("<q", head)
+        if stored_numel != numel:
+            raise CheckpointError(f"storage {key} has {stored_numel} elements, expected {numel}")
+        nbytes = numel * storage_type.dtype.itemsize
+        if nbytes > file_bytes - f.tell():
+            raise CheckpointError(f"storage {key}: {nbytes} bytes past the end of the file "
+                                  "(truncated?)")
+        budget.charge_read(nbytes, f"storage {key}")
+        arrays[key] = _storage_array(f.read(nbytes), storage_type, numel, False,
+                                     f"storage {key}")
+    f.seek(object_start)
+    return _unpickle(bounded("the object pickle"),
+                     lambda storage_type, key, numel: arrays[key], budget)
 
 
 def open_regular(path, mode="rb", **kwargs):
@@ -388,20 +490,38 @@ def open_regular(path, mode="rb", **kwargs):
         raise
 
 
-def load_checkpoint(path):
-    """Load a torch.save file safely. Returns the unpickled object: dicts, lists, numpy arrays
-    for tensors, StandIn objects for modules, numpy scalars / NumpyArray for numpy values.
+class Checkpoint:
+    """A loaded checkpoint: the unpickled object and the raw bytes of the distinct storages
+    its tensors came from (what bounds the size of the converter's output)."""
+
+    def __init__(self, obj, storage_bytes):
+        self.obj = obj
+        self.storage_bytes = storage_bytes
+
+
+def read_checkpoint(path, max_bytes=DEFAULT_MAX_CHECKPOINT_BYTES):
+    """Load a torch.save file safely, reading at most `max_bytes` of it (see read_budget.py).
     Raises CheckpointError (message without the path) for anything unreadable or unsafe."""
     with open_regular(path) as f:
-        head = f.read(4)
+        head = f.read(512)
+        file_bytes = os.fstat(f.fileno()).st_size
     if not head:
         raise CheckpointError("file is empty")
+    budget = ReadBudget(file_bytes, max_bytes)
     if head.startswith(b"PK"):
-        return _load_zip(path)
-    if head[:2] == b"\x80\x02":
-        return _load_legacy(path)
-    raise CheckpointError("not a PyTorch checkpoint (neither a zip archive nor a legacy "
-                          "torch.save stream)")
+        obj = _load_zip(path, budget)
+    elif head[257:262] == b"ustar":
+        raise CheckpointError(f"a tar archive: the legacy torch.save format of torch < 0.4; "
+                              f"{_RESAVE} (with a torch that still reads it)")
+    else:  # the legacy stream (of any pickle protocol) if it starts with its magic number
+        obj = _load_legacy(path, budget)
+    return Checkpoint(obj, budget.storage_bytes)
+
+
+def load_checkpoint(path, max_bytes=DEFAULT_MAX_CHECKPOINT_BYTES):
+    """The unpickled object of read_checkpoint: dicts, lists, numpy arrays for tensors, StandIn
+    objects for modules, numpy scalars / NumpyArray for numpy values."""
+    return read_checkpoint(path, max_bytes).obj
 
 
 def module_state_dict(module, prefix=""):
@@ -418,8 +538,17 @@ def _collect(module, prefix, out, depth):
         raise CheckpointError(f"module nesting deeper than 64 at {prefix or 'top'}")
     state = module.__dict__
     non_persistent = state.get("_non_persistent_buffers_set") or set()
+    if not isinstance(non_persistent, (set, frozenset, list, tuple)):
+        raise CheckpointError(f"{prefix or 'top'}: _non_persistent_buffers_set is of type "
+                              f"{type(non_persistent).__name__}, not a set")
     for table in ("_parameters", "_buffers"):
-        for name, value in (state.get(table) or {}).items():
+        entries = state.get(table) or {}
+        if not isinstance(entries, dict):
+            raise CheckpointError(f"{prefix or 'top'}: {table} is of type "
+                                  f"{type(entries).__name__}, not a dict")
+        for name, value in entries.items():
+            if not isinstance(name, str):
+                raise CheckpointError(f"{prefix or 'top'}: {table} has a non-string name")
             if value is None or (table == "_buffers" and name in non_persistent):
                 continue
             if not isinstance(value, np.ndarray):

@@ -124,10 +124,16 @@ def infer_resnet_spd(shapes):
 
     stage_blocks, stage_widths, spd_seen = [], [], []
     for stage, stride in zip(STAGES, STAGE_STRIDES):
-        pattern = re.compile(re.escape(stage) + r"\.(\d+)\.")
+        pattern = re.compile(re.escape(stage) + r"\.([0-9]{1,9})\.")
         indices = {int(m.group(1)) for m in map(pattern.match, shapes) if m}
         if not indices:
             raise ArchitectureError(f"{stage}: no blocks (not a ResNet-SPD state_dict?)")
+        # Blocks are numbered 0..n-1: a gap is refused here, before shapes are listed for
+        # every block up to the largest index (which a crafted name could make a billion).
+        gap = next(i for i in range(len(indices) + 1) if i not in indices)
+        if gap < max(indices):
+            raise ArchitectureError(f"{stage}.{gap}: missing, while {stage}.{max(indices)} "
+                                    "is present")
         stage_blocks.append(max(indices) + 1)
         width = _shape(shapes, f"{stage}.0.residual_function.0.weight")[0]
         stage_widths.append(width)
