@@ -19,6 +19,10 @@ from dataclasses import dataclass
 
 JOB_FORMAT = "spdinfer batch detection job"
 JOB_VERSION = 1
+# job.json's keys as a refusal names them ("holds a job with other options"); "partitions"
+# follows from the images and the partition size, which are named instead.
+_KEY_WORDS = {"model_sha256": "model file", "images_sha256": "images", "partition_size": "partition size",
+              "partitions": None}
 
 
 class OutputError(ValueError):
@@ -142,7 +146,8 @@ class PartitionedOutput:
                 raise OutputError(f"{job_path}: unreadable ({e}); delete it to start the job anew") from None
             if not isinstance(previous, dict) or previous.get("format") != JOB_FORMAT:
                 raise OutputError(f"{job_path}: not a spdinfer job file; choose another output directory")
-            differing = sorted(k for k in set(previous) | set(self.job) if previous.get(k) != self.job.get(k))
+            differing = sorted({_KEY_WORDS.get(k, k) for k in set(previous) | set(self.job)
+                                if previous.get(k) != self.job.get(k)} - {None})
             if differing:
                 raise OutputError(
                     f"{job_path}: this directory holds a job with other {', '.join(differing)}; "
