@@ -1,8 +1,8 @@
 // What `classify`, `detect` and `val` share around the numerics: turning
-// IMAGE, DIR and GLOB arguments into a sorted list of image files, errors
-// named by image, a progress bar on a terminal, and number formatting for
-// JSON lines. What it is not: decoding or any numerics (models/detector.h and
-// models/classifier.h own the chains).
+// IMAGE, DIR and GLOB arguments into a sorted list of image files, a progress
+// bar on a terminal, and number formatting for JSON lines (errors named by
+// image: engine/error.h's naming_image). What it is not: decoding or any
+// numerics (models/detector.h and models/classifier.h own the chains).
 #pragma once
 
 #include <chrono>
@@ -25,17 +25,6 @@ std::vector<std::string> expand_image_inputs(const std::vector<std::string>& arg
 using Clock = std::chrono::steady_clock;
 inline double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-// f() with an spdinfer::Error from it rethrown naming `image` (or a dataset's
-// sample): "IMAGE: at input (1, 3, 640, 480): ...".
-template <class F>
-auto naming_image(const std::string& image, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const Error& e) {
-    throw Error(image + ": " + e.what());
-  }
 }
 
 // A one-line bar redrawn on stderr, only when stderr is a terminal and there
