@@ -165,7 +165,7 @@ class _Cluster:
         cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.ERROR)
         self.client = Client(cluster)
-        self._owned += [self.client, cluster]
+        self._owned += [cluster, self.client]  # closed last to first: the client before its cluster
         return self.client
 
     def __exit__(self, *exc):
