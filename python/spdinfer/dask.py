@@ -23,6 +23,7 @@ What it is not: a reader of images on the client (only paths travel), nor sliced
 """
 
 import argparse
+import asyncio
 import logging
 import os
 import socket
@@ -156,7 +157,7 @@ class _Cluster:
             self._owned.append(self.client)
             try:
                 self.client.wait_for_workers(1, timeout=WORKERS_TIMEOUT_S)
-            except TimeoutError:
+            except (TimeoutError, asyncio.TimeoutError):  # (one class from Python 3.11 on)
                 self.__exit__()
                 raise JobError(f"{self.scheduler}: no worker joined in {WORKERS_TIMEOUT_S} s "
                                f"(start some with `dask worker {self.scheduler}`)") from None
@@ -247,8 +248,11 @@ def _run_partitions(output, todo, model, threads, options, report, log, workers,
                 error = future.exception()
                 for other in futures:
                     other.cancel()
+                hint = (" (spdinfer must be importable on every worker: install it there, or start the "
+                        "workers with PYTHONPATH=.../build/python)" if isinstance(error, ImportError) else "")
                 raise JobError(f"{p.path}: the partition failed on its worker: {type(error).__name__}: "
-                               f"{error}; {len(report.run)} partitions were written, a rerun goes on from there")
+                               f"{error}{hint}; {len(report.run)} partitions were written, a rerun goes on "
+                               f"from there")
             result = future.result()
             output.write(p, result.lines)
             report.run.append(p.index)
