@@ -48,11 +48,16 @@ def grid(text):
 
 
 def cpu_name():
+    """/proc/cpuinfo's model name, family and model, and the widest vector instructions it lists."""
+    info = {}
     with open("/proc/cpuinfo") as f:
         for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown"
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    flags = set(info.get("flags", "").split())
+    vector = next((name for name in ("avx512f", "avx2", "sse4_2") if name in flags), "no AVX")
+    return (f"{info.get('model name', 'unknown')} (family {info.get('cpu family', '?')}, model "
+            f"{info.get('model', '?')}, {vector})")
 
 
 def commit():
