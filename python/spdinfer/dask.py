@@ -195,6 +195,7 @@ def detect_images(model, images=(), out="detections", *, manifests=(), workers=N
     if workers is not None and workers < 1:
         raise JobError(f"workers {workers}: must be at least 1")
     options = detection_options(conf, iou, max_det, classes, agnostic, img_size)
+    images, manifests = _as_list(images), _as_list(manifests)
     model = os.path.abspath(os.fspath(model))
     if not os.path.isfile(model):
         raise JobError(f"{model}: no such model file")
@@ -225,6 +226,11 @@ def detect_images(model, images=(), out="detections", *, manifests=(), workers=N
     except OutputError as e:
         raise JobError(str(e)) from None
     return report
+
+
+def _as_list(paths):
+    """One path, or several: a lone string is one path, not a sequence of one-letter names."""
+    return [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
 
 
 def _run_partitions(output, todo, model, threads, options, report, log, workers, scheduler, client):
