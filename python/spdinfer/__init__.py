@@ -14,3 +14,8 @@ spdinfer.Error (a ValueError) with the spdinfer command's one-line message.
 from ._spdinfer import Detections, Error, Model, load, load_image
 
 __all__ = ["Detections", "Error", "Model", "load", "load_image"]
+
+# Shown as spdinfer.Error (not spdinfer._spdinfer.Error) in tracebacks and help().
+for _name in __all__:
+    globals()[_name].__module__ = __name__
+del _name

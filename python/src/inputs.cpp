@@ -11,17 +11,19 @@ namespace py = pybind11;
 namespace spdinfer::python {
 namespace {
 
+// str, bytes (os.fsdecode's) or os.PathLike (pathlib.Path).
 bool is_path(const py::handle& item) {
   static const py::object path_like = py::module_::import("os").attr("PathLike");
-  return py::isinstance<py::str>(item) || py::isinstance(item, path_like);
+  return py::isinstance<py::str>(item) || py::isinstance<py::bytes>(item) || py::isinstance(item, path_like);
 }
 
 ImageInput one_input(const py::handle& item, const std::string& where) {
   ImageInput input;
   if (is_path(item)) {
     py::object os = py::module_::import("os");
-    input.path = os.attr("fsdecode")(os.attr("fspath")(item)).cast<std::string>();
+    input.path = os.attr("fsdecode")(item).cast<std::string>();
     if (input.path.empty()) throw Error(where + ": empty file path");
+    if (input.path.find('\0') != std::string::npos) throw Error(where + ": file path contains a NUL character");
     input.label = input.path;
   } else if (py::isinstance<py::array>(item)) {
     input.label = where;

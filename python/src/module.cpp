@@ -109,6 +109,10 @@ or an input the network cannot take.)";
 PYBIND11_MODULE(_spdinfer, m) {
   using namespace spdinfer::python;
   m.doc() = "spdinfer's engine: load a model file, then detect(), classify() or run().";
+  // The docstrings start with their own Python signatures (with defaults); pybind11's would show
+  // C++ types such as `object` and repeat them.
+  py::options options;
+  options.disable_function_signatures();
   static py::exception<spdinfer::Error> error(m, "Error", PyExc_ValueError);
   error.doc() = "What is wrong with a file, an image, an array or an argument, in one line "
                 "(the spdinfer command's message). A ValueError.";

@@ -36,8 +36,9 @@ def test_missing_and_bad_model_files(spdinfer, tmp_path):
 
 def test_missing_and_bad_image_files(spdinfer, scene_model, tmp_path):
     missing = tmp_path / "missing.jpg"
-    message = one_line_error(spdinfer, lambda: scene_model.detect(missing), str(missing))
-    assert message == cli_error("detect", SCENE_MODEL, missing)
+    # The command says "no such file or directory" before it opens anything (it expands its
+    # arguments first); the module's message is the image loader's.
+    one_line_error(spdinfer, lambda: scene_model.detect(missing), f"{missing}: cannot open image")
     text = tmp_path / "text.jpg"
     text.write_text("not a picture")
     message = one_line_error(spdinfer, lambda: scene_model.detect([SCENE, text]), str(text))
@@ -74,6 +75,7 @@ def test_items_that_are_not_images(spdinfer, scene_model):
     one_line_error(spdinfer, lambda: scene_model.detect([SCENE, None]), "images[1]: NoneType")
     one_line_error(spdinfer, lambda: scene_model.detect([[SCENE]]), "images[0]: list")
     one_line_error(spdinfer, lambda: scene_model.detect(""), "empty file path")
+    one_line_error(spdinfer, lambda: scene_model.detect(f"{SCENE}\0.txt"), "NUL character")
 
 
 def test_strided_arrays_are_copied(spdinfer, scene_model):
@@ -89,7 +91,7 @@ def test_strided_arrays_are_copied(spdinfer, scene_model):
     ({"conf": float("nan")}, ["conf=nan"]),
     ({"iou": -0.1}, ["iou=-0.1"]),
     ({"max_det": 0}, ["max_det=0"]),
-    ({"classes": [0, 99]}, ["classes: 99", "has 8"]),
+    ({"classes": [0, 99]}, ["classes: 99", "has 10 (0-9)"]),
     ({"classes": "a"}, ["classes="]),
     ({"img_size": 16}, ["img_size=16", "32 to 8192"]),
     ({"slice": (16, 640)}, ["slice width=16"]),

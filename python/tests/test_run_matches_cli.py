@@ -17,7 +17,7 @@ def cli_run(model, x, tmp_path, *outputs):
 
 
 def test_model_output(fashion_model, tmp_path):
-    x = np.random.default_rng(1).standard_normal((2, 3, 28, 28), dtype=np.float32)
+    x = np.random.default_rng(1).standard_normal((2, 3, 32, 32), dtype=np.float32)
     y = fashion_model.run(x)
     assert y.dtype == np.float32 and y.shape == (2, fashion_model.info["classes"])
     np.testing.assert_array_equal(y, cli_run(FASHION_MODEL, x, tmp_path))
@@ -36,7 +36,7 @@ def test_named_layers(spdinfer, tmp_path):
 
 
 def test_non_contiguous_input_is_copied(fashion_model):
-    x = np.random.default_rng(3).standard_normal((2, 28, 28, 3), dtype=np.float32)
+    x = np.random.default_rng(3).standard_normal((2, 32, 32, 3), dtype=np.float32)
     strided = x.transpose(0, 3, 1, 2)
     assert not strided.flags.c_contiguous
     np.testing.assert_array_equal(fashion_model.run(strided), fashion_model.run(np.ascontiguousarray(strided)))
