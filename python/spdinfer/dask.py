@@ -321,6 +321,10 @@ def parse_arguments(argv):
 
 def main(argv=None):
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    # Dask's informational lines (a worker directory purged after a killed run, say) would bury
+    # the job's own; its warnings and errors still show. Dask reads this when it is first imported,
+    # here and in the local cluster's worker processes, which inherit the environment.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     try:
         report = detect_images(
             args.model, args.images, args.out, manifests=args.manifest, workers=args.workers,
