@@ -28,11 +28,14 @@ inline double ms_since(Clock::time_point t) {
 }
 
 // f() with an spdinfer::Error from it rethrown naming `image` (or a dataset's
-// sample): "IMAGE: at input (1, 3, 640, 480): ...".
+// sample): "IMAGE: ...". A ModelError keeps the model as the file to blame and
+// gets the image as context: "MODEL: at input (1, 3, 640, 480): ... (running IMAGE)".
 template <class F>
 auto naming_image(const std::string& image, F&& f) -> decltype(f()) {
   try {
     return f();
+  } catch (const ModelError& e) {
+    throw ModelError(std::string(e.what()) + " (running " + image + ")");
   } catch (const Error& e) {
     throw Error(image + ": " + e.what());
   }
