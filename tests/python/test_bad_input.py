@@ -118,6 +118,33 @@ class CliBadInputTest(CliErrorAssertions, unittest.TestCase):
         self.assertIn("\ufffd", done.stdout.decode("utf-8"))
 
 
+    def test_exif_orientation_boxes_are_in_the_upright_frame(self):
+        """The bundled scene stored turned each of the 7 other ways, with the EXIF orientation
+        that turns it back (lossless PNG eXIf): detect must report exactly the upright boxes."""
+        from PIL import Image
+        scenes = REPO / "assets" / "scenes_spd_yolov5n.safetensors"
+        upright = Image.open(REPO / "assets" / "scenes" / "demo_scene.jpg").convert("RGB")
+        upright.save(self.dir / "upright.png")
+        # What exif_transpose applies for each orientation, undone.
+        stored_as = {2: Image.FLIP_LEFT_RIGHT, 3: Image.ROTATE_180, 4: Image.FLIP_TOP_BOTTOM, 5: Image.TRANSPOSE,
+                     6: Image.ROTATE_90, 7: Image.TRANSVERSE, 8: Image.ROTATE_270}
+
+        def boxes(path):
+            done = run(self.exe, "detect", scenes, path, "--json", timeout=120)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            found = json.loads(done.stdout.splitlines()[-1])
+            return (found["width"], found["height"]), [(d["class_id"], d["box"]) for d in found["detections"]]
+
+        expected = boxes(self.dir / "upright.png")
+        self.assertTrue(expected[1], "the bundled scene should give detections")
+        for orientation, op in stored_as.items():
+            exif = Image.Exif()
+            exif[0x0112] = orientation
+            turned = self.dir / f"turned{orientation}.png"
+            upright.transpose(op).save(turned, exif=exif.tobytes())
+            with self.subTest(orientation=orientation):
+                self.assertEqual(boxes(turned), expected)
+
     def model_with(self, name, edit):
         """MODEL copied to NAME in the test directory with edit(header) applied to its
         safetensors header (a dict) and, when edit returns them, new tensor bytes."""
