@@ -216,6 +216,7 @@ std::shared_ptr<ExecutionPlan> Graph::build_plan(const std::vector<Shape>& input
   for (const auto& out : def_.outputs) plan->graph_outputs_.push_back(value_index.at(out));
   plan->arena_floats_ = memory.arena_floats;
   for (const auto& r : requests) plan->unshared_floats_ += r.floats;
+  check_layer_output_total(plan->unshared_bytes());
   return plan;
 }
 

@@ -71,4 +71,12 @@ void check_memory_budget(std::size_t needed, const std::string& detail) {
               "; raise it with --memory-limit or " + kMemoryLimitVariable);
 }
 
+void check_layer_output_total(std::size_t bytes) {
+  const std::size_t limit = memory_limit_bytes();
+  if (bytes / kLayerOutputsPerBudget <= limit) return;
+  throw Error("its layers write " + memory_size_text(bytes) + " in one forward pass, more than " +
+              std::to_string(kLayerOutputsPerBudget) + " x the activation-memory limit of " + memory_size_text(limit) +
+              " (a bound on the work one pass may take); raise it with --memory-limit or " + kMemoryLimitVariable);
+}
+
 }  // namespace spdinfer

@@ -32,6 +32,16 @@ void set_memory_limit_bytes(std::size_t bytes);
 // `detail` says what the bytes are made of.
 void check_memory_budget(std::size_t needed, const std::string& detail);
 
+// The most bytes all layers of one forward pass may write, as a multiple of the budget: a bound on
+// the work a model asks for, since the time a pass takes grows with the memory its layers write.
+// 49,000 weightless Upsample layers over a 640 x 640 image write 240 GB (100 s here); YOLOv5n at
+// 640 x 640 writes 98 MB.
+constexpr std::size_t kLayerOutputsPerBudget = 32;
+
+// Throws spdinfer::Error "its layers write N in one forward pass, more than 32 x ..." when
+// `bytes`, the sum of every layer's output, is over kLayerOutputsPerBudget x the budget.
+void check_layer_output_total(std::size_t bytes);
+
 // 1536 MiB -> "1.5 GiB", 2048 -> "2.0 KiB": for messages.
 std::string memory_size_text(std::size_t bytes);
 

@@ -126,6 +126,17 @@ TEST_CASE("graph: a forward pass over the activation-memory budget is refused be
   CHECK(g.forward({&x})[0].numel() == 3 * 4096 * 4096);
 }
 
+TEST_CASE("graph: a pass whose layers write more than 32 x the budget is refused while planning",
+          "[graph][bad_input]") {
+  // 1,000 ReLUs over 1 MiB each write 1,000 MiB; each value and the pass fit a 16 MiB budget.
+  const Graph g(relu_chain(1000), {});
+  BudgetOverride budget(16 << 20);
+  CHECK_THROWS_WITH(g.plan({{1, 1, 512, 512}}),
+                    Contains("its layers write 1000.0 MiB in one forward pass, more than 32 x the activation-memory "
+                             "limit of 16.0 MiB") && Contains("--memory-limit"));
+  CHECK_NOTHROW(g.plan({{1, 1, 256, 256}}));  // 250 MiB
+}
+
 TEST_CASE("memory budget: sizes parse as the option documents them", "[graph][bad_input]") {
   CHECK(parse_memory_size("4G", "--memory-limit") == (std::size_t{4} << 30));
   CHECK(parse_memory_size("512m", "--memory-limit") == (std::size_t{512} << 20));
