@@ -3,6 +3,7 @@
 
 #include "apps/commands.h"
 #include "apps/machine_report.h"
+#include "apps/memory_limit_option.h"
 
 namespace spdinfer::cli {
 
@@ -25,6 +26,8 @@ std::unique_ptr<CLI::App> make_app() {
   add_bench_command(*app);
   add_classify_command(*app);
   add_detect_command(*app);
+  for (const char* runs_a_model : {"run", "golden", "val", "bench", "classify", "detect"})
+    add_memory_limit_option(*app->get_subcommand(runs_a_model));
   return app;
 }
 

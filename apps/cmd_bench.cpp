@@ -14,6 +14,7 @@
 #include "apps/commands.h"
 #include "apps/machine_report.h"
 #include "engine/error.h"
+#include "engine/memory_budget.h"
 #include "models/model.h"
 
 namespace spdinfer::cli {
@@ -73,8 +74,11 @@ void run_bench(const BenchOptions& o) {
   Model m = load_model(o.model);
   const auto [h, w] = parse_size(o.size, m.preprocess);
   const Shape input = {o.batch, 3, h, w};
-  auto plan = m.graph->plan({input});
+  auto plan = blaming_model(m, input, [&] { return m.graph->plan({input}); });
   check_fits_in_memory(o, input, *plan);
+  blaming_model(m, input, [&] {
+    check_memory_budget(plan->activation_bytes(o.threads), "the forward pass at " + std::to_string(o.threads) + " threads");
+  });
   Tensor x(input);
   std::mt19937 rng(0);
   std::uniform_real_distribution<float> dist(0.0f, 1.0f);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/terminal_text.h"
 #include "apps/image_batch.h"
 #include "engine/error.h"
 #include "image/image.h"
@@ -84,8 +85,8 @@ void run_classify(const ClassifyOptions& o) {
       std::snprintf(prob, sizeof prob, " %.2f, ", static_cast<double>(c.probability));
       summary += names.at(c.class_id) + prob;
     }
-    std::fprintf(human, "image %zu/%zu %s: %dx%d %s%.1fms\n", i + 1, files.size(), path.c_str(), p.height,
-                 p.width, summary.c_str(), ms);
+    std::fprintf(human, "image %zu/%zu %s: %dx%d %s%.1fms\n", i + 1, files.size(), terminal_text(path).c_str(),
+                 p.height, p.width, terminal_text(summary).c_str(), ms);
     if (o.json) {
       nlohmann::json topk = nlohmann::json::array();
       for (const ClassScore& c : best)

@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "apps/commands.h"
+#include "apps/terminal_text.h"
 #include "apps/image_batch.h"
 #include "apps/number_checks.h"
 #include "apps/slice_options.h"
@@ -146,8 +147,8 @@ void run_detect(const DetectArgs& o) {
     total.add(r);
 
     bar.clear();
-    std::fprintf(human, "image %zu/%zu %s: %dx%d %s", i + 1, files.size(), path.c_str(), r.input_h, r.input_w,
-                 detection_counts(dets, names).c_str());
+    std::fprintf(human, "image %zu/%zu %s: %dx%d %s", i + 1, files.size(), terminal_text(path).c_str(), r.input_h,
+                 r.input_w, terminal_text(detection_counts(dets, names)).c_str());
     if (sliced)
       std::fprintf(
           human, "%d tiles in %d forwards, %.1fms pre-process, %.1fms inference, %.1fms NMS, %.1fms merge\n",

@@ -57,8 +57,13 @@ void run_golden(const GoldenOptions& o) {
   GoldenRule rule = o.rule;
   const bool by_truth = o.float64 || (!o.fp32 && golden_has_float64(golden));
   rule.against = by_truth ? GoldenRule::Against::Float64 : GoldenRule::Against::Float32;
-  GoldenReport report = compare_golden(
-      *m.graph, golden, [&](const std::string& layer) { return m.node_for_module(layer); }, rule, o.threads);
+  GoldenReport report;
+  try {
+    report = compare_golden(*m.graph, golden, [&](const std::string& layer) { return m.node_for_module(layer); },
+                            rule, o.threads);
+  } catch (const ModelError& e) {  // the model could not run the golden input: blame the model
+    throw ModelError(o.model + ": " + e.what());
+  }
   if (by_truth) print_float64_table(report);
   else print_float32_table(report);
   int failed = 0;

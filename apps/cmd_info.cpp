@@ -3,6 +3,7 @@
 #include <map>
 
 #include "apps/commands.h"
+#include "apps/terminal_text.h"
 #include "apps/machine_report.h"
 #include "models/model.h"
 
@@ -38,7 +39,7 @@ std::string summary(const Model& m) {
 void run_info(const InfoOptions& o) {
   Model m = load_model(o.model);
   const Preprocess& p = m.preprocess;
-  std::printf("model:        %s\n", m.path.c_str());
+  std::printf("model:        %s\n", terminal_text(m.path).c_str());
   std::printf("family:       %s\n", family_name(m.family));
   std::printf("architecture: %s\n", summary(m).c_str());
   std::printf("parameters:   %lld (stored: %zu tensors)\n", static_cast<long long>(m.graph->parameter_count()),
@@ -48,9 +49,9 @@ void run_info(const InfoOptions& o) {
   std::string classes;
   for (std::size_t i = 0; i < m.class_names.size() && i < 8; ++i) classes += (i ? ", " : "") + m.class_names[i];
   if (m.class_names.size() > 8) classes += ", ...";
-  std::printf("classes:      %zu (%s)\n", m.class_names.size(), classes.c_str());
+  std::printf("classes:      %zu (%s)\n", m.class_names.size(), terminal_text(classes).c_str());
   if (m.metadata.count("source_name"))
-    std::printf("source:       %s (sha256 %s)\n", m.metadata.at("source_name").c_str(),
+    std::printf("source:       %s (sha256 %s)\n", terminal_text(m.metadata.at("source_name")).c_str(),
                 m.metadata.count("source_sha256") ? m.metadata.at("source_sha256").substr(0, 16).c_str() : "?");
   for (const auto& [label, value] : machine_lines())
     std::printf("%-14s%s\n", (label + ":").c_str(), value.c_str());

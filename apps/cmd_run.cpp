@@ -45,12 +45,7 @@ void run_run(const RunCommandOptions& o) {
       auto it = node_to_name.find(node.name);
       if (it != node_to_name.end()) captured.emplace(it->second, out.clone());
     };
-  std::vector<Tensor> result;
-  try {
-    result = m.graph->forward({&x}, options);
-  } catch (const Error& e) {
-    throw Error(o.input + ": " + e.what());
-  }
+  const std::vector<Tensor> result = blaming_model(m, x.shape(), [&] { return m.graph->forward({&x}, options); });
   if (o.outputs.empty()) {
     write_npy(o.output, result.at(0));
     std::printf("%s %s\n", o.output.c_str(), shape_to_string(result[0].shape()).c_str());

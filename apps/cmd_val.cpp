@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/terminal_text.h"
 #include "apps/image_batch.h"
 #include "apps/number_checks.h"
 #include "apps/slice_options.h"
@@ -101,7 +102,7 @@ void run_val(const ValOptions& o) {
   for (int c = 0; c < classes; ++c) {
     const int64_t count = counter.class_count()[c];
     if (count == 0) continue;
-    std::fprintf(human, "%-*s %8lld %7.2f%%\n", w, m.class_names[c].c_str(), static_cast<long long>(count),
+    std::fprintf(human, "%-*s %8lld %7.2f%%\n", w, terminal_text(m.class_names[c]).c_str(), static_cast<long long>(count),
                  100.0 * counter.class_top1_correct()[c] / count);
   }
   std::fprintf(human, "%-*s %8lld %7.2f%%   top-5 %.2f%%\n", w, "all", static_cast<long long>(counter.count()),

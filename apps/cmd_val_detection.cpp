@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/terminal_text.h"
 #include "apps/image_batch.h"
 #include "apps/slice_options.h"
 #include "apps/val_detection.h"
@@ -52,7 +53,7 @@ void print_table(std::FILE* out, const std::vector<std::string>& names, const De
   for (std::size_t c = 0; c < r.per_class.size(); ++c) {
     const ClassAp& a = r.per_class[c];
     if (a.objects[kAreaAll] == 0) continue;
-    std::fprintf(out, "%-*s %8lld %8lld %8s %8s\n", w, names[c].c_str(), static_cast<long long>(a.images),
+    std::fprintf(out, "%-*s %8lld %8lld %8s %8s\n", w, terminal_text(names[c]).c_str(), static_cast<long long>(a.images),
                  static_cast<long long>(a.objects[kAreaAll]), ap_text(a.ap50()).c_str(),
                  ap_text(a.ap50_95()).c_str());
   }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "apps/cli_app.h"
+#include "apps/terminal_text.h"
 #include "apps/commands.h"
 #include "engine/error.h"
 
@@ -20,12 +21,6 @@ bool is_command(const CLI::App& app, const std::string& name) {
   }
 }
 
-// A library's message on one line: control characters (a newline in a path) become spaces.
-std::string one_line(std::string message) {
-  for (char& c : message)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  return message;
-}
 
 }  // namespace
 
@@ -54,7 +49,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "spdinfer: error: %s (see spdinfer --help)\n", e.what());
     return 2;
   } catch (const spdinfer::Error& e) {
-    std::fprintf(stderr, "spdinfer: error: %s\n", e.what());
+    // Messages quote paths and names from files: on one line, with no terminal control codes.
+    std::fprintf(stderr, "spdinfer: error: %s\n", spdinfer::cli::terminal_text(e.what()).c_str());
     return 2;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "spdinfer: error: out of memory\n");
@@ -62,7 +58,7 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     // Last resort for what a library throws past the commands' own checks (std::filesystem's
     // filesystem_error names its paths): one line and status 2, never std::terminate.
-    std::fprintf(stderr, "spdinfer: error: %s\n", one_line(e.what()).c_str());
+    std::fprintf(stderr, "spdinfer: error: %s\n", spdinfer::cli::terminal_text(e.what()).c_str());
     return 2;
   }
   return spdinfer::cli::exit_status;

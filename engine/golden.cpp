@@ -152,7 +152,11 @@ GoldenReport compare_golden(const Graph& graph, const ModelFile& golden,
       if (!finite) row.problem = "non-finite values";
     }
   };
-  graph.forward({&input->second}, options);
+  try {
+    graph.forward({&input->second}, options);
+  } catch (const Error& e) {  // the caller, which knows the model file, names it
+    throw ModelError("at input " + shape_to_string(input->second.shape()) + ": " + e.what());
+  }
   for (std::size_t i = 0; i < seen.size(); ++i)
     if (!seen[i] && report.layers[i].problem.empty()) report.layers[i].problem = "node did not run";
   return report;

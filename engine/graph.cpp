@@ -6,6 +6,7 @@
 #include <set>
 
 #include "engine/error.h"
+#include "engine/memory_budget.h"
 #include "engine/memory_plan.h"
 
 namespace spdinfer {
@@ -65,6 +66,25 @@ std::vector<Node> topological_order(std::vector<Node> nodes, const std::set<std:
   return ordered;
 }
 
+// The nodes some graph output depends on, in their order: a node whose output nothing requested
+// reads would only cost time and memory (a layer appended after a detector's head could take
+// gigabytes for a tensor nobody looks at). `nodes` is in execution order.
+std::vector<Node> drop_unused_nodes(std::vector<Node> nodes, const std::vector<std::string>& outputs) {
+  std::set<std::string> needed(outputs.begin(), outputs.end());
+  std::vector<bool> keep(nodes.size(), false);
+  for (std::size_t i = nodes.size(); i-- > 0;) {
+    if (!needed.count(nodes[i].outputs[0])) continue;
+    keep[i] = true;
+    needed.insert(nodes[i].inputs.begin(), nodes[i].inputs.end());
+  }
+  std::vector<Node> used;
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    if (keep[i]) used.push_back(std::move(nodes[i]));
+  return used;
+}
+
+std::size_t bytes_of(const Shape& shape) { return static_cast<std::size_t>(shape_numel(shape)) * sizeof(float); }
+
 }  // namespace
 
 Graph::Graph(GraphDef def, WeightStore weights, const OpRegistry& ops, bool reuse_buffers)
@@ -92,7 +112,7 @@ Graph::Graph(GraphDef def, WeightStore weights, const OpRegistry& ops, bool reus
     if (!values.count(out)) throw Error("graph: output '" + out + "' is not produced by any node");
 
   std::set<std::string> graph_inputs(def.inputs.begin(), def.inputs.end());
-  def.nodes = topological_order(std::move(def.nodes), graph_inputs);
+  def.nodes = drop_unused_nodes(topological_order(std::move(def.nodes), graph_inputs), def.outputs);
   def_ = std::move(def);
 }
 
@@ -147,6 +167,13 @@ std::shared_ptr<ExecutionPlan> Graph::build_plan(const std::vector<Shape>& input
     }
     if (shape_numel(kernel->output_shape()) == 0)
       throw Error(describe(node) + ": output shape " + shape_to_string(kernel->output_shape()) + " is empty");
+    // One value over the budget refuses the plan before its arena is laid out, so the arena's
+    // offsets (sums of at most kMaxGraphNodes such values) cannot overflow.
+    try {
+      check_memory_budget(bytes_of(kernel->output_shape()), "its output " + shape_to_string(kernel->output_shape()));
+    } catch (const Error& e) {
+      throw Error(describe(node) + " " + e.what());
+    }
     plan->value_shapes_[node.outputs[0]] = kernel->output_shape();
     plan->kernels_.push_back(std::move(kernel));
   }
@@ -189,6 +216,7 @@ std::shared_ptr<ExecutionPlan> Graph::build_plan(const std::vector<Shape>& input
   for (const auto& out : def_.outputs) plan->graph_outputs_.push_back(value_index.at(out));
   plan->arena_floats_ = memory.arena_floats;
   for (const auto& r : requests) plan->unshared_floats_ += r.floats;
+  check_layer_output_total(plan->unshared_bytes());
   return plan;
 }
 
@@ -205,6 +233,15 @@ const Shape& ExecutionPlan::value_shape(const std::string& value) const {
   auto it = value_shapes_.find(value);
   if (it == value_shapes_.end()) throw Error("graph: no value named '" + value + "'");
   return it->second;
+}
+
+std::size_t ExecutionPlan::activation_bytes(int threads) const {
+  std::size_t workspace_floats = 0;
+  for (const auto& k : kernels_) workspace_floats = std::max(workspace_floats, k->workspace_floats(std::max(1, threads)));
+  std::size_t bytes = planned_bytes() + workspace_floats * sizeof(float);
+  for (const Shape& s : input_shapes_) bytes += bytes_of(s);
+  for (std::size_t v : graph_outputs_) bytes += bytes_of(value_shape_list_[v]);
+  return bytes;
 }
 
 double ExecutionPlan::total_macs() const {
@@ -259,6 +296,10 @@ std::vector<Tensor> ExecutionPlan::run(const std::vector<const Tensor*>& inputs,
 
   std::size_t workspace_floats = 0;
   for (const auto& k : kernels_) workspace_floats = std::max(workspace_floats, k->workspace_floats(threads));
+  check_memory_budget(activation_bytes(threads),
+                      "input, " + memory_size_text(planned_bytes()) + " of layer outputs, " +
+                          memory_size_text(workspace_floats * sizeof(float)) + " of workspace for " +
+                          std::to_string(threads) + (threads == 1 ? " thread" : " threads") + ", outputs");
   std::unique_ptr<Scratch> scratch = acquire_scratch(workspace_floats);
 
   // Views of every value: graph inputs as given, the rest in the arena.

@@ -28,8 +28,8 @@
 
 namespace spdinfer {
 
-// The most nodes a graph may have: the memory planner is quadratic in them (a real network has
-// a few hundred; a ResNet of 4 x 1000 blocks about 40,000).
+// The most nodes a graph may have (a real network has a few hundred; a ResNet of 4 x 1000 blocks
+// about 40,000): building and planning are O(n log n), but each node costs a kernel and a name.
 constexpr std::size_t kMaxGraphNodes = 50'000;
 
 struct Node {
@@ -69,6 +69,9 @@ class ExecutionPlan {
   // Bytes of the intermediate arena with buffer reuse, and without it.
   std::size_t planned_bytes() const { return arena_floats_ * sizeof(float); }
   std::size_t unshared_bytes() const { return unshared_floats_ * sizeof(float); }
+  // What one run at `threads` threads takes: its input, the arena, the largest workspace and its
+  // outputs. run() checks it against the activation-memory budget (engine/memory_budget.h).
+  std::size_t activation_bytes(int threads) const;
   double total_macs() const;
 
  private:
@@ -114,7 +117,8 @@ class Graph {
   // Validates: every op known and given the right number of inputs, weights
   // and outputs; every input a graph input or an earlier node's output (nodes
   // may come in any order; they are sorted, and a cycle is an error); every
-  // weight present; value names unique; graph outputs produced.
+  // weight present; value names unique; graph outputs produced. Nodes that no graph output
+  // depends on are dropped.
   Graph(GraphDef def, WeightStore weights, const OpRegistry& ops = builtin_ops(), bool reuse_buffers = true);
 
   const GraphDef& def() const { return def_; }

@@ -1,13 +1,18 @@
 // Assigns each intermediate value an offset in one arena so that values whose
 // lifetimes do not overlap share memory (greedy by size, as TFLite's and
-// ggml's planners do). Lifetimes are in node steps: a value is live from the
-// step that writes it to the last step that reads it.
+// ggml's planners do, for graphs of up to kGreedyPlanValues values; best fit
+// in step order, O(n log n), beyond). Lifetimes are in node steps: a value is
+// live from the step that writes it to the last step that reads it.
 #pragma once
 
 #include <cstddef>
 #include <vector>
 
 namespace spdinfer {
+
+// Greedy by size is quadratic in the values: used up to this many (4,096^2 / 2 overlap checks,
+// tens of milliseconds), far above any real network's few hundred.
+constexpr std::size_t kGreedyPlanValues = 4096;
 
 struct BufferRequest {
   std::size_t floats = 0;

@@ -21,45 +21,60 @@ namespace {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
 
-// zlib's gzerror text without the "PATH: " it starts with.
-std::string zlib_message(const std::string& path, const char* msg) {
-  std::string m = msg ? msg : "zlib error";
-  if (m.rfind(path + ": ", 0) == 0) m.erase(0, path.size() + 2);
-  return m;
-}
-
-// The whole file, gunzipped when it starts with gzip's magic bytes (zlib's
-// gzread passes other files through unchanged).
-std::vector<std::uint8_t> read_maybe_gzip(const std::string& path) {
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (ec) fail(path, "cannot open: " + ec.message());
-  if (!fs::is_regular_file(status)) fail(path, "not a regular file");
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  std::unique_ptr<gzFile_s, int (*)(gzFile)> closer(f, gzclose);
-  gzbuffer(f, 1 << 17);
-  std::vector<std::uint8_t> out;
-  constexpr std::size_t kChunk = 1 << 20;
-  for (;;) {
-    const std::size_t old = out.size();
-    if (old >= kMaxIdxBytes) fail(path, "more than " + std::to_string(kMaxIdxBytes) + " bytes (not an idx file?)");
-    out.resize(old + kChunk);
-    const int got = gzread(f, out.data() + old, static_cast<unsigned>(kChunk));
-    if (got < 0) {
-      int code = 0;
-      const char* msg = gzerror(f, &code);
-      fail(path, "cannot decompress: " + zlib_message(path, msg));
-    }
-    out.resize(old + static_cast<std::size_t>(got));
-    if (got == 0) break;
+// An idx file, gunzipped when it starts with gzip's magic bytes (zlib's gzread passes other
+// files through unchanged), read only as far as asked: the header first, then exactly the data
+// it declares, so a small gzip file that inflates to gigabytes is refused after the declared
+// size instead of inflated whole.
+class IdxStream {
+ public:
+  explicit IdxStream(const std::string& path) : path_(path), file_(nullptr, gzclose) {
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    if (ec) fail(path, "cannot open: " + ec.message());
+    if (!fs::is_regular_file(status)) fail(path, "not a regular file");
+    file_.reset(gzopen(path.c_str(), "rb"));
+    if (!file_) fail(path, std::string("cannot open: ") + std::strerror(errno));
+    gzbuffer(file_.get(), 1 << 17);
   }
-  // gzread stops quietly at a gzip stream cut short; gzerror says so.
-  int code = Z_OK;
-  const char* msg = gzerror(f, &code);
-  if (code != Z_OK && code != Z_STREAM_END) fail(path, "cannot decompress: " + zlib_message(path, msg) + " (truncated?)");
-  return out;
-}
+
+  // Appends up to `n` bytes to `out`, in chunks grown as data comes (a header that declares
+  // 2 GB of a 100-byte file allocates nothing near that); fewer only at the end of the data.
+  void read(std::size_t n, std::vector<std::uint8_t>& out) {
+    constexpr std::size_t kChunk = 1 << 20;
+    while (n > 0) {
+      const std::size_t old = out.size(), want = std::min(n, kChunk);
+      out.resize(old + want);
+      const int got = gzread(file_.get(), out.data() + old, static_cast<unsigned>(want));
+      if (got < 0) fail(path_, "cannot decompress: " + zlib_error());
+      out.resize(old + static_cast<std::size_t>(got));
+      if (got == 0) break;
+      n -= static_cast<std::size_t>(got);
+    }
+    // gzread stops quietly at a gzip stream cut short; gzerror says so.
+    int code = Z_OK;
+    gzerror(file_.get(), &code);
+    if (code != Z_OK && code != Z_STREAM_END) fail(path_, "cannot decompress: " + zlib_error() + " (truncated?)");
+  }
+
+  bool at_end() {
+    std::vector<std::uint8_t> probe;
+    read(1, probe);
+    return probe.empty();
+  }
+
+ private:
+  // zlib's gzerror text without the "PATH: " it starts with.
+  std::string zlib_error() {
+    int code = 0;
+    const char* msg = gzerror(file_.get(), &code);
+    std::string m = msg ? msg : "zlib error";
+    if (m.rfind(path_ + ": ", 0) == 0) m.erase(0, path_.size() + 2);
+    return m;
+  }
+
+  std::string path_;
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> file_;
+};
 
 std::string hex_bytes(const std::vector<std::uint8_t>& b, std::size_t n) {
   std::string s;
@@ -180,7 +195,9 @@ LabelledDataset open_folders(const std::string& root, const std::vector<std::str
 }  // namespace
 
 IdxArray read_idx(const std::string& path) {
-  std::vector<std::uint8_t> bytes = read_maybe_gzip(path);
+  IdxStream stream(path);
+  std::vector<std::uint8_t> bytes;
+  stream.read(4, bytes);
   if (bytes.size() < 4 || bytes[0] != 0 || bytes[1] != 0)
     fail(path, "not an idx file (starts " + hex_bytes(bytes, 4) + ", expected 00 00 <type> <dimensions>)");
   if (bytes[2] != 0x08)
@@ -188,6 +205,7 @@ IdxArray read_idx(const std::string& path) {
   const int ndim = bytes[3];
   if (ndim < 1) fail(path, "idx file with 0 dimensions");
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(ndim);
+  stream.read(header - 4, bytes);
   if (bytes.size() < header)
     fail(path, "idx header needs " + std::to_string(header) + " bytes, the file has " + std::to_string(bytes.size()));
   IdxArray a;
@@ -199,14 +217,18 @@ IdxArray read_idx(const std::string& path) {
     if (dim != 0 && count > kMaxIdxBytes / dim) fail(path, "idx dimensions describe more than " + std::to_string(kMaxIdxBytes) + " bytes");
     count *= dim;
   }
-  const std::uint64_t have = bytes.size() - header;
-  if (have != count) {
+  const auto dims_text = [&a] {
     std::string dims;
     for (auto d : a.dims) dims += (dims.empty() ? "" : "x") + std::to_string(d);
-    fail(path, "idx dimensions " + dims + " need " + std::to_string(count) + " bytes of data, the file has " +
-                   std::to_string(have) + (have < count ? " (truncated?)" : " (trailing bytes)"));
-  }
-  a.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
+    return dims;
+  };
+  stream.read(static_cast<std::size_t>(count), a.data);
+  if (a.data.size() < count)
+    fail(path, "idx dimensions " + dims_text() + " need " + std::to_string(count) + " bytes of data, the file has " +
+                   std::to_string(a.data.size()) + " (truncated?)");
+  if (!stream.at_end())
+    fail(path, "idx dimensions " + dims_text() + " need " + std::to_string(count) +
+                   " bytes of data, the file has more (trailing bytes; reading stopped there)");
   return a;
 }
 

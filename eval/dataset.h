@@ -26,7 +26,8 @@ struct IdxArray {
 };
 
 // Reads an idx file, gzip-compressed (detected by its magic bytes, not its
-// name) or plain. At most kMaxIdxBytes after decompression. Throws
+// name) or plain. At most kMaxIdxBytes of data; reading stops at the size
+// the header declares (a gzip bomb is not inflated past it). Throws
 // spdinfer::Error "PATH: ..." for a missing or unreadable file, a corrupt
 // gzip stream, a wrong magic or type, or a data size that does not match the
 // dimensions (truncated or trailing bytes).

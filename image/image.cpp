@@ -13,6 +13,7 @@
 
 #include "engine/error.h"
 #include "engine/input_file.h"
+#include "image/exif_orientation.h"
 #include "image/stb_codecs.h"
 #include "image/stb_input_check.h"
 
@@ -93,6 +94,8 @@ Image load_image(const std::string& path) {
   img.width = dw;
   img.height = dh;
   img.pixels.assign(data, data + std::size_t(dw) * dh * 3);
+  const int orientation = exif_orientation(bytes.data(), bytes.size());
+  if (orientation != 1) return apply_orientation(img, orientation);
   return img;
 }
 

@@ -29,11 +29,13 @@ constexpr std::int64_t kMaxImagePixels = 100'000'000;
 constexpr std::int64_t kMaxImageFileBytes = 512 << 20;
 
 // JPEG, PNG or BMP -> RGB. Grey, grey+alpha, RGBA and 16-bit PNGs all come
-// back as 8-bit RGB (alpha dropped, 16-bit narrowed). Throws spdinfer::Error
-// "PATH: ..." saying what is wrong (missing, unreadable, not an image of a
-// supported format, too large, not a regular file, a JPEG or PNG that the
-// decoder would handle unsafely (image/stb_input_check.h), data that decodes
-// to more than the image's size holds).
+// back as 8-bit RGB (alpha dropped, 16-bit narrowed). An EXIF orientation is
+// applied (image/exif_orientation.h): the image comes back upright. Throws
+// spdinfer::Error "PATH: ..." saying what is wrong (missing, unreadable, not an
+// image of a supported format, too large, not a regular file, a JPEG, PNG or
+// BMP that is truncated or that the decoder would handle unsafely
+// (image/stb_input_check.h), data that decodes to more than the image's size
+// holds).
 Image load_image(const std::string& path);
 
 // True for names ending in .jpg, .jpeg, .png or .bmp (any case): what a

@@ -8,12 +8,22 @@
 //   make it read far out of bounds (found by the image fuzzer). The walk reads
 //   the segments the way stb finds them and checks each table count and each
 //   scan's tables.
+//   It also decodes every scan it finds, each over the whole image, with no
+//   cap on their number: a progressive JPEG repeating one scan 100,000 times
+//   takes minutes. The walk counts scans (kMaxJpegScans).
 // - PNG: it grows its buffer for an IDAT chunk to the length the chunk
 //   declares before reading the data, so a few bytes declaring a gigabyte
 //   allocate a gigabyte (found by the image fuzzer). The walk reads the chunk
 //   headers up to IEND, as stb does, and refuses a chunk that runs past the end
 //   of the file: stb would fail on it too, only after the allocation.
+// - Truncation: stb reads past the end of its data as zero bytes, so a cut-off
+//   JPEG or BMP decodes with its missing pixels grey or black (a 54-byte BMP
+//   header becomes a black 100-megapixel image). The walks refuse a JPEG that
+//   ends before its end-of-image marker, a PNG that ends before IEND, and a BMP
+//   shorter than its header's pixel rows (image/bmp_size_check.h).
 #include "image/stb_input_check.h"
+
+#include "image/bmp_size_check.h"
 
 #include <cctype>
 #include <cstring>
@@ -133,19 +143,21 @@ std::uint32_t big_endian_u32(const std::uint8_t* p) {
 std::string unsafe_png_problem(const std::uint8_t* data, std::size_t size) {
   if (size < sizeof kPngSignature || std::memcmp(data, kPngSignature, sizeof kPngSignature) != 0) return "";
   constexpr std::size_t kChunkHeader = 8, kChunkCrc = 4;  // length and type; CRC after the data
-  for (std::size_t pos = sizeof kPngSignature; pos + kChunkHeader <= size;) {
+  std::size_t pos = sizeof kPngSignature;
+  for (;;) {
+    if (pos + kChunkHeader > size)
+      return "PNG ends at byte " + std::to_string(size) + " before its IEND chunk (a truncated file)";
     const std::uint32_t length = big_endian_u32(data + pos);
     std::string type(reinterpret_cast<const char*>(data + pos + 4), 4);
     for (char& c : type)  // PNG chunk types are 4 ASCII letters; anything else is shown as '?'
       if (!std::isalpha(static_cast<unsigned char>(c))) c = '?';
-    if (type == "IEND") break;
+    if (type == "IEND") return "";
     const std::size_t left = size - pos - kChunkHeader;
     if (length > left)
       return "PNG chunk " + type + " at byte " + std::to_string(pos) + " declares " + std::to_string(length) +
              " bytes; the file has " + std::to_string(left) + " after its header";
     pos += kChunkHeader + length + kChunkCrc;
   }
-  return "";
 }
 
 std::string unsafe_jpeg_problem(const std::uint8_t* data, std::size_t size) {
@@ -157,6 +169,7 @@ std::string unsafe_jpeg_problem(const std::uint8_t* data, std::size_t size) {
   if (r.at(pos) != kStartOfImage) return "";
   ++pos;
   JpegTables tables;
+  int scans = 0;
   // Segments and the entropy-coded data between them: a marker is 0xFF, fill bytes, a code.
   while (pos < size) {
     if (data[pos] != kMarkerPrefix) {
@@ -167,7 +180,7 @@ std::string unsafe_jpeg_problem(const std::uint8_t* data, std::size_t size) {
     while (pos < size && data[pos] == kMarkerPrefix) ++pos;
     if (pos >= size) break;
     const std::uint8_t marker = data[pos++];
-    if (marker == kEndOfImage) break;
+    if (marker == kEndOfImage) return "";
     if (stands_alone(marker)) continue;
     const long length = long{r.at(pos)} << 8 | r.at(pos + 1);  // includes its own 2 bytes
     const std::size_t body = pos + 2;
@@ -178,19 +191,23 @@ std::string unsafe_jpeg_problem(const std::uint8_t* data, std::size_t size) {
       read_quantisers(r, body, length - 2, tables);
     else if (marker == kBaselineFrame || marker == kExtendedFrame || marker == kProgressiveFrame)
       read_frame(r, marker, body, tables);
+    else if (marker == kStartOfScan && ++scans > kMaxJpegScans)
+      problem = "JPEG has more than " + std::to_string(kMaxJpegScans) + " scans " + at_byte("SOS", marker_at) +
+                "; each is decoded over the whole image";
     else if (marker == kStartOfScan && tables.have_frame)
       problem = check_scan(r, marker_at, body, tables);
     if (!problem.empty()) return problem;
     pos += static_cast<std::size_t>(length < 2 ? 2 : length);
   }
-  return "";
+  return "JPEG ends at byte " + std::to_string(size) + " before its end-of-image marker (a truncated file)";
 }
 
 }  // namespace
 
 std::string unsafe_for_stb(const std::uint8_t* data, std::size_t size) {
   std::string problem = unsafe_jpeg_problem(data, size);
-  return problem.empty() ? unsafe_png_problem(data, size) : problem;
+  if (problem.empty()) problem = unsafe_png_problem(data, size);
+  return problem.empty() ? bmp_size_problem(data, size) : problem;
 }
 
 }  // namespace spdinfer

@@ -3,6 +3,8 @@
 
 #include "engine/error.h"
 #include "engine/json_checked.h"
+#include "engine/memory_budget.h"
+#include "models/detect_strides.h"
 #include "models/resnet_spd.h"
 #include "models/yolov5.h"
 
@@ -75,11 +77,7 @@ const char* family_name(Family family) {
 std::vector<Tensor> forward_input(const Model& m, const Tensor& x, int threads) {
   RunOptions run;
   run.threads = threads;
-  try {
-    return m.graph->forward({&x}, run);
-  } catch (const Error& e) {
-    throw Error("at input " + shape_to_string(x.shape()) + ": " + e.what());
-  }
+  return blaming_model(m, x.shape(), [&] { return m.graph->forward({&x}, run); });
 }
 
 Model load_model(const std::string& path) { return build_model(read_model_file(path)); }
@@ -94,6 +92,14 @@ Model build_model(ModelFile file) {
   m.architecture = parse_json_meta(file, "architecture");
   if (!m.architecture.is_object()) throw Error(path + ": metadata 'architecture' is not a JSON object");
   m.preprocess = parse_preprocess(path, parse_json_meta(file, "preprocess"));
+  // The input tensor is made (letterboxed, resized) before any plan sees it.
+  try {
+    check_memory_budget(std::size_t{3} * m.preprocess.height * m.preprocess.width * sizeof(float),
+                        "one input of its input_size " + std::to_string(m.preprocess.height) + "x" +
+                            std::to_string(m.preprocess.width));
+  } catch (const Error& e) {
+    throw Error(path + ": preprocess " + e.what());
+  }
   if (file.metadata.count("class_names")) {
     nlohmann::json names = parse_json_meta(file, "class_names");
     if (!names.is_array()) throw Error(path + ": metadata 'class_names' is not a JSON list");
@@ -129,6 +135,13 @@ Model build_model(ModelFile file) {
                 " classes");
   for (int64_t i = static_cast<int64_t>(m.class_names.size()); i < classes; ++i)
     m.class_names.push_back("class" + std::to_string(i));
+  if (m.family == Family::kYoloV5) {
+    try {
+      check_detect_strides(m);
+    } catch (const Error& e) {
+      throw naming_file(path, e);
+    }
+  }
   return m;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/error.h"
 #include "engine/graph.h"
 #include "engine/model_file.h"
 #include "image/preprocess.h"
@@ -42,8 +43,20 @@ struct Model {
   std::string node_for_module(const std::string& module) const;
 };
 
-// m.graph->forward on the (N, 3, H, W) input x with `threads`; an engine error
-// is rethrown as "at input SHAPE: ...". Thread-safe.
+// f() with an engine error from it rethrown as ModelError "MODEL: at input SHAPE: ...": what
+// planning or running the model at `input` throws is the model's fault, not its input file's.
+template <class F>
+auto blaming_model(const Model& m, const Shape& input, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const ModelError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ModelError(m.path + ": at input " + shape_to_string(input) + ": " + e.what());
+  }
+}
+
+// m.graph->forward on the (N, 3, H, W) input x with `threads`, blaming_model. Thread-safe.
 std::vector<Tensor> forward_input(const Model& m, const Tensor& x, int threads);
 
 // Reads, validates and builds; throws spdinfer::Error("PATH: ...").

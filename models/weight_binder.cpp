@@ -3,6 +3,8 @@
 
 #include "engine/error.h"
 
+#include <cmath>
+
 namespace spdinfer {
 
 const Shape& WeightBinder::shape(const std::string& name) const {
@@ -22,6 +24,13 @@ Tensor WeightBinder::take(const std::string& name, const Shape& expected) {
   if (it->second.shape() != expected)
     throw Error(path_ + ": tensor '" + name + "' has shape " + shape_to_string(it->second.shape()) +
                 ", the architecture needs " + shape_to_string(expected));
+  // A NaN or infinite weight makes every output it touches NaN or infinite: boxes and scores
+  // that look like answers and mean nothing. Refused here, by name, rather than run.
+  const Tensor& weights = it->second;
+  for (int64_t i = 0; i < weights.numel(); ++i)
+    if (!std::isfinite(weights[i]))
+      throw Error(path_ + ": tensor '" + name + "' holds " + (std::isnan(weights[i]) ? "NaN" : "an infinity") +
+                  " at index " + std::to_string(i) + " (weights must be finite)");
   Tensor t = std::move(it->second);
   source_.erase(it);
   taken_.insert(name);

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -278,4 +279,22 @@ TEST_CASE("the Debian Fashion-MNIST test split reads as 10000 labelled 28x28 ima
   for (int l : d.labels) ++per_class[l];
   CHECK(per_class == std::vector<int>(10, 1000));
   CHECK(d.labels[0] == 9);  // the first test image is an ankle boot
+}
+
+TEST_CASE("read_idx: a gzip file that inflates far past its declared size stops at that size",
+          "[dataset][bad_input]") {
+  TempDir dir;
+  const std::string f = dir / "bomb-labels-idx1-ubyte.gz";
+  // Declares 10 labels, then 256 MiB of zeros (about 250 KB compressed): refused after the 10th byte
+  // and a probe, not after inflating it all.
+  std::vector<std::uint8_t> head = idx_bytes({10}, std::vector<std::uint8_t>(10, 1));
+  gzFile out = gzopen(f.c_str(), "wb9");
+  REQUIRE(out != nullptr);
+  REQUIRE(gzwrite(out, head.data(), static_cast<unsigned>(head.size())) == static_cast<int>(head.size()));
+  const std::vector<std::uint8_t> zeros(1 << 20, 0);
+  for (int i = 0; i < 256; ++i) REQUIRE(gzwrite(out, zeros.data(), static_cast<unsigned>(zeros.size())) > 0);
+  REQUIRE(gzclose(out) == Z_OK);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_THAT(error_of([&] { read_idx(f); }), Catch::Contains(f + ": idx dimensions 10 need 10 bytes of data, the file has more"));
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 1.0);
 }

@@ -286,7 +286,7 @@ TEST_CASE("malformed images of every kind the issue lists are one-line errors na
   SECTION("a JPEG header without scan data, and a PNG header without pixels") {
     TempFile f("header_only.jpg");
     write_bytes(f.path, Bytes(jpeg.begin(), jpeg.begin() + static_cast<std::ptrdiff_t>(sof_offset(jpeg) + 19)));
-    check_refused(f.path, "cannot decode image");
+    check_refused(f.path, "before its end-of-image marker (a truncated file)");
     TempFile g("header_only.png");
     write_bytes(g.path, make_png(4, 4, 8, 0, {}, false));
     check_refused(g.path, "cannot decode image");

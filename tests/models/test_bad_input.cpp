@@ -10,6 +10,7 @@
 
 #include <sys/stat.h>
 
+#include "temp_dir.h"
 #include "detect/slicing.h"
 #include "engine/error.h"
 #include "engine/input_file.h"
@@ -27,20 +28,9 @@ using namespace spdinfer;
 using Catch::Matchers::Contains;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
+using spdinfer::testing::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char name[] = "/tmp/spdinfer_bad_input_XXXXXX";
-    path = ::mkdtemp(name);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -162,4 +152,35 @@ TEST_CASE("bad input: slicing into more than kMaxTilesPerImage tiles is refused"
   CHECK_THAT(error_of([] { plan_tiles(4000, 3000, 32, 32, 0.95); }),
              Contains("tiles; at most 4096 are allowed"));
   CHECK(plan_tiles(4000, 3000, 640, 640, 0.2).size() < 100);
+}
+
+TEST_CASE("bad input: layers after Detect that no output reads are dropped, not run", "[bad_input]") {
+  json arch = spdinfer::testing::tiny_spd_yolo();
+  // Three upsamplings by 16 of Detect's output: 4096 x the size of a 64 x 64 input's boxes, thrice.
+  for (int i = 0; i < 3; ++i) arch["head"].push_back({-1, 1, "nn.Upsample", {"None", 16, "nearest"}});
+  const Model m = spdinfer::testing::build("yolov5", arch);
+  for (const Node& n : m.graph->nodes()) CHECK((n.op != "upsample_nearest" || n.name.rfind("model.8", 0) == 0));
+  Tensor x({1, 3, 64, 64});
+  CHECK(m.graph->plan({x.shape()})->activation_bytes(1) < (std::size_t{64} << 20));
+  CHECK_NOTHROW(forward_input(m, x, 1));
+}
+
+TEST_CASE("bad input: a Detect stride that contradicts the feature maps is refused at load", "[bad_input]") {
+  json arch = spdinfer::testing::tiny_spd_yolo();
+  CHECK_NOTHROW(spdinfer::testing::build("yolov5", arch));
+  arch["stride"] = {8, 16};  // the network makes 16 x 16 and 8 x 8 maps of its 64 x 64 input: 4 and 8
+  CHECK_THAT(error_of([&] { spdinfer::testing::build("yolov5", arch); }),
+             Contains("Detect level 0 ('model.11.decode.0') has stride 8, but the network turns its 64x64 input "
+                      "into a 16x16 feature map (stride 4)"));
+}
+
+TEST_CASE("bad input: a model that cannot run is blamed, not the image", "[bad_input]") {
+  const Model m = spdinfer::testing::build("yolov5", spdinfer::testing::tiny_spd_yolo());
+  Tensor odd({1, 3, 30, 30});  // space_to_depth needs even sides
+  try {
+    forward_input(m, odd, 1);
+    FAIL("ran");
+  } catch (const ModelError& e) {
+    CHECK_THAT(e.what(), Catch::StartsWith(m.path + ": at input (1, 3, 30, 30): "));
+  }
 }

@@ -1,11 +1,14 @@
 """Bad input, by class (issue 22), for what Python drives: the converter's files (named pipes,
 "billion laughs" YAML, deep YAML) and the CLI's end-to-end contract (one line
 `spdinfer: error: FILE: what is wrong`, exit status 2, quickly) for named pipes, symbolic-link
-loops and JSON output of paths that are not UTF-8.
+loops, JSON output of paths that are not UTF-8, the activation-memory budget, class names
+holding terminal control codes and weights holding NaN.
 """
 
+import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import unittest
@@ -113,6 +116,94 @@ class CliBadInputTest(CliErrorAssertions, unittest.TestCase):
                               capture_output=True, timeout=60)
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertIn("\ufffd", done.stdout.decode("utf-8"))
+
+
+    def test_exif_orientation_boxes_are_in_the_upright_frame(self):
+        """The bundled scene stored turned each of the 7 other ways, with the EXIF orientation
+        that turns it back (lossless PNG eXIf): detect must report exactly the upright boxes."""
+        from PIL import Image
+        scenes = REPO / "assets" / "scenes_spd_yolov5n.safetensors"
+        upright = Image.open(REPO / "assets" / "scenes" / "demo_scene.jpg").convert("RGB")
+        upright.save(self.dir / "upright.png")
+        # What exif_transpose applies for each orientation, undone.
+        stored_as = {2: Image.FLIP_LEFT_RIGHT, 3: Image.ROTATE_180, 4: Image.FLIP_TOP_BOTTOM, 5: Image.TRANSPOSE,
+                     6: Image.ROTATE_90, 7: Image.TRANSVERSE, 8: Image.ROTATE_270}
+
+        def boxes(path):
+            done = run(self.exe, "detect", scenes, path, "--json", timeout=120)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            found = json.loads(done.stdout.splitlines()[-1])
+            return (found["width"], found["height"]), [(d["class_id"], d["box"]) for d in found["detections"]]
+
+        expected = boxes(self.dir / "upright.png")
+        self.assertTrue(expected[1], "the bundled scene should give detections")
+        for orientation, op in stored_as.items():
+            exif = Image.Exif()
+            exif[0x0112] = orientation
+            turned = self.dir / f"turned{orientation}.png"
+            upright.transpose(op).save(turned, exif=exif.tobytes())
+            with self.subTest(orientation=orientation):
+                self.assertEqual(boxes(turned), expected)
+
+    def model_with(self, name, edit):
+        """MODEL copied to NAME in the test directory with edit(header) applied to its
+        safetensors header (a dict) and, when edit returns them, new tensor bytes."""
+        data = MODEL.read_bytes()
+        size = struct.unpack("<Q", data[:8])[0]
+        header = json.loads(data[8:8 + size])
+        body = edit(header) or data[8 + size:]
+        text = json.dumps(header).encode()
+        text += b" " * (-len(text) % 8)
+        path = self.dir / name
+        path.write_bytes(struct.pack("<Q", len(text)) + text + body)
+        return path
+
+    def test_memory_budget_names_the_model_and_the_option(self):
+        done = run(self.exe, "classify", MODEL, IMAGE, "--memory-limit", "64K", timeout=60)
+        self.assertOneLineError(done, f"{MODEL}: at input (1, 3, ", "limit of 64.0 KiB",
+                                "--memory-limit", "SPDINFER_MEMORY_LIMIT", f"(running {IMAGE})")
+        env = dict(os.environ, SPDINFER_MEMORY_LIMIT="64K")
+        done = subprocess.run([self.exe, "classify", str(MODEL), str(IMAGE)], capture_output=True, text=True,
+                              timeout=60, env=env)
+        self.assertOneLineError(done, "limit of 64.0 KiB")
+        env["SPDINFER_MEMORY_LIMIT"] = "lots"
+        done = subprocess.run([self.exe, "classify", str(MODEL), str(IMAGE)], capture_output=True, text=True,
+                              timeout=60, env=env)
+        self.assertOneLineError(done, "SPDINFER_MEMORY_LIMIT 'lots': expected a size")
+        self.assertOneLineError(run(self.exe, "detect", MODEL, IMAGE, "--memory-limit", "0", timeout=60),
+                                "--memory-limit '0'")
+        done = run(self.exe, "classify", MODEL, IMAGE, "--memory-limit", "1G", timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+
+    def test_class_names_with_terminal_codes_are_printed_safely(self):
+        escape = "\x1b]0;owned\x07\x1b[2J\x1b[31mred\u009b"
+        def rename(header):
+            names = json.loads(header["__metadata__"]["class_names"])
+            header["__metadata__"]["class_names"] = json.dumps([escape + n for n in names])
+        model = self.model_with("escapes.safetensors", rename)
+        done = run(self.exe, "classify", model, IMAGE, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertNotIn("\x1b", done.stdout)
+        self.assertNotIn("\x07", done.stdout)
+        self.assertNotIn("\u009b", done.stdout)
+        self.assertIn("?]0;owned??[2J?[31mred?", done.stdout)
+        done = run(self.exe, "classify", model, IMAGE, "--json", timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("\\u001b]0;owned\\u0007", done.stdout)  # escaped by JSON, intact when parsed
+        self.assertTrue(json.loads(done.stdout.splitlines()[-1])["topk"][0]["class_name"].startswith(escape))
+
+    def test_nan_weights_are_refused_naming_the_tensor(self):
+        def poison(header):
+            name, info = min((k, v) for k, v in header.items() if k != "__metadata__")
+            data = MODEL.read_bytes()
+            body = bytearray(data[8 + struct.unpack("<Q", data[:8])[0]:])
+            nan = struct.pack("<e" if info["dtype"] == "F16" else "<f", float("nan"))
+            body[info["data_offsets"][0]:info["data_offsets"][0] + len(nan)] = nan
+            self.poisoned = name
+            return bytes(body)
+        model = self.model_with("nan.safetensors", poison)
+        self.assertOneLineError(run(self.exe, "classify", model, IMAGE, timeout=60),
+                                f"{model}: tensor '{self.poisoned}' holds NaN at index 0")
 
 
 if __name__ == "__main__":
