@@ -76,7 +76,8 @@ struct BMatrix {
   void pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* out) const;
 };
 
-// Where a block's A panels come from: packed now into scratch, or packed at plan time.
+// Where a block's A panels come from: packed now into scratch, packed at plan time, or (few
+// columns of B) A's rows where they lie.
 struct ASource {
   const float* A = nullptr;  // unpacked, when packed == null
   int64_t lda = 0;
