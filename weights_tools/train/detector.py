@@ -4,6 +4,7 @@ Usage:
   /usr/bin/python3 -m weights_tools.train.detector DATA/dataset.json --arch space_depth_n|yolov5n
       --out DIR [--epochs N] [--minutes M] [--img 320] [--batch 16] [--threads 2] [--seed 0]
       [--augment mosaic|simple] [--schedule cosine|linear] [--optimizer adamw|sgd] [--lr LR] [--limit N]
+  /usr/bin/python3 -m weights_tools.train.detector --resume DIR [--threads 2] [--minutes M]
 
 What it is: one recipe for both architectures, so the SPD-versus-strided comparison of
 docs/experiments.md changes nothing but the network. The networks are the project's reference
@@ -30,6 +31,10 @@ Time: with --minutes and no --epochs the schedule follows the clock (progress = 
 and training ends at the budget; with --epochs the schedule follows the epochs and --minutes only
 stops early (cleanly: the checkpoint is still written).
 
+Resuming: every epoch's end (and a stop by --minutes) writes DIR/last.pt, the whole training state
+(weights, EMA, optimizer, random generators, position in the epoch, clock, log); `--resume DIR`
+continues from it with the run's own settings, taking the same steps an uninterrupted run would.
+A time-scheduled run keeps one budget across its continuations.
 Writes DIR/checkpoint.pt ({'state_dict' (EMA, fp16), 'yaml', 'names'}, the layout
 weights_tools/convert/converter.py reads), DIR/model.safetensors (fp16, preprocess input --img) and
 DIR/train_log.json (arguments, losses per epoch, seconds per epoch).
@@ -54,6 +59,7 @@ from weights_tools.convert import convert  # noqa: E402
 from weights_tools.reference.configs import space_depth_config, yolov5_config  # noqa: E402
 from weights_tools.reference.yolov5 import build_yolov5  # noqa: E402
 from weights_tools.train.stopwatch import Stopwatch  # noqa: E402
+from weights_tools.train.train_state import StateError, read_state, state_path, write_state  # noqa: E402
 
 ARCHITECTURES = {'space_depth_n': lambda nc: space_depth_config('n', nc), 'yolov5n': lambda nc: yolov5_config('n', nc)}
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
@@ -427,7 +433,14 @@ def save(out, ema, arch, names, img):
     return checkpoint
 
 
-def train(args):
+def stored_settings(args):
+    """The settings a continued run keeps: everything but how it is run (threads, verbosity, the
+    continuation's own time limit)."""
+    return {k: v for k, v in vars(args).items() if k not in ('threads', 'verbose', 'resume', 'stop_minutes')}
+
+
+def train(args, state=None):
+    """Trains from scratch, or continues the run `state` (from train_state.read_state) left."""
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
@@ -451,19 +464,51 @@ def train(args):
     by_time = args.minutes is not None and args.epochs is None
     epochs = args.epochs if args.epochs is not None else 10 ** 6  # by time: until the budget ends
     warmup_steps = max(round(args.warmup_epochs * steps_per_epoch), 100)
+    log = {'args': {**stored_settings(args), 'threads': args.threads}, 'parameters': sum(p.numel() for p in model.parameters()), 'epochs': []}
+    first_epoch, first_step, order, step, elapsed_before = 0, 0, None, 0, 0.0
+    sums, epoch_seconds_before, epoch_cpu_before = torch.zeros(3), 0.0, 0.0
+    if state is not None:
+        model.load_state_dict(state['model'])
+        ema.ema.load_state_dict(state['ema'])
+        ema.updates = state['ema_updates']
+        opt.load_state_dict(state['optimizer'])
+        rng.bit_generator.state = state['numpy_rng']
+        torch.set_rng_state(state['torch_rng'])
+        first_epoch, first_step, order, step = state['epoch'], state['step_in_epoch'], state['order'], state['step']
+        sums, elapsed_before = state['sums'], state['elapsed']
+        epoch_seconds_before, epoch_cpu_before = state['epoch_seconds'], state['epoch_cpu_seconds']
+        log = state['log']
+        log.setdefault('continuations', []).append({'step': step, 'threads': args.threads})
+        if state['scenes'] != len(images):
+            raise TrainError(f'{args.data}: the training split has {len(images)} scenes now, '
+                             f'{state["scenes"]} when the run in {args.resume} stopped')
+    # A time-scheduled run spends one budget over all its continuations; an epoch-scheduled one
+    # takes --minutes as a stop for this invocation only (resumed: the new --minutes, if any).
     budget = args.minutes * 60 if args.minutes is not None else math.inf
-    log = {'args': vars(args), 'parameters': sum(p.numel() for p in model.parameters()), 'epochs': []}
+    stop_minutes = args.minutes if state is None or by_time else args.stop_minutes
+    stop_at = budget if by_time else (stop_minutes * 60 if stop_minutes is not None else math.inf)
     print(f'train_detector: {args.arch}, {log["parameters"]} parameters, {steps_per_epoch} steps per epoch, '
           f'img {args.img}, batch {args.batch}, {args.threads} threads, '
-          f'{"schedule by time" if by_time else f"{epochs} epochs"}', flush=True)
-    run_clock, step, stopped = Stopwatch(), 0, False
-    for epoch in range(epochs):
+          f'{"schedule by time" if by_time else f"{epochs} epochs"}'
+          + (f', resumed at epoch {first_epoch + 1} step {first_step + 1}' if state is not None else ''), flush=True)
+
+    def snapshot(epoch, next_step, epoch_order, epoch_sums, epoch_clock, run_elapsed):
+        return {'args': stored_settings(args), 'scenes': len(images), 'epoch': epoch, 'step_in_epoch': next_step, 'order': epoch_order,
+                'sums': epoch_sums, 'step': step, 'elapsed': run_elapsed,
+                'epoch_seconds': epoch_clock[0], 'epoch_cpu_seconds': epoch_clock[1],
+                'model': model.state_dict(), 'ema': ema.ema.state_dict(), 'ema_updates': ema.updates,
+                'optimizer': opt.state_dict(), 'numpy_rng': rng.bit_generator.state,
+                'torch_rng': torch.get_rng_state(), 'log': log}
+
+    run_clock, stopped = Stopwatch(), False
+    for epoch in range(first_epoch, epochs):
         model.train()
-        order = rng.permutation(len(images))
-        sums, epoch_clock = torch.zeros(3), Stopwatch()
-        for s in range(steps_per_epoch):
-            elapsed = run_clock.seconds()
-            if elapsed >= budget:
+        if order is None:
+            order = rng.permutation(len(images))
+        epoch_clock = Stopwatch()
+        for s in range(first_step, steps_per_epoch):
+            elapsed = elapsed_before + run_clock.seconds()
+            if (elapsed if by_time else run_clock.seconds()) >= stop_at:
                 stopped = True
                 break
             progress = elapsed / budget if by_time else (epoch + s / steps_per_epoch) / epochs
@@ -481,21 +526,29 @@ def train(args):
             step += 1
             if args.verbose and step % 10 == 0:
                 print(f'  step {step}: box {parts[0]:.4f} obj {parts[1]:.4f} cls {parts[2]:.4f}', flush=True)
-        done = s + (0 if stopped else 1)
-        if done:
-            mean = (sums / done).tolist()
-            # CPU seconds say what the epoch costs; wall seconds mostly how busy the machine was.
-            seconds, cpu = epoch_clock.seconds(), epoch_clock.cpu_seconds()
-            log['epochs'].append({'epoch': epoch + 1, 'steps': done, 'box': mean[0], 'obj': mean[1], 'cls': mean[2],
+        else:
+            s = steps_per_epoch
+        # CPU seconds say what the epoch costs; wall seconds mostly how busy the machine was.
+        seconds = epoch_seconds_before + epoch_clock.seconds()
+        cpu = epoch_cpu_before + epoch_clock.cpu_seconds()
+        run_elapsed = elapsed_before + run_clock.seconds()
+        if stopped:
+            # Saved before the partial epoch enters the log: a continuation finishes that epoch.
+            write_state(args.out, snapshot(epoch, s, order, sums, (seconds, cpu), run_elapsed))
+        if s:
+            mean = (sums / s).tolist()
+            log['epochs'].append({'epoch': epoch + 1, 'steps': s, 'box': mean[0], 'obj': mean[1], 'cls': mean[2],
                                   'lr': opt.param_groups[1]['lr'], 'seconds': round(seconds, 1),
                                   'cpu_seconds': round(cpu, 1)})
             print(f'epoch {epoch + 1}: box {mean[0]:.4f} obj {mean[1]:.4f} cls {mean[2]:.4f} '
-                  f'({done} steps, {seconds:.0f} s, {cpu:.0f} CPU-s)', flush=True)
+                  f'({s} steps, {seconds:.0f} s, {cpu:.0f} CPU-s)', flush=True)
         if stopped:
-            print(f'train_detector: time budget of {args.minutes} min reached in epoch {epoch + 1}', flush=True)
+            print(f'train_detector: time limit reached in epoch {epoch + 1}; continue with '
+                  f'--resume {args.out}', flush=True)
             break
-    log['steps'], log['seconds'] = step, round(run_clock.seconds(), 1)
-    os.makedirs(args.out, exist_ok=True)
+        first_step, order, sums, epoch_seconds_before, epoch_cpu_before = 0, None, torch.zeros(3), 0.0, 0.0
+        write_state(args.out, snapshot(epoch + 1, 0, None, sums, (0.0, 0.0), run_elapsed))
+    log['steps'], log['seconds'] = step, round(elapsed_before + run_clock.seconds(), 1)
     save(args.out, ema, arch, names, args.img)
     with open(os.path.join(args.out, 'train_log.json'), 'w') as f:
         json.dump(log, f, indent=1)
@@ -503,7 +556,47 @@ def train(args):
           f'({step} steps, {log["seconds"]:.0f} s)', flush=True)
 
 
+STATE_KEYS = ('args', 'scenes', 'epoch', 'step_in_epoch', 'order', 'sums', 'step', 'elapsed', 'epoch_seconds',
+              'epoch_cpu_seconds', 'model', 'ema', 'ema_updates', 'optimizer', 'numpy_rng', 'torch_rng', 'log')
+
+
+def resume(argv):
+    """`--resume RUN_DIR [--threads N] [--minutes M] [--verbose]`: the run's own settings, read
+    from its state; only how it runs may change."""
+    p = argparse.ArgumentParser(prog='train_detector --resume',
+                                description='Continue a run from the state its last epoch saved')
+    p.add_argument('--resume', required=True, metavar='RUN_DIR', help='run directory (its --out)')
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--minutes', type=float, dest='stop_minutes',
+                   help='stop this continuation after M minutes (epoch-scheduled runs; a time-scheduled '
+                        'run keeps its budget)')
+    p.add_argument('--verbose', action='store_true')
+    given = p.parse_args(argv)
+    try:
+        state = read_state(given.resume, STATE_KEYS)
+    except StateError as e:
+        print(f'train_detector: error: {e}', file=sys.stderr)
+        return 2
+    args = argparse.Namespace(**state['args'], threads=given.threads, verbose=given.verbose,
+                              resume=given.resume, stop_minutes=given.stop_minutes)
+    if args.epochs is not None and state['epoch'] >= args.epochs:
+        print(f'train_detector: error: {state_path(given.resume)}: the run finished all its '
+              f'{args.epochs} epochs; nothing to resume', file=sys.stderr)
+        return 2
+    if os.path.abspath(args.out) != os.path.abspath(given.resume):
+        args.out = given.resume  # the run directory was moved: write where its state is
+    try:
+        train(args, state)
+    except (TrainError, OSError) as e:
+        print(f'train_detector: error: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a == '--resume' or a.startswith('--resume=') for a in argv):
+        return resume(argv)
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('data', help='dataset file (dataset.json from weights_tools.train.synth_scenes, or a YOLOv5 YAML)')
     p.add_argument('--arch', choices=sorted(ARCHITECTURES), required=True)
@@ -526,6 +619,7 @@ def main(argv=None):
     p.add_argument('--limit', type=int, help='use only the first N training scenes (smoke runs)')
     p.add_argument('--verbose', action='store_true', help='print the losses every 10 steps')
     args = p.parse_args(argv)
+    args.resume, args.stop_minutes = None, None
     if args.epochs is None and args.minutes is None:
         p.error('give --epochs, --minutes or both')
     if args.img % 32:
