@@ -153,6 +153,21 @@ class ValPlotsTest(unittest.TestCase, CliErrorAssertions):
                        '--out', out)
         self.assertOneLineError(done, out, f'cannot run {missing}')
 
+    def test_no_objects_draws_nothing_and_says_so(self):
+        empty = os.path.join(self.tmp.name, 'empty')
+        os.makedirs(os.path.join(empty, 'images'))
+        os.makedirs(os.path.join(empty, 'labels'))
+        val_images = os.path.join(os.path.dirname(self.dataset), 'images', 'val')
+        first = sorted(os.listdir(val_images))[0]
+        os.link(os.path.join(val_images, first), os.path.join(empty, 'images', first))
+        open(os.path.join(empty, 'labels', os.path.splitext(first)[0] + '.txt'), 'w').close()
+        out = os.path.join(self.tmp.name, 'empty-figures')
+        done = run(cli(), 'val', MODEL, os.path.join(empty, 'images'), '--out', out, '--json')
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(json.loads(done.stdout)['figures'], [])
+        self.assertIn('no labelled objects in the split; no figures drawn', done.stderr)
+        self.assertFalse(os.path.exists(os.path.join(out, 'PR_curve.png')))
+
     def test_unwritable_out_is_one_line(self):
         blocker = os.path.join(self.tmp.name, 'a-file')
         open(blocker, 'w').close()
