@@ -4,14 +4,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <random>
 
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/figures.h"
 #include "apps/machine_report.h"
 #include "engine/error.h"
 #include "engine/memory_budget.h"
@@ -21,7 +24,7 @@ namespace spdinfer::cli {
 namespace {
 
 struct BenchOptions {
-  std::string model, size;
+  std::string model, size, plot;
   int batch = 1, threads = 1, runs = 20, warmup = 3;
   bool per_layer = false, json = false;
 };
@@ -70,7 +73,18 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+constexpr std::size_t kPlottedNodes = 25;  // bars in --plot's chart
+
+bool names_png(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".png";
+}
+
 void run_bench(const BenchOptions& o) {
+  if (!o.plot.empty() && !names_png(o.plot))
+    throw Error(o.plot + ": --plot writes a PNG; give the file a .png name");
+  if (!o.plot.empty()) check_plotting(o.plot);
   Model m = load_model(o.model);
   const auto [h, w] = parse_size(o.size, m.preprocess);
   const Shape input = {o.batch, 3, h, w};
@@ -138,13 +152,22 @@ void run_bench(const BenchOptions& o) {
             [&](std::size_t a, std::size_t b) { return node_ms[nodes[a].name] > node_ms[nodes[b].name]; });
   std::printf("\n%-34s %-16s %-22s %10s %7s %9s  %s\n", "node", "op", "output", "ms/run", "share", "GFLOP/s",
               "method");
+  std::vector<TimedNode> slowest;
   for (std::size_t i : order) {
     const double ms = node_ms[nodes[i].name] / o.runs;
     const double macs = plan->kernel(i).macs();
+    const double share = total > 0 ? node_ms[nodes[i].name] / total : 0.0;
     std::printf("%-34s %-16s %-22s %10.3f %6.1f%% %9.1f  %s\n", nodes[i].name.c_str(), nodes[i].op.c_str(),
-                shape_to_string(plan->node_output_shape(i)).c_str(), ms, 100.0 * node_ms[nodes[i].name] / total,
+                shape_to_string(plan->node_output_shape(i)).c_str(), ms, 100.0 * share,
                 ms > 0 ? 2.0 * macs / 1e9 / (ms / 1000.0) : 0.0, plan->kernel(i).method().c_str());
+    slowest.push_back({nodes[i].name, nodes[i].op, plan->kernel(i).method(), ms, share});
   }
+  if (o.plot.empty()) return;
+  char title[256];
+  std::snprintf(title, sizeof title, "%s: the %zu slowest of %zu nodes, input (%d, 3, %d, %d), %d thread%s, %.2f ms per run",
+                o.model.c_str(), std::min(kPlottedNodes, slowest.size()), slowest.size(), o.batch, h, w, o.threads,
+                o.threads == 1 ? "" : "s", med);
+  write_layer_figure(o.plot, title, slowest, kPlottedNodes);
 }
 
 }  // namespace
@@ -158,7 +181,11 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", opts->threads, "threads")->check(CLI::Range(1, 256));
   cmd->add_option("--runs", opts->runs, "timed runs")->check(CLI::Range(1, 100000));
   cmd->add_option("--warmup", opts->warmup, "untimed runs first")->check(CLI::Range(0, 100000));
-  cmd->add_flag("--per-layer", opts->per_layer, "time every node; print a table sorted by time");
+  CLI::Option* per_layer =
+      cmd->add_flag("--per-layer", opts->per_layer, "time every node; print a table sorted by time");
+  cmd->add_option("--plot", opts->plot, "with --per-layer: draw the slowest nodes as a bar chart in this PNG file")
+      ->type_name("FILE.png")
+      ->needs(per_layer);
   cmd->add_flag("--json", opts->json, "one JSON object instead of text");
   cmd->callback([opts] { run_bench(*opts); });
 }

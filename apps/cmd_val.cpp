@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
@@ -33,6 +34,7 @@ struct ValOptions {
   int threads = 1;
   bool json = false;
   DetectionValOptions detection;  // detectors only
+  bool plots = false, no_plots = false;
 };
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -47,10 +49,13 @@ void run_val(const ValOptions& o) {
     d.predictions = o.predictions;
     d.threads = o.threads;
     d.json = o.json;
+    d.plots = o.plots || (!d.out.empty() && !o.no_plots);
     return run_detection_val(d, Detector(std::move(model)));
   }
-  if (o.detection.slice.enabled())
-    throw Error(o.model + ": --slice is for detectors; this is a " + family_name(model.family) + " classifier");
+  for (const auto& [given, option] : {std::pair{o.detection.slice.enabled(), "--slice"},
+                                       std::pair{!o.detection.out.empty(), "--out"}, std::pair{o.plots, "--plots"}})
+    if (given)
+      throw Error(o.model + ": " + option + " is for detectors; this is a " + family_name(model.family) + " classifier");
   const Classifier classifier(std::move(model));
   const Model& m = classifier.model();
   const Preprocess& p = classifier.preprocess();
@@ -174,6 +179,12 @@ void add_val_command(CLI::App& app) {
   cmd->add_option("--predictions", opts->predictions,
                   "classifier: write the predicted class id of every image, one per line; detector: write every "
                   "image's detections and label file as JSON");
+  CLI::Option* out = cmd->add_option(
+      "--out", det.out, "detector: write YOLOv5 val.py's figures here (PR, F1/P/R-confidence curves, confusion matrix)")
+      ->type_name("DIR");
+  cmd->add_flag("--plots", opts->plots, "detector: draw the figures (on when --out is given; needs matplotlib)")
+      ->needs(out);
+  cmd->add_flag("--no-plots", opts->no_plots, "detector: with --out, draw no figures")->excludes("--plots");
   cmd->callback([opts] { run_val(*opts); });
 }
 

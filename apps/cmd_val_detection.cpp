@@ -9,12 +9,14 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/figures.h"
 #include "apps/terminal_text.h"
 #include "apps/image_batch.h"
 #include "apps/slice_options.h"
 #include "apps/val_detection.h"
 #include "detect/detection.h"
 #include "engine/error.h"
+#include "eval/confusion_matrix.h"
 #include "eval/detection_dataset.h"
 #include "eval/detection_metrics.h"
 #include "image/image.h"
@@ -106,6 +108,7 @@ nlohmann::json result_json(const DetectionValOptions& o, const std::vector<std::
 
 void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
   const auto start = Clock::now();
+  if (o.plots) prepare_val_figures(o.out);
   const DetectionDataset data = open_detection_dataset(o.dataset, o.split);
   const std::vector<std::string>& names = detector.class_names();
   const int nc = static_cast<int>(names.size());
@@ -139,6 +142,7 @@ void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
   std::fflush(human);
 
   DetectionEvaluator evaluator(nc, o.max_dets_coco);
+  ConfusionMatrix confusion(nc);  // drawn by --plots
   nlohmann::json predictions = nlohmann::json::array();
   ProgressBar bar(data.samples.size());
   DetectionReport total;
@@ -151,7 +155,9 @@ void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
     const std::vector<Detection> dets =
         naming_image(s.image, [&] { return detector.detect(img, options, &total); });
     try {
-      evaluator.add_image(read_yolo_labels(s.labels, img.width, img.height, nc), dets);
+      const std::vector<LabelledBox> truth = read_yolo_labels(s.labels, img.width, img.height, nc);
+      evaluator.add_image(truth, dets);
+      if (o.plots) confusion.add_image(truth, dets);
     } catch (const Error& e) {
       throw Error(s.image + ": " + e.what());
     }
@@ -176,6 +182,14 @@ void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
   else
     std::fprintf(human, "Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image; %.1f s in all\n",
                  total.pre_ms / n, total.infer_ms / n, total.nms_ms / n, total_s);
+  std::vector<std::string> figures;
+  if (o.plots && r.objects[kAreaAll] == 0) {
+    std::fprintf(stderr, "spdinfer: warning: %s: no labelled objects in the split; no figures drawn\n",
+                 data.description.c_str());
+  } else if (o.plots) {
+    figures = write_val_figures(o.out, names, evaluator, r, confusion);
+    std::fprintf(human, "Figures: %s (data: %s)\n", o.out.c_str(), kValCurvesFile);
+  }
   if (o.json) {
     nlohmann::json result = result_json(o, names, data, img_size, r);
     result["ms_per_image"] = {{"pre", round_decimals(total.pre_ms / n, 3)},
@@ -194,6 +208,7 @@ void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
                          {"tiles", total.tiles},
                          {"forwards", total.forwards}};
     }
+    if (o.plots) result["figures"] = figures;
     result["seconds"] = round_decimals(total_s, 3);
     std::printf("%s\n", json_text(result).c_str());
   }

@@ -21,6 +21,8 @@ struct DetectionValOptions {
   int threads = 1;
   bool json = false;
   SliceOptions slice;  // sliced inference when enabled(), as `spdinfer detect --slice`
+  std::string out;     // the figures' directory (apps/figures.h); none when empty
+  bool plots = false;  // draw them (cmd_val.cpp: on when out is given, unless --no-plots)
 };
 
 void run_detection_val(const DetectionValOptions& o, const Detector& detector);

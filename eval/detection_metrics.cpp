@@ -122,6 +122,19 @@ void DetectionEvaluator::add_class(int c, const std::vector<const LabelledBox*>&
   }
 }
 
+std::vector<DetectionEvaluator::Scored> DetectionEvaluator::ranked(int c, int range) const {
+  std::vector<Scored> dets = scored_[c][range];
+  std::stable_sort(dets.begin(), dets.end(), [](const Scored& a, const Scored& b) { return a.score > b.score; });
+  return dets;
+}
+
+std::vector<DetectionEvaluator::RankedDetection> DetectionEvaluator::ranked_at_iou50(int c) const {
+  if (c < 0 || c >= num_classes_) throw Error("class " + std::to_string(c) + " outside 0-" + std::to_string(num_classes_ - 1));
+  std::vector<RankedDetection> out;
+  for (const Scored& s : ranked(c, kAreaAll)) out.push_back({s.score, (s.matched & 1u) != 0});
+  return out;
+}
+
 DetectionMetrics DetectionEvaluator::compute() const {
   DetectionMetrics m;
   m.images = images_;
@@ -139,8 +152,7 @@ DetectionMetrics DetectionEvaluator::compute() const {
         out.ap[range].fill(-1);
         continue;
       }
-      std::vector<Scored> dets = scored_[c][range];
-      std::stable_sort(dets.begin(), dets.end(), [](const Scored& a, const Scored& b) { return a.score > b.score; });
+      const std::vector<Scored> dets = ranked(c, range);
       for (int t = 0; t < kIouThresholds; ++t) {
         const std::uint16_t bit = static_cast<std::uint16_t>(1u << t);
         std::vector<double> recall, precision;
@@ -159,6 +171,7 @@ DetectionMetrics DetectionEvaluator::compute() const {
           while (i < recall.size() && recall[i] < want) ++i;
           if (i == recall.size()) break;
           sum += precision[i];
+          if (range == kAreaAll && t == 0) out.precision50[r] = precision[i];
         }
         out.ap[range][t] = sum / kRecallThresholds;
       }

@@ -48,6 +48,9 @@ struct ClassAp {
   std::array<std::array<double, kIouThresholds>, kAreaRanges> ap{};  // per area range and IoU threshold
   std::array<int64_t, kAreaRanges> objects{};                          // ground truth boxes in each range
   int64_t images = 0;                                                  // images with an object of the class
+  // The interpolated precision at each recall threshold, IoU 0.5, all areas: ap50() is its mean
+  // (the PR curve val --plots draws).
+  std::array<double, kRecallThresholds> precision50{};
   double ap50() const { return ap[kAreaAll][0]; }
   double ap50_95(AreaRange area = kAreaAll) const;  // mean over the thresholds (-1 without objects)
 };
@@ -70,6 +73,14 @@ class DetectionEvaluator {
   void add_image(const std::vector<LabelledBox>& truth, const std::vector<Detection>& detections);
   DetectionMetrics compute() const;
 
+  // Class c's kept detections (all areas) in the order AP ranks them, highest score first, each
+  // with whether it is a true positive at IoU 0.5: the data of the confidence curves.
+  struct RankedDetection {
+    float score;
+    bool true_positive;
+  };
+  std::vector<RankedDetection> ranked_at_iou50(int c) const;
+
   int num_classes() const { return num_classes_; }
 
  private:
@@ -79,6 +90,7 @@ class DetectionEvaluator {
     std::uint16_t ignored;  // bit t: neither true nor false positive at threshold t
   };
   void add_class(int c, const std::vector<const LabelledBox*>& truth, std::vector<const Detection*> dets);
+  std::vector<Scored> ranked(int c, int range) const;  // by score, highest first (stable)
 
   int num_classes_, max_dets_;
   int64_t images_ = 0, detections_ = 0;

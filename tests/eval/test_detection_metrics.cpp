@@ -1,10 +1,13 @@
 // COCO-style detection AP on crafted cases whose values follow by hand from
 // COCO's definition (101-point interpolated precision, IoU 0.50:0.95, area
-// ranges, ignored objects and detections).
+// ranges, ignored objects and detections); and the data of val's figures
+// (PR curve, confidence curves, YOLOv5's confusion matrix) on the same kind of cases.
 #include <catch2/catch.hpp>
 #include <vector>
 
 #include "engine/error.h"
+#include "eval/confidence_curves.h"
+#include "eval/confusion_matrix.h"
 #include "eval/detection_metrics.h"
 
 using namespace spdinfer;
@@ -170,4 +173,82 @@ TEST_CASE("Detection metrics: classes out of range are refused", "[detection_met
   CHECK_THROWS_AS(ev.add_image({}, {det(-1, 0, 0, 1, 1, 0.5f)}), Error);
   CHECK_THROWS_AS(DetectionEvaluator(0), Error);
   CHECK(DetectionEvaluator(2).compute().map50 == -1);  // nothing to find
+}
+
+TEST_CASE("Detection metrics: the PR curve's mean is AP50, the ranking carries the matches", "[detection_metrics]") {
+  DetectionEvaluator ev(1);
+  ev.add_image({truth(0, 0, 0, 20, 20), truth(0, 50, 50, 20, 20)},
+               {det(0, 60, 60, 20, 20, 0.9f), det(0, 0, 0, 20, 20, 0.8f)});
+  const DetectionMetrics m = ev.compute();
+  const auto& pr = m.per_class[0].precision50;
+  double sum = 0;
+  for (double p : pr) sum += p;
+  CHECK(sum / kRecallThresholds == Approx(m.per_class[0].ap50()));
+  CHECK(pr[0] == Approx(0.5));    // the true positive comes second: precision 1/2 up to recall 0.5
+  CHECK(pr[50] == Approx(0.5));
+  CHECK(pr[51] == 0.0);           // recall never passes 0.5
+  const auto ranked = ev.ranked_at_iou50(0);
+  REQUIRE(ranked.size() == 2);
+  CHECK((ranked[0].score == 0.9f && !ranked[0].true_positive));
+  CHECK((ranked[1].score == 0.8f && ranked[1].true_positive));
+  CHECK_THROWS_AS(ev.ranked_at_iou50(1), Error);
+}
+
+TEST_CASE("Confidence curves: numpy.interp over the ranked detections", "[confidence_curves]") {
+  // Scores exact in float; 4 objects. Cumulative precision 1, 1/2, 2/3; recall 1/4, 1/4, 1/2.
+  const std::vector<DetectionEvaluator::RankedDetection> ranked = {{0.875f, true}, {0.75f, false}, {0.5f, true}};
+  const ConfidenceCurves c = confidence_curves(ranked, 4);
+  REQUIRE(c.precision.size() == static_cast<std::size_t>(kConfidencePoints));
+  CHECK(confidence_threshold(0) == 0.0);
+  CHECK(confidence_threshold(kConfidencePoints - 1) == 1.0);
+  // Above the highest score: precision 1, recall 0, F1 0.
+  CHECK(c.precision.back() == 1.0);
+  CHECK(c.recall.back() == 0.0);
+  CHECK(c.f1.back() == Approx(0.0));
+  // Below the lowest: the last point's values.
+  CHECK(c.precision[0] == Approx(2.0 / 3));
+  CHECK(c.recall[0] == Approx(0.5));
+  CHECK(c.f1[0] == Approx(2 * (2.0 / 3) * 0.5 / (2.0 / 3 + 0.5)));
+  // Between 0.875 and 0.75: linear in the score.
+  const int i = 800;  // threshold 0.8008
+  const double t = confidence_threshold(i), along = (0.875 - t) / 0.125;
+  CHECK(c.precision[i] == Approx(1.0 + along * (0.5 - 1.0)));
+  CHECK(c.recall[i] == Approx(0.25));
+  // No objects, or no detections: all zero, as YOLOv5 leaves them.
+  CHECK(confidence_curves(ranked, 0).precision[0] == 0.0);
+  CHECK(confidence_curves({}, 4).recall[0] == 0.0);
+}
+
+TEST_CASE("Confusion matrix: paired, misclassified, missed and false detections", "[confusion_matrix]") {
+  ConfusionMatrix cm(2);
+  cm.add_image({truth(0, 0, 0, 20, 20), truth(1, 50, 0, 20, 20), truth(1, 100, 0, 20, 20)},
+               {det(0, 0, 0, 20, 20, 0.9f),      // right class
+                det(0, 50, 0, 20, 20, 0.8f),     // on an object of class 1, says 0
+                det(1, 100, 0, 20, 20, 0.2f),    // under conf 0.25: the object is missed
+                det(1, 300, 300, 20, 20, 0.7f)});  // on nothing
+  cm.add_image({}, {det(0, 0, 0, 10, 10, 0.6f), det(1, 0, 0, 10, 10, 0.25f)});  // 0.25 is not above 0.25
+  const auto& n = cm.counts();
+  REQUIRE(n.size() == 3);
+  CHECK(n[0][0] == 1);
+  CHECK(n[0][1] == 1);
+  CHECK(n[2][1] == 1);  // missed: background row
+  CHECK(n[1][2] == 1);  // false detection: background column
+  CHECK(n[0][2] == 1);  // from the image without objects
+  int64_t total = 0;
+  for (const auto& row : n)
+    for (int64_t v : row) total += v;
+  CHECK(total == 5);
+  CHECK_THROWS_AS(cm.add_image({truth(2, 0, 0, 5, 5)}, {}), Error);
+}
+
+TEST_CASE("Confusion matrix: each detection keeps its best object first, as YOLOv5", "[confusion_matrix]") {
+  // Objects A and B overlap. d1 is nearest A (IoU 0.92), then B (0.89); d2 is A itself. d2 takes
+  // A; d1 is not offered B, its second best: B is missed and d1 counts as a false detection.
+  ConfusionMatrix cm(1);
+  cm.add_image({truth(0, 0, 0, 10, 10), truth(0, 1, 0, 10, 10)},
+               {det(0, 0.4, 0, 10, 10, 0.9f), det(0, 0, 0, 10, 10, 0.8f)});
+  const auto& n = cm.counts();
+  CHECK(n[0][0] == 1);
+  CHECK(n[1][0] == 1);
+  CHECK(n[0][1] == 1);
 }
