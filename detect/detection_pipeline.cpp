@@ -122,7 +122,66 @@ std::vector<PlacedDetection> tile_passes(const Image& image, const std::vector<T
   return placed;
 }
 
+// Images `members` of a batch (all letterboxed to one size) as one forward:
+// detections into `results`, times into `reports`.
+void same_shape_pass(const std::vector<const Image*>& images, const std::vector<std::size_t>& members,
+                     const std::vector<LetterboxGeometry>& geometry, const Preprocess& p,
+                     const DetectionPipelineOptions& o, const BatchForward& forward,
+                     std::vector<std::vector<Detection>>& results, std::vector<DetectionReport>& reports) {
+  const LetterboxGeometry& first = geometry[members[0]];
+  const std::size_t per = std::size_t(3) * first.out_h * first.out_w;
+  Tensor batch({static_cast<std::int64_t>(members.size()), 3, first.out_h, first.out_w});
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    const std::size_t i = members[k];
+    auto t = Clock::now();
+    const Tensor x = image_to_tensor(letterbox(*images[i], geometry[i]), p);
+    std::copy_n(x.data(), per, batch.data() + k * per);
+    reports[i].pre_ms += ms_since(t);
+    reports[i].input_w = geometry[i].out_w;
+    reports[i].input_h = geometry[i].out_h;
+  }
+  DetectionReport shared;
+  const std::vector<Tensor> out = timed_forward(forward, batch, shared);
+  const Tensor& pred = checked_predictions(out, static_cast<std::int64_t>(members.size()));
+  reports[members[0]].forwards += shared.forwards;
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    const std::size_t i = members[k];
+    reports[i].infer_ms += shared.infer_ms / static_cast<double>(members.size());
+    auto t = Clock::now();
+    results[i] = batch_item_detections(pred, static_cast<std::int64_t>(k), geometry[i], o.nms);
+    reports[i].nms_ms += ms_since(t);
+  }
+}
+
 }  // namespace
+
+std::vector<std::vector<Detection>> detect_objects_batch(const std::vector<const Image*>& images,
+                                                         const Preprocess& p, const DetectionPipelineOptions& o,
+                                                         const BatchForward& forward,
+                                                         std::vector<DetectionReport>* reports) {
+  if (o.slice.enabled())
+    throw Error("batched detection runs whole images; sliced inference batches its tiles (tile_batch)");
+  std::vector<LetterboxGeometry> geometry;
+  for (const Image* image : images)
+    geometry.push_back(letterbox_geometry(image->width, image->height, o.img_size, o.img_size, o.stride));
+  // Groups of equal input size, each in the order of first appearance.
+  std::vector<std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    auto same = std::find_if(groups.begin(), groups.end(), [&](const std::vector<std::size_t>& g) {
+      return geometry[g[0]].out_w == geometry[i].out_w && geometry[g[0]].out_h == geometry[i].out_h;
+    });
+    if (same == groups.end())
+      groups.push_back({i});
+    else
+      same->push_back(i);
+  }
+  std::vector<std::vector<Detection>> results(images.size());
+  std::vector<DetectionReport> local(images.size());
+  for (const std::vector<std::size_t>& members : groups)
+    same_shape_pass(images, members, geometry, p, o, forward, results, local);
+  if (reports) *reports = std::move(local);
+  return results;
+}
 
 std::vector<Detection> detect_objects(const Image& image, const Preprocess& p,
                                       const DetectionPipelineOptions& o, const BatchForward& forward,

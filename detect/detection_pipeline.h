@@ -72,4 +72,19 @@ std::vector<Detection> detect_objects(const Image& image, const Preprocess& prep
                                       const DetectionPipelineOptions& options, const BatchForward& forward,
                                       DetectionReport* report = nullptr);
 
+// Several images' plain passes (no slicing), in as few forwards as their
+// shapes allow: images whose letterboxed input has the same size run as one
+// (N, 3, H, W) batch, so each image sees exactly the input it would alone and
+// its detections are those of detect_objects on it. Images of other shapes
+// run in further forwards. `reports`, if not null, gets one report per image:
+// its own letterbox and NMS times, and its share of its batch's forward
+// (forwards counted on the first image of each batch). Throws spdinfer::Error
+// when options.slice is enabled (tiles already run in batches) or an output
+// has the wrong shape.
+std::vector<std::vector<Detection>> detect_objects_batch(const std::vector<const Image*>& images,
+                                                         const Preprocess& preprocess,
+                                                         const DetectionPipelineOptions& options,
+                                                         const BatchForward& forward,
+                                                         std::vector<DetectionReport>* reports = nullptr);
+
 }  // namespace spdinfer

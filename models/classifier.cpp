@@ -1,6 +1,7 @@
 // The classification chain behind one call (see classifier.h).
 #include "models/classifier.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "engine/error.h"
@@ -31,11 +32,14 @@ Tensor Classifier::logits(const Tensor& batch, int threads) const {
   return std::move(l);
 }
 
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+}  // namespace
+
 std::vector<ClassScore> Classifier::classify(const Image& image, int k, int threads, ClassifyReport* report) const {
-  using Clock = std::chrono::steady_clock;
-  const auto ms = [](Clock::time_point a, Clock::time_point b) {
-    return std::chrono::duration<double, std::milli>(b - a).count();
-  };
   const auto t0 = Clock::now();
   const Tensor x = input(image);
   const auto t1 = Clock::now();
@@ -47,6 +51,39 @@ std::vector<ClassScore> Classifier::classify(const Image& image, int k, int thre
     report->infer_ms += ms(t1, t2);
     report->post_ms += ms(t2, Clock::now());
   }
+  return best;
+}
+
+std::vector<std::vector<ClassScore>> Classifier::classify_batch(const std::vector<Image>& images, int k,
+                                                                int threads,
+                                                                std::vector<ClassifyReport>* reports) const {
+  std::vector<ClassifyReport> r(images.size());
+  if (images.empty()) {
+    if (reports) reports->clear();
+    return {};
+  }
+  // Every image is resized to the same input, so they stack into one batch.
+  Tensor batch({static_cast<std::int64_t>(images.size()), 3, preprocess_.height, preprocess_.width});
+  const std::size_t per = static_cast<std::size_t>(3) * preprocess_.height * preprocess_.width;
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    const auto t = Clock::now();
+    const Tensor x = input(images[i]);
+    std::copy_n(x.data(), per, batch.data() + i * per);
+    r[i].pre_ms = ms(t, Clock::now());
+  }
+  const auto t1 = Clock::now();
+  const Tensor l = logits(batch, threads);
+  const double infer = ms(t1, Clock::now()) / static_cast<double>(images.size());
+  std::vector<std::vector<ClassScore>> best;
+  const std::int64_t classes = l.dim(1);
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    const auto t = Clock::now();
+    const float* row = l.data() + static_cast<std::int64_t>(i) * classes;
+    best.push_back(top_k(softmax(std::vector<float>(row, row + classes)), k));
+    r[i].infer_ms = infer;
+    r[i].post_ms = ms(t, Clock::now());
+  }
+  if (reports) *reports = std::move(r);
   return best;
 }
 

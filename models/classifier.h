@@ -51,6 +51,11 @@ class Classifier {
   // unless it is null. Thread-safe: one Classifier may serve many threads.
   std::vector<ClassScore> classify(const Image& image, int k, int threads = 1,
                                    ClassifyReport* report = nullptr) const;
+  // The same for several images in one forward pass (`--batch`): each image's
+  // classes equal classify()'s on it. One report per image in `reports` unless
+  // it is null; each carries its share of the batch's forward time.
+  std::vector<std::vector<ClassScore>> classify_batch(const std::vector<Image>& images, int k, int threads = 1,
+                                                      std::vector<ClassifyReport>* reports = nullptr) const;
 
  private:
   std::shared_ptr<const Model> model_;

@@ -22,19 +22,33 @@ Detector Detector::load(const std::string& path) { return Detector(load_model(pa
 
 int Detector::input_size(int img_size) const { return round_up_to_multiple(img_size, stride_); }
 
-std::vector<Detection> Detector::detect(const Image& image, const DetectOptions& options,
-                                        DetectionReport* report) const {
+DetectionPipelineOptions Detector::pipeline_options(const DetectOptions& options) const {
   DetectionPipelineOptions pipeline;
   pipeline.stride = stride_;
   pipeline.img_size = input_size(options.img_size);
   pipeline.nms = options.nms;
   pipeline.slice = options.slice;
   pipeline.threads = options.threads;
+  return pipeline;
+}
+
+BatchForward Detector::forward(int threads) const {
   const Model& m = *model_;
-  const int threads = options.threads;
-  return detect_objects(
-      image, m.preprocess, pipeline, [&m, threads](const Tensor& x) { return forward_input(m, x, threads); },
-      report);
+  return [&m, threads](const Tensor& x) { return forward_input(m, x, threads); };
+}
+
+std::vector<Detection> Detector::detect(const Image& image, const DetectOptions& options,
+                                        DetectionReport* report) const {
+  return detect_objects(image, model_->preprocess, pipeline_options(options), forward(options.threads), report);
+}
+
+std::vector<std::vector<Detection>> Detector::detect_batch(const std::vector<Image>& images,
+                                                           const DetectOptions& options,
+                                                           std::vector<DetectionReport>* reports) const {
+  std::vector<const Image*> pointers;
+  for (const Image& image : images) pointers.push_back(&image);
+  return detect_objects_batch(pointers, model_->preprocess, pipeline_options(options), forward(options.threads),
+                              reports);
 }
 
 }  // namespace spdinfer

@@ -47,8 +47,18 @@ class Detector {
   // Thread-safe: one Detector may serve many threads at once.
   std::vector<Detection> detect(const Image& image, const DetectOptions& options,
                                 DetectionReport* report = nullptr) const;
+  // The same for several images at once (`--batch`): images whose letterboxed
+  // input has one size share a forward pass, and each gets exactly the
+  // detections detect() would give it. One report per image in `reports`
+  // unless it is null (see detect_objects_batch). Throws spdinfer::Error when
+  // options.slice is enabled: sliced inference batches its tiles instead.
+  std::vector<std::vector<Detection>> detect_batch(const std::vector<Image>& images, const DetectOptions& options,
+                                                   std::vector<DetectionReport>* reports = nullptr) const;
 
  private:
+  DetectionPipelineOptions pipeline_options(const DetectOptions& options) const;
+  BatchForward forward(int threads) const;
+
   std::shared_ptr<const Model> model_;
   int stride_ = 32;
 };

@@ -84,3 +84,56 @@ TEST_CASE("detector: detect is the detection pipeline at the stride-rounded size
   CHECK(r.forwards == 1);
   CHECK(r.input_w == 64);
 }
+
+TEST_CASE("classifier: classify_batch gives each image what classify gives it", "[classifier]") {
+  const Classifier c = Classifier::load(kData + "tiny_resnet_spd.safetensors");
+  const std::vector<Image> images = {noise_image(50, 37, 3), noise_image(64, 64, 4), noise_image(21, 90, 5)};
+  std::vector<ClassifyReport> reports;
+  const std::vector<std::vector<ClassScore>> got = c.classify_batch(images, 3, 2, &reports);
+  REQUIRE(got.size() == images.size());
+  REQUIRE(reports.size() == images.size());
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    const std::vector<ClassScore> alone = c.classify(images[i], 3);
+    REQUIRE(got[i].size() == alone.size());
+    for (std::size_t k = 0; k < alone.size(); ++k) {
+      CHECK(got[i][k].class_id == alone[k].class_id);
+      CHECK(got[i][k].probability == Approx(alone[k].probability).margin(1e-6));
+    }
+    CHECK(reports[i].infer_ms > 0);
+  }
+  CHECK(c.classify_batch({}, 3).empty());
+}
+
+TEST_CASE("detector: detect_batch gives each image what detect gives it", "[detector]") {
+  const Detector d(tiny_yolo());
+  // Two shapes: 90x70 and 70x90 letterbox to 64x56 and 56x64 (two forwards);
+  // the third image shares the first's.
+  const std::vector<Image> images = {noise_image(90, 70, 6), noise_image(70, 90, 7), noise_image(90, 70, 8)};
+  DetectOptions o;
+  o.img_size = 64;
+  o.nms.conf_threshold = 0.0f;
+  std::vector<DetectionReport> reports;
+  const std::vector<std::vector<Detection>> got = d.detect_batch(images, o, &reports);
+  REQUIRE(got.size() == images.size());
+  REQUIRE(reports.size() == images.size());
+  int forwards = 0;
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    DetectionReport alone_report;
+    const std::vector<Detection> alone = d.detect(images[i], o, &alone_report);
+    REQUIRE(got[i].size() == alone.size());
+    for (std::size_t k = 0; k < alone.size(); ++k) {
+      CHECK(got[i][k].x1 == Approx(alone[k].x1).margin(1e-3));
+      CHECK(got[i][k].y2 == Approx(alone[k].y2).margin(1e-3));
+      CHECK(got[i][k].confidence == Approx(alone[k].confidence).margin(1e-5));
+      CHECK(got[i][k].class_id == alone[k].class_id);
+    }
+    CHECK(reports[i].input_w == alone_report.input_w);
+    CHECK(reports[i].input_h == alone_report.input_h);
+    forwards += reports[i].forwards;
+  }
+  CHECK(forwards == 2);
+  CHECK(reports[0].forwards == 1);
+  CHECK(reports[2].forwards == 0);  // ran in image 0's forward
+  o.slice.width = o.slice.height = 32;
+  CHECK_THROWS_WITH(d.detect_batch(images, o), Contains("sliced inference batches its tiles"));
+}
