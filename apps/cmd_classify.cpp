@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "apps/batched_images.h"
 #include "apps/commands.h"
 #include "apps/terminal_text.h"
 #include "apps/image_batch.h"
@@ -23,6 +24,8 @@ struct ClassifyOptions {
   std::string labels;
   bool json = false;
   int threads = 1;
+  int batch = 1;
+  bool quiet = false;
   std::string size;    // "" = the model's
   std::string resize;  // "" = the model's
 };
@@ -62,48 +65,61 @@ void run_classify(const ClassifyOptions& o) {
 
   const std::vector<std::string> files = expand_image_inputs(o.inputs);
   std::FILE* human = o.json ? stderr : stdout;
-  ProgressBar bar(files.size());
+  ProgressBar bar(files.size(), "images", o.quiet);
+  BatchedImages reader(files, static_cast<std::size_t>(o.batch), bar);
   double total_pre = 0, total_infer = 0, total_post = 0;
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    const std::string& path = files[i];
-    bar.update(i);
-    auto t0 = Clock::now();
-    const Image img = load_image(path);
-    ClassifyReport r;
-    r.pre_ms = ms_since(t0);
-    const std::vector<ClassScore> best =
-        naming_image(path, [&] { return classifier.classify(img, o.topk, o.threads, &r); });
-    total_pre += r.pre_ms;
-    total_infer += r.infer_ms;
-    total_post += r.post_ms;
-    const double ms = r.pre_ms + r.infer_ms + r.post_ms;
-
-    bar.clear();
-    std::string summary;
-    for (const ClassScore& c : best) {
-      char prob[32];
-      std::snprintf(prob, sizeof prob, " %.2f, ", static_cast<double>(c.probability));
-      summary += names.at(c.class_id) + prob;
-    }
-    std::fprintf(human, "image %zu/%zu %s: %dx%d %s%.1fms\n", i + 1, files.size(), terminal_text(path).c_str(),
-                 p.height, p.width, terminal_text(summary).c_str(), ms);
-    if (o.json) {
-      nlohmann::json topk = nlohmann::json::array();
-      for (const ClassScore& c : best)
-        topk.push_back({{"class_id", c.class_id},
-                        {"class_name", names.at(c.class_id)},
-                        {"probability", round_significant(c.probability, 6)}});
-      const nlohmann::json line = {{"image", path}, {"topk", topk}, {"ms", round_decimals(ms, 3)}};
-      std::printf("%s\n", json_text(line).c_str());
+  std::size_t classified = 0;
+  while (true) {
+    bar.update(reader.taken());
+    std::vector<LoadedImage> loaded = reader.next();
+    if (loaded.empty()) break;
+    std::vector<Image> images;
+    for (LoadedImage& l : loaded) images.push_back(std::move(l.image));
+    std::vector<ClassifyReport> reports;
+    const std::vector<std::vector<ClassScore>> results = naming_image(
+        loaded.size() == 1 ? loaded[0].path : loaded[0].path + " and the rest of its batch",
+        [&] { return classifier.classify_batch(images, o.topk, o.threads, &reports); });
+    for (std::size_t k = 0; k < loaded.size(); ++k) {
+      ClassifyReport& r = reports[k];
+      r.pre_ms += loaded[k].decode_ms;
+      total_pre += r.pre_ms;
+      total_infer += r.infer_ms;
+      total_post += r.post_ms;
+      ++classified;
+      const double ms = r.pre_ms + r.infer_ms + r.post_ms;
+      if (!o.quiet) {
+        bar.clear();
+        std::string summary;
+        for (const ClassScore& c : results[k]) {
+          char prob[32];
+          std::snprintf(prob, sizeof prob, " %.2f, ", static_cast<double>(c.probability));
+          summary += names.at(c.class_id) + prob;
+        }
+        std::fprintf(human, "image %zu/%zu %s: %dx%d %s%.1fms\n", loaded[k].index + 1, files.size(),
+                     terminal_text(loaded[k].path).c_str(), p.height, p.width, terminal_text(summary).c_str(), ms);
+      }
+      if (o.json) {
+        nlohmann::json topk = nlohmann::json::array();
+        for (const ClassScore& c : results[k])
+          topk.push_back({{"class_id", c.class_id},
+                          {"class_name", names.at(c.class_id)},
+                          {"probability", round_significant(c.probability, 6)}});
+        const nlohmann::json line = {
+            {"image", loaded[k].path}, {"topk", topk}, {"ms", round_decimals(ms, 3)}};
+        std::printf("%s\n", json_text(line).c_str());
+      }
     }
     std::fflush(stdout);
   }
   bar.clear();
-  const double n = static_cast<double>(files.size());
-  std::fprintf(
-      human,
-      "Speed: %.1fms pre-process, %.1fms inference, %.1fms post-process per image at shape (1, 3, %d, %d)\n",
-      total_pre / n, total_infer / n, total_post / n, p.height, p.width);
+  if (classified > 0) {
+    const double n = static_cast<double>(classified);
+    std::fprintf(human,
+                 "Speed: %.1fms pre-process, %.1fms inference, %.1fms post-process per image at shape (%d, 3, %d, "
+                 "%d)\n",
+                 total_pre / n, total_infer / n, total_post / n, o.batch, p.height, p.width);
+  }
+  report_unreadable(reader);
 }
 
 }  // namespace
@@ -119,6 +135,9 @@ void add_classify_command(CLI::App& app) {
   cmd->add_option("--labels", opts->labels, "class names, one per line (instead of the model's)");
   cmd->add_flag("--json", opts->json, "one JSON object per image on stdout (other output goes to stderr)");
   cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
+  cmd->add_option("--batch", opts->batch, "images per forward pass (results are the same as one at a time)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_flag("--quiet", opts->quiet, "no line per image and no progress bar: only the summary and warnings");
   cmd->add_option("--size", opts->size, "input size N or HxW instead of the model's");
   cmd->add_option("--resize", opts->resize, "resize mode instead of the model's")
       ->check(CLI::IsMember({"resize", "resize_crop", "letterbox"}));

@@ -77,21 +77,47 @@ std::vector<std::string> expand_image_inputs(const std::vector<std::string>& arg
   return files;
 }
 
-ProgressBar::ProgressBar(std::size_t total)
-    : total_(total), enabled_(total >= kMinImages && ::isatty(STDERR_FILENO)) {}
+ProgressBar::ProgressBar(std::size_t total, std::string unit, bool quiet)
+    : total_(total), unit_(std::move(unit)), enabled_(!quiet && total >= kMinItems && ::isatty(STDERR_FILENO)) {}
 
 ProgressBar::~ProgressBar() { clear(); }
 
 void ProgressBar::update(std::size_t done) {
   if (!enabled_) return;
+  if (!started_) {  // the rate excludes what came before the first update (loading the model)
+    started_ = true;
+    first_done_ = done;
+    start_ = Clock::now();
+  }
   constexpr int kWidth = 30;
-  const int filled = static_cast<int>(kWidth * done / std::max<std::size_t>(total_, 1));
+  const std::size_t total = std::max<std::size_t>(total_, 1);
+  const int filled = static_cast<int>(kWidth * std::min(done, total) / total);
   std::string bar(filled, '#');
   bar.resize(kWidth, '.');
-  std::fprintf(stderr, "\r[%s] %zu/%zu (%3d%%)", bar.c_str(), done, total_,
-               static_cast<int>(100 * done / std::max<std::size_t>(total_, 1)));
+  std::string speed;
+  const double seconds = ms_since(start_) / 1000.0;
+  const std::size_t counted = done - first_done_;
+  if (counted > 0 && seconds > 0) {
+    const double rate = static_cast<double>(counted) / seconds;
+    char text[96];
+    std::snprintf(text, sizeof text, " %.*f %s/s, ETA %s", rate < 10 ? 1 : 0, rate, unit_.c_str(),
+                  clock_duration(static_cast<double>(total_ - std::min(done, total_)) / rate).c_str());
+    speed = text;
+  }
+  std::fprintf(stderr, "\r[%s] %zu/%zu (%3d%%)%s\033[K", bar.c_str(), done, total_,
+               static_cast<int>(100 * std::min(done, total) / total), speed.c_str());
   std::fflush(stderr);
   drawn_ = true;
+}
+
+std::string clock_duration(double seconds) {
+  const long long s = static_cast<long long>(std::llround(std::max(0.0, std::min(seconds, 3.6e8))));
+  char text[48];
+  if (s >= 3600)
+    std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+  else
+    std::snprintf(text, sizeof text, "%lld:%02lld", s / 60, s % 60);
+  return text;
 }
 
 void ProgressBar::clear() {

@@ -28,11 +28,13 @@ inline double ms_since(Clock::time_point t) {
 }
 
 // A one-line bar redrawn on stderr, only when stderr is a terminal and there
-// are at least kMinImages images. clear() before printing anything else.
+// are at least kMinItems items: `[#####.....] 12/300 (4%) 3.2 images/s, ETA 1:30`.
+// The rate counts from the first update(). clear() before printing anything else.
 class ProgressBar {
  public:
-  static constexpr std::size_t kMinImages = 8;
-  explicit ProgressBar(std::size_t total);
+  static constexpr std::size_t kMinItems = 8;
+  // `unit`: what is counted ("images", "tiles"); quiet: never drawn.
+  explicit ProgressBar(std::size_t total, std::string unit = "images", bool quiet = false);
   ~ProgressBar();
   void update(std::size_t done);
   void clear();
@@ -40,9 +42,16 @@ class ProgressBar {
 
  private:
   std::size_t total_;
+  std::string unit_;
   bool enabled_;
   bool drawn_ = false;
+  bool started_ = false;
+  std::size_t first_done_ = 0;
+  Clock::time_point start_;
 };
+
+// "1:05" or "1:02:05" for a duration in seconds (the bar's ETA).
+std::string clock_duration(double seconds);
 
 // Shortest decimal with `digits` significant digits, so JSON shows 0.87312
 // rather than float noise like 0.8731200098991394.

@@ -117,6 +117,7 @@ std::vector<PlacedDetection> tile_passes(const Image& image, const std::vector<T
       for (std::size_t k = 0; k < dets.size(); ++k) placed.push_back({dets[k], cuts[k]});
     }
     r.nms_ms += ms_since(t2);
+    if (o.tile_progress) o.tile_progress(static_cast<int>(end), static_cast<int>(tiles.size()));
   }
   r.tiles += static_cast<int>(tiles.size());
   return placed;

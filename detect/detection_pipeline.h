@@ -34,6 +34,9 @@ struct DetectionPipelineOptions {
   NmsOptions nms;
   SliceOptions slice;
   int threads = 1;  // for preparing tiles; the forward function has its own
+  // Called after each batch of tiles with the tiles done and the total (a
+  // progress bar over a large photo); may be empty.
+  std::function<void(int done, int total)> tile_progress;
 };
 
 // What ran and how long each stage took.

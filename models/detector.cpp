@@ -29,6 +29,7 @@ DetectionPipelineOptions Detector::pipeline_options(const DetectOptions& options
   pipeline.nms = options.nms;
   pipeline.slice = options.slice;
   pipeline.threads = options.threads;
+  pipeline.tile_progress = options.tile_progress;
   return pipeline;
 }
 

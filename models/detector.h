@@ -6,6 +6,7 @@
 // drawing or printing.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,8 @@ struct DetectOptions {
   NmsOptions nms;
   SliceOptions slice;  // sliced inference when slice.enabled()
   int threads = 1;     // for the forward pass and for preparing tiles
+  // Sliced inference: called after each batch of tiles with tiles done and total; may be empty.
+  std::function<void(int done, int total)> tile_progress;
 };
 
 class Detector {

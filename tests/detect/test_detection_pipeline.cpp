@@ -83,10 +83,14 @@ TEST_CASE("Tiles are batched: one forward per batch of tiles, plus one for the f
   const Image img = square_image(1000, 700, 500, 300, 560, 360);
   const std::size_t tiles = plan_tiles(1000, 700, 256, 256, 0.2).size();  // 5 x 4
   REQUIRE(tiles == 20);
-  SECTION("batches of 8") {
+  SECTION("batches of 8, progress after each") {
     WhiteBoxDetector detector;
     DetectionReport report;
-    run(detector, img, sliced(256, 8, true), &report);
+    DetectionPipelineOptions o = sliced(256, 8, true);
+    std::vector<std::pair<int, int>> progress;
+    o.tile_progress = [&](int done, int total) { progress.emplace_back(done, total); };
+    run(detector, img, o, &report);
+    CHECK(progress == std::vector<std::pair<int, int>>{{8, 20}, {16, 20}, {20, 20}});
     CHECK(detector.batch_sizes == std::vector<std::int64_t>{8, 8, 4, 1});
     CHECK(report.forwards == 4);
     CHECK(report.tiles == 20);
@@ -144,6 +148,35 @@ TEST_CASE("A square cut by tile borders comes back as one box where it is", "[de
       }
     }
   }
+}
+
+TEST_CASE("Batched plain passes: one forward per letterboxed size, each image's own boxes",
+          "[detection_pipeline]") {
+  const Image a = square_image(1000, 700, 500, 300, 560, 360);
+  const Image b = square_image(700, 1000, 100, 200, 180, 260);
+  const Image c = square_image(1000, 700, 20, 30, 90, 100);
+  const DetectionPipelineOptions o = sliced(0, 8, true);
+  WhiteBoxDetector batched;
+  std::vector<DetectionReport> reports;
+  const auto got = detect_objects_batch(
+      {&a, &b, &c}, unit_scale(), o, [&](const Tensor& x) { return batched(x); }, &reports);
+  CHECK(batched.batch_sizes == std::vector<std::int64_t>{2, 1});  // a and c share 320x224
+  REQUIRE(got.size() == 3);
+  REQUIRE(reports.size() == 3);
+  const Image* images[] = {&a, &b, &c};
+  for (int i = 0; i < 3; ++i) {
+    WhiteBoxDetector alone;
+    DetectionReport alone_report;
+    const auto expected = run(alone, *images[i], o, &alone_report);
+    REQUIRE(got[i].size() == expected.size());
+    CHECK(got[i][0].x1 == expected[0].x1);
+    CHECK(got[i][0].y2 == expected[0].y2);
+    CHECK(reports[i].input_h == alone_report.input_h);
+  }
+  CHECK(reports[0].forwards + reports[1].forwards + reports[2].forwards == 2);
+  CHECK_THROWS_WITH(detect_objects_batch({&a}, unit_scale(), sliced(256, 8, true),
+                                         [&](const Tensor& x) { return batched(x); }),
+                    Catch::Matchers::Contains("sliced inference batches its tiles"));
 }
 
 TEST_CASE("A detector output of the wrong shape is an error, not a crash", "[detection_pipeline]") {
