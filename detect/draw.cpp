@@ -73,8 +73,8 @@ void draw_detections(Image& img, const std::vector<Detection>& dets, const std::
                    [&](std::size_t a, std::size_t b) { return dets[a].confidence < dets[b].confidence; });
   for (const std::size_t i : order) {
     const Detection& d = dets[i];
-    draw_box(img, static_cast<int>(d.x1), static_cast<int>(d.y1), static_cast<int>(d.x2), static_cast<int>(d.y2),
-             class_color(d.class_id), lw);
+    draw_box(img, static_cast<int>(d.x1), static_cast<int>(d.y1), static_cast<int>(d.x2),
+             static_cast<int>(d.y2), class_color(d.class_id), lw);
   }
   if (style.hide_labels) return;
 
@@ -91,8 +91,8 @@ void draw_detections(Image& img, const std::vector<Detection>& dets, const std::
       label += conf;
     }
     const TextSize size = label_size(label, text_height);
-    const Rect r =
-        place_label(static_cast<int>(d.x1), static_cast<int>(d.y1), size.width, size.height, img.width, img.height);
+    const Rect r = place_label(static_cast<int>(d.x1), static_cast<int>(d.y1), size.width, size.height,
+                               img.width, img.height);
     const Rgb color = class_color(d.class_id);
     fill_rect(img, r.x0, r.y0, r.x1, r.y1, color);
     // White on dark colours as YOLOv5, black on the light ones where white is hard to read.

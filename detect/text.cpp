@@ -32,7 +32,7 @@ const stbtt_fontinfo* label_font() {
     static stbtt_fontinfo info;
     const int offset = stbtt_GetFontOffsetForIndex(kLabelFont, 0);
     if (offset < 0 || !stbtt_InitFont(&info, kLabelFont, offset)) {
-      std::fprintf(stderr, "spdinfer: warning: the embedded label font cannot be read; labels are drawn without text\n");
+      std::fputs("spdinfer: warning: the embedded label font cannot be read; labels have no text\n", stderr);
       return static_cast<const stbtt_fontinfo*>(nullptr);
     }
     return static_cast<const stbtt_fontinfo*>(&info);

@@ -59,7 +59,8 @@ namespace {
 const Rgb kWhite{255, 255, 255};
 
 // Pixels that are neither black (the empty image) nor `except` (box and label fill): text ink.
-int count_ink(const Image& img, Rgb except, const Rect& inside = {0, 0, 1 << 30, 1 << 30}, bool invert = false) {
+int count_ink(const Image& img, Rgb except, const Rect& inside = {0, 0, 1 << 30, 1 << 30},
+              bool invert = false) {
   int n = 0;
   for (int y = 0; y < img.height; ++y)
     for (int x = 0; x < img.width; ++x) {
@@ -88,7 +89,7 @@ TEST_CASE("text is antialiased and stays inside its measured box", "[draw]") {
   const Rect box{5, 5, 5 + ts.width, 5 + ts.height};
   CHECK(count_ink(img, Rgb{0, 0, 0}, box) > 100);
   CHECK(count_ink(img, Rgb{0, 0, 0}, box, true) == 0);
-  CHECK(count_color(img, kWhite) > 20);                        // full coverage inside strokes
+  CHECK(count_color(img, kWhite) > 20);                          // full coverage inside strokes
   CHECK(count_ink(img, kWhite) > count_color(img, kWhite) / 4);  // and blended edges
   Image edge(60, 30);
   draw_text(edge, 50, 20, "clipped at the border", kWhite, 30);  // nothing to crash on
@@ -133,12 +134,12 @@ TEST_CASE("text grows with the line width, as YOLOv5's font scale", "[draw]") {
 TEST_CASE("labels go above the box, or inside under its top, and never off the image", "[draw]") {
   CHECK(place_label(50, 100, 80, 20, 300, 200).y0 == 80);  // room above
   CHECK(place_label(50, 100, 80, 20, 300, 200).x0 == 50);
-  CHECK(place_label(50, 10, 80, 20, 300, 200).y0 == 10);   // none: inside
-  CHECK(place_label(-30, -5, 80, 20, 300, 200).x0 == 0);   // box partly off the image
+  CHECK(place_label(50, 10, 80, 20, 300, 200).y0 == 10);  // none: inside
+  CHECK(place_label(-30, -5, 80, 20, 300, 200).x0 == 0);  // box partly off the image
   CHECK(place_label(-30, -5, 80, 20, 300, 200).y0 == 0);
   CHECK(place_label(280, 100, 80, 20, 300, 200).x1 == 300);  // shifted left at the right edge
   CHECK(place_label(50, 195, 80, 20, 300, 200).y1 <= 200);
-  CHECK(place_label(50, 300, 80, 20, 300, 200).y1 == 200);   // box below the image
+  CHECK(place_label(50, 300, 80, 20, 300, 200).y1 == 200);    // box below the image
   const Rect wide = place_label(50, 100, 500, 20, 300, 200);  // wider than the image: start shown
   CHECK(wide.x0 == 0);
   CHECK(wide.x1 == 500);
@@ -148,11 +149,11 @@ TEST_CASE("a box touching each edge gets its whole label inside the image", "[dr
   const std::vector<std::string> names = {"person"};
   const Rgb color = class_color(0);
   const int w = 200, h = 150;
-  const Detection boxes[] = {{0, 60, 40, 100, 0.9f, 0},   // left
+  const Detection boxes[] = {{0, 60, 40, 100, 0.9f, 0},     // left
                              {170, 60, 199, 100, 0.9f, 0},  // right: no room for the label's width
-                             {60, 0, 120, 40, 0.9f, 0},    // top: label inside
-                             {60, 120, 120, 149, 0.9f, 0}, // bottom
-                             {0, 0, 199, 149, 0.9f, 0}};   // all four
+                             {60, 0, 120, 40, 0.9f, 0},     // top: label inside
+                             {60, 120, 120, 149, 0.9f, 0},  // bottom
+                             {0, 0, 199, 149, 0.9f, 0}};    // all four
   for (const Detection& d : boxes) {
     Image img(w, h);
     draw_detections(img, {d}, names);
@@ -164,8 +165,8 @@ TEST_CASE("a box touching each edge gets its whole label inside the image", "[dr
     CHECK(r.y1 <= h);
     CHECK(is(img, r.x0, r.y0, color));  // the label's corners are drawn: it is not cut
     CHECK(is(img, r.x1 - 1, r.y1 - 1, color));
-    CHECK(count_ink(img, color, r) > 50);           // text inside the label
-    CHECK(count_ink(img, color, r, true) == 0);     // and nowhere else
+    CHECK(count_ink(img, color, r) > 50);        // text inside the label
+    CHECK(count_ink(img, color, r, true) == 0);  // and nowhere else
   }
 }
 
