@@ -42,6 +42,7 @@ struct DetectArgs {
   bool json = false;
   int threads = 1;
   SliceOptions slice;
+  DrawStyle draw;
 };
 
 const CLI::Validator kUnitInterval = finite_range(0.0, 1.0);
@@ -161,7 +162,7 @@ void run_detect(const DetectArgs& o) {
     if (!o.out.empty()) {
       const std::string name = fs::path(path).filename().string();
       Image annotated = img;
-      draw_detections(annotated, dets, names);
+      draw_detections(annotated, dets, names, o.draw);
       save_image((fs::path(o.out) / name).string(), annotated);
       if (o.save_txt)
         write_labels((fs::path(o.out) / "labels" / fs::path(name).replace_extension(".txt")).string(), dets,
@@ -203,6 +204,11 @@ void add_detect_command(CLI::App& app) {
                 "write YOLO labels (class xc yc w h conf) to OUT/labels/NAME.txt");
   cmd->add_flag("--json", opts->json, "one JSON object per image on stdout (other output goes to stderr)");
   cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
+  cmd->add_option("--line-thickness", opts->draw.line_width,
+                  "box line width in pixels; 0: YOLOv5's, max(round((w+h)/2*0.003),2); text size follows it")
+      ->check(CLI::Range(0, 200));
+  cmd->add_flag("--hide-labels", opts->draw.hide_labels, "draw boxes without labels (default: labels drawn)");
+  cmd->add_flag("--hide-conf", opts->draw.hide_conf, "labels without the confidence (default: shown)");
   add_slice_options(cmd, opts->slice);
   cmd->callback([opts] { run_detect(*opts); });
 }

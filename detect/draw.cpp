@@ -4,59 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include <stb_easy_font.h>
-#pragma GCC diagnostic pop
+#include <numeric>
 
 namespace spdinfer {
-namespace {
-
-// stb_easy_font indexes a table by (char - 32) with no check: anything that
-// is not printable ASCII (UTF-8 bytes in class names) must not reach it.
-std::string printable(const std::string& text) {
-  std::string s = text;
-  for (char& c : s)
-    if (c < 32 || c > 126) c = '?';
-  return s;
-}
-
-struct Quad {
-  float x0, y0, x1, y1;
-};
-
-// The font's quads for `text` at the origin, in font units.
-std::vector<Quad> text_quads(const std::string& text) {
-  std::string s = printable(text);
-  std::vector<char> buffer(s.size() * 300 + 64);  // ~270 bytes per character, as documented
-  const int quads =
-      stb_easy_font_print(0, 0, s.data(), nullptr, buffer.data(), static_cast<int>(buffer.size()));
-  std::vector<Quad> out;
-  for (int q = 0; q < quads; ++q) {
-    // 4 vertices of 16 bytes: x, y, z floats and a colour; corners 0 and 2 are opposite.
-    const float* v0 = reinterpret_cast<const float*>(buffer.data() + q * 64);
-    const float* v2 = reinterpret_cast<const float*>(buffer.data() + q * 64 + 32);
-    out.push_back(
-        {std::min(v0[0], v2[0]), std::min(v0[1], v2[1]), std::max(v0[0], v2[0]), std::max(v0[1], v2[1])});
-  }
-  return out;
-}
-
-// Vertical extent of the font (cap top to descender bottom), in units; the
-// same for every label so label boxes line up.
-int font_units_height() {
-  static const int h = [] {
-    std::string all;
-    for (char c = 33; c < 127; ++c) all += c;
-    float bottom = 0;
-    for (const Quad& q : text_quads(all)) bottom = std::max(bottom, q.y1);
-    return static_cast<int>(std::ceil(bottom));
-  }();
-  return h;
-}
-
-}  // namespace
 
 Rgb class_color(int class_id) {
   static const Rgb palette[20] = {
@@ -93,42 +43,62 @@ void draw_box(Image& img, int x1, int y1, int x2, int y2, Rgb color, int thickne
   fill_rect(img, x2 - before, y1 - before, x2 + after, y2 + after, color);  // right
 }
 
-TextSize text_size(const std::string& text, int scale) {
-  std::string s = printable(text);
-  return {stb_easy_font_width(s.data()) * scale, font_units_height() * scale};
+int label_text_height(int line_width) { return std::max(11 * line_width, 12); }
+
+namespace {
+int label_margin(int text_height) { return std::max(1, text_height / 8); }
+}  // namespace
+
+TextSize label_size(const std::string& label, int text_height) {
+  const TextSize text = text_size(label, text_height);
+  const int margin = label_margin(text_height);
+  return {text.width + 2 * margin, text.height + 2 * margin};
 }
 
-void draw_text(Image& img, int x, int y, const std::string& text, Rgb color, int scale) {
-  for (const Quad& q : text_quads(text))
-    fill_rect(img, x + static_cast<int>(q.x0 * scale), y + static_cast<int>(q.y0 * scale),
-              x + static_cast<int>(q.x1 * scale), y + static_cast<int>(q.y1 * scale), color);
+Rect place_label(int box_x, int box_y, int width, int height, int image_width, int image_height) {
+  const int top = box_y - height >= 0 ? box_y - height : box_y;
+  // Left and top clamped last, so a label larger than the image keeps its start visible.
+  const int x = std::max(std::min(box_x, image_width - width), 0);
+  const int y = std::max(std::min(top, image_height - height), 0);
+  return {x, y, x + width, y + height};
 }
 
 void draw_detections(Image& img, const std::vector<Detection>& dets, const std::vector<std::string>& names,
-                     int line_width) {
-  const int lw = line_width > 0 ? line_width : default_line_width(img.width, img.height);
-  const int scale = std::max(2, lw - 1);  // ~14 px text at YOLOv5's usual widths
-  for (const Detection& d : dets) {
+                     const DrawStyle& style) {
+  const int lw = style.line_width > 0 ? style.line_width : default_line_width(img.width, img.height);
+  // Least confident first, so what ends on top is the most confident (see draw.h).
+  std::vector<std::size_t> order(dets.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return dets[a].confidence < dets[b].confidence; });
+  for (const std::size_t i : order) {
+    const Detection& d = dets[i];
+    draw_box(img, static_cast<int>(d.x1), static_cast<int>(d.y1), static_cast<int>(d.x2),
+             static_cast<int>(d.y2), class_color(d.class_id), lw);
+  }
+  if (style.hide_labels) return;
+
+  const int text_height = label_text_height(lw);
+  const int margin = label_margin(text_height);
+  for (const std::size_t i : order) {
+    const Detection& d = dets[i];
+    std::string label = d.class_id >= 0 && static_cast<std::size_t>(d.class_id) < names.size()
+                            ? names[d.class_id]
+                            : "class" + std::to_string(d.class_id);
+    if (!style.hide_conf) {
+      char conf[16];
+      std::snprintf(conf, sizeof conf, " %.2f", static_cast<double>(d.confidence));
+      label += conf;
+    }
+    const TextSize size = label_size(label, text_height);
+    const Rect r = place_label(static_cast<int>(d.x1), static_cast<int>(d.y1), size.width, size.height,
+                               img.width, img.height);
     const Rgb color = class_color(d.class_id);
-    const int x1 = static_cast<int>(d.x1), y1 = static_cast<int>(d.y1);
-    draw_box(img, x1, y1, static_cast<int>(d.x2), static_cast<int>(d.y2), color, lw);
-    char conf[16];
-    std::snprintf(conf, sizeof conf, " %.2f", static_cast<double>(d.confidence));
-    const std::string name = d.class_id >= 0 && static_cast<std::size_t>(d.class_id) < names.size()
-                                 ? names[d.class_id]
-                                 : "class" + std::to_string(d.class_id);
-    const std::string label = name + conf;
-    const TextSize ts = text_size(label, scale);
-    const int pad = scale;
-    const int box_h = ts.height + 2 * pad;
-    // As YOLOv5: the label sits on top of the box when it fits, else inside.
-    const bool outside = y1 - box_h >= 0;
-    const int top = outside ? y1 - box_h : y1;
-    fill_rect(img, x1, top, x1 + ts.width + 2 * pad, top + box_h, color);
+    fill_rect(img, r.x0, r.y0, r.x1, r.y1, color);
     // White on dark colours as YOLOv5, black on the light ones where white is hard to read.
     const int luma = (299 * color[0] + 587 * color[1] + 114 * color[2]) / 1000;
     const Rgb text_color = luma > 140 ? Rgb{0, 0, 0} : Rgb{255, 255, 255};
-    draw_text(img, x1 + pad, top + pad, label, text_color, scale);
+    draw_text(img, r.x0 + margin, r.y0 + margin, label, text_color, text_height);
   }
 }
 
