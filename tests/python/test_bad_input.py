@@ -130,7 +130,7 @@ class CliBadInputTest(CliErrorAssertions, unittest.TestCase):
                      6: Image.ROTATE_90, 7: Image.TRANSVERSE, 8: Image.ROTATE_270}
 
         def boxes(path):
-            done = run(self.exe, "detect", scenes, path, "--json", timeout=120)
+            done = run(self.exe, "detect", scenes, path, "--json", "--nosave", timeout=120)
             self.assertEqual(done.returncode, 0, done.stderr)
             found = json.loads(done.stdout.splitlines()[-1])
             return (found["width"], found["height"]), [(d["class_id"], d["box"]) for d in found["detections"]]
