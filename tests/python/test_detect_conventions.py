@@ -2,8 +2,8 @@
 (runs/detect/exp, exp2, ..., --project, --name, --exist-ok, --out, --nosave), the label files
 (5 columns that a YOLOv5-format dataset reader loads; 6 with --save-conf), distinct output names
 for inputs sharing a file name or stem, the console's counting words (plurals, escaped control
-characters), --print-boxes, the model's own input size as the default, --imgsz/--img-size, and
---classes by name.
+characters, `1 image` in val's summary too), --print-boxes, the model's own input size as the
+default, --imgsz/--img-size, and --classes by name.
 
 What it is: the built binary on the bundled detector (assets/scenes_spd_yolov5n.safetensors, 10
 Fashion-MNIST classes, input size 320) and its demo scene, each run in a fresh temporary working
@@ -182,6 +182,19 @@ class DetectConventionsTest(CliErrorAssertions, unittest.TestCase):
         self.assertRegex(two.stdout.splitlines()[0], r": 320x320 2 Sneakers, ")
         one = self.detect(SCENE, "--classes", "Sneaker", "--max-det", "1", "--nosave")
         self.assertRegex(one.stdout.splitlines()[0], r": 320x320 1 Sneaker, ")
+
+    def test_summary_lines_count_one_image_as_one(self):
+        (self.cwd / "set/labels").mkdir(parents=True)
+        self.image_copy("set/images/scene.jpg")
+        shutil.copy(SCENE.with_suffix(".txt"), self.cwd / "set/labels/scene.txt")
+        classes = self.cwd / "classes/0"
+        classes.mkdir(parents=True)
+        shutil.copy(sorted((REPO / "assets/fashion_mnist").glob("*.png"))[0], classes)
+        for model, data in ((MODEL, "set/images"), (REPO / "assets/fashion_resnet_spd.safetensors", "classes")):
+            with self.subTest(model=model.name):
+                done = run(cli(), "val", model, data, cwd=self.cwd)
+                self.assertEqual(done.returncode, 0, done.stderr)
+                self.assertRegex(done.stdout.splitlines()[0], r"^val: .*: 1 image, 10 classes, ")
 
     def test_class_names_with_control_characters_are_escaped(self):
         escape = "\x1b[31m\nred\u009b"
