@@ -215,7 +215,8 @@ void add_detect_command(CLI::App& app) {
   cmd->add_option("--img,--imgsz,--img-size", opts->img,
                   "inference size in pixels (longest side; rounded up to the stride); default: the model's "
                   "recorded input size")
-      ->check(CLI::Range(32, 8192));
+      ->check(CLI::Range(32, 8192))
+      ->default_str("");  // 0 stands for the model's size: not a value to show
   cmd->add_option("--conf", opts->conf, "confidence threshold")->check(kUnitInterval);
   cmd->add_option("--iou", opts->iou, "NMS IoU threshold")->check(kUnitInterval);
   cmd->add_option("--max-det", opts->max_det, "maximum detections per image")->check(CLI::Range(1, 1000000));
@@ -229,7 +230,7 @@ void add_detect_command(CLI::App& app) {
   CLI::Option* name =
       cmd->add_option("--name", opts->name,
                       "run directory under --project; taken: NAME2, NAME3, ... (the first free one)")
-          ->check(CLI::Validator([](std::string& s) { return s.empty() ? "must not be empty" : ""; }, "NAME"));
+          ->check(CLI::Validator([](std::string& s) { return s.empty() ? "must not be empty" : ""; }, ""));
   CLI::Option* exist_ok =
       cmd->add_flag("--exist-ok", opts->exist_ok, "save into PROJECT/NAME even if it exists, not NAME2, ...");
   cmd->add_option("--out", opts->out, "save into exactly this directory (created if missing, reused if "

@@ -124,6 +124,7 @@ class DetectConventionsTest(CliErrorAssertions, unittest.TestCase):
         self.assertIn("Results saved to out/demo/scene3\n", self.detect(SCENE, "--project", "out/demo",
                                                                         "--name", "scene").stdout)
         self.assertIn("Results saved to runs/detect/trial\n", self.detect(SCENE, "--name", "trial").stdout)
+        self.assertOneLineError(run(cli(), "detect", MODEL, SCENE, "--name", "", cwd=self.cwd), "--name", "empty")
 
     def test_out_is_exactly_that_directory(self):
         for _ in range(2):
