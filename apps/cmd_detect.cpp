@@ -14,7 +14,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <system_error>
 
 #include "apps/class_selection.h"
 #include "apps/commands.h"
@@ -129,9 +128,6 @@ void run_detect(const DetectArgs& o) {
                  options.img_size, detector.stride(), img_size);
 
   const std::vector<std::string> files = expand_image_inputs(o.inputs);
-  // Human-readable lines: stdout normally, stderr when stdout carries JSON.
-  std::FILE* human = o.json ? stderr : stdout;
-
   // Everything about the outputs is settled before any work.
   const bool save_img = !o.nosave;
   const std::vector<OutputName> outputs = distinct_output_names(files);
@@ -147,11 +143,14 @@ void run_detect(const DetectArgs& o) {
     if (o.save_txt) make_directory((fs::path(save_dir) / "labels").string());
     for (std::size_t i = 0; i < files.size(); ++i)
       if (outputs[i].image != fs::path(files[i]).filename().string())
-        std::fprintf(stderr, "spdinfer: note: %s is saved as %s (an earlier input is also named %s)\n",
+        std::fprintf(stderr, "spdinfer: note: %s is saved as %s (%s is taken by an earlier input)\n",
                      terminal_text(files[i]).c_str(),
                      terminal_text(save_img ? outputs[i].image : outputs[i].label).c_str(),
                      terminal_text(fs::path(files[i]).stem().string()).c_str());
   }
+
+  // Human-readable lines: stdout normally, stderr when stdout carries JSON.
+  std::FILE* human = o.json ? stderr : stdout;
   const bool sliced = o.slice.enabled();
   if (sliced) std::fprintf(human, "sliced inference: %s\n", describe_slicing(o.slice).c_str());
 

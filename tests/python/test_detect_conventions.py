@@ -160,7 +160,9 @@ class DetectConventionsTest(CliErrorAssertions, unittest.TestCase):
                          sorted(["labels", "x.jpg", "x_2.jpg", "x_3.png", "X_4.bmp", "x_2_2.jpg"]))
         labels = ["x.txt", "x_2.txt", "x_3.txt", "X_4.txt", "x_2_2.txt"]  # in input order
         self.assertEqual(sorted(p.name for p in (saved / "labels").iterdir()), sorted(labels))
-        self.assertIn("spdinfer: note: b/x.jpg is saved as x_2.jpg (an earlier input is also named x)", done.stderr)
+        self.assertIn("spdinfer: note: b/x.jpg is saved as x_2.jpg (x is taken by an earlier input)", done.stderr)
+        self.assertIn("spdinfer: note: d/x_2.jpg is saved as x_2_2.jpg (x_2 is taken by an earlier input)",
+                      done.stderr)
         self.assertIn("5 labels saved to runs/detect/exp/labels", done.stdout)
         # Each label file holds its own input's boxes (the mirrored copies give different ones).
         results = self.detections(*inputs, *MANY)
