@@ -150,6 +150,11 @@ class DetectConventionsTest(CliErrorAssertions, unittest.TestCase):
         done = self.detect(SCENE, "--nosave", "--save-txt")  # labels only, as YOLOv5
         self.assertEqual([p.name for p in (self.cwd / "runs/detect/exp").iterdir()], ["labels"])
         self.assertIn("1 label saved to runs/detect/exp/labels", done.stdout)
+        # --json alone saves as any run does; stdout stays JSON lines only.
+        done = self.detect(SCENE, "--json")
+        self.assertEqual([json.loads(line)["image"] for line in done.stdout.splitlines()], [str(SCENE)])
+        self.assertIn("Results saved to runs/detect/exp2\n", done.stderr)
+        self.assertTrue((self.cwd / "runs/detect/exp2/demo_scene.jpg").is_file())
 
     def test_inputs_sharing_a_name_or_stem_never_overwrite_each_other(self):
         inputs = [self.image_copy("a/x.jpg"), self.image_copy("b/x.jpg", flip=True), self.image_copy("c/x.png"),
