@@ -1,23 +1,26 @@
-// `spdinfer detect MODEL IMAGE|DIR|GLOB... [--img 640] [--conf 0.25] [--iou 0.45] [--max-det 1000]
-//  [--classes ID,...] [--agnostic] [--out DIR] [--save-txt] [--json] [--threads N]
+// `spdinfer detect MODEL IMAGE|DIR|GLOB... [--img N] [--conf 0.25] [--iou 0.45] [--max-det 1000]
+//  [--classes ID|NAME,...] [--agnostic] [--project runs/detect] [--name exp] [--exist-ok] [--out DIR]
+//  [--nosave] [--save-txt [--save-conf]] [--print-boxes] [--json] [--threads N]
 //  [--slice WxH [--overlap 0.2] [--full-pass|--no-full-pass] [--merge nmm|nms] [--match ios|iou]
 //   [--merge-thres 0.5] [--tile-batch 8]]`:
 // YOLOv5's detect.py for spdinfer models: letterbox, forward, NMS, boxes in
 // original pixels; or, with --slice, sliced inference over native-resolution
-// tiles for small objects; console lines like detect.py's, optional annotated
-// images, YOLO label files and JSON lines. Thin: the chain is
+// tiles for small objects; console lines like detect.py's, annotated images
+// and YOLO label files saved where detect.py saves them (runs/detect/exp,
+// exp2, ...: apps/output_paths.h), JSON lines. Thin: the chain is
 // models/detector; drawing is detect/draw.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <system_error>
 
+#include "apps/class_selection.h"
 #include "apps/commands.h"
 #include "apps/terminal_text.h"
 #include "apps/image_batch.h"
 #include "apps/number_checks.h"
+#include "apps/output_paths.h"
 #include "apps/slice_options.h"
 #include "detect/detection.h"
 #include "detect/draw.h"
@@ -32,13 +35,17 @@ namespace fs = std::filesystem;
 struct DetectArgs {
   std::string model;
   std::vector<std::string> inputs;
-  int img = 640;
+  int img = 0;  // 0: the model's recorded input size
   float conf = 0.25f, iou = 0.45f;
   int max_det = 1000;
-  std::vector<int> classes;
+  std::vector<std::string> classes;  // ids or names
   bool agnostic = false;
-  std::string out;
-  bool save_txt = false;
+  std::string project = "runs/detect", name = "exp";
+  bool exist_ok = false;
+  std::string out;  // explicit directory instead of project/name
+  bool nosave = false;
+  bool save_txt = false, save_conf = false;
+  bool print_boxes = false;
   bool json = false;
   int threads = 1;
   SliceOptions slice;
@@ -51,17 +58,26 @@ std::string class_name(const std::vector<std::string>& names, int id) {
   return id >= 0 && static_cast<std::size_t>(id) < names.size() ? names[id] : "class" + std::to_string(id);
 }
 
-void make_directory(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir)) throw Error(dir + ": cannot create output directory: " + ec.message());
-}
-
-void write_labels(const std::string& path, const std::vector<Detection>& dets, int w, int h) {
+// An image with no detections still gets its (empty) file, so a rerun into the
+// same directory (--exist-ok, --out) never leaves an earlier run's boxes behind.
+void write_labels(const std::string& path, const std::vector<Detection>& dets, int w, int h, bool with_conf) {
   std::FILE* f = std::fopen(path.c_str(), "w");
   if (!f) throw Error(path + ": cannot write labels");
-  for (const Detection& d : dets) std::fprintf(f, "%s\n", yolo_label_line(d, w, h).c_str());
+  for (const Detection& d : dets) std::fprintf(f, "%s\n", yolo_label_line(d, w, h, with_conf).c_str());
   if (std::fclose(f) != 0) throw Error(path + ": cannot write labels");
+}
+
+// --print-boxes: one indented line per box under the image's line.
+void print_boxes(std::FILE* out, const std::vector<Detection>& dets, const std::vector<std::string>& names) {
+  for (const Detection& d : dets)
+    std::fprintf(out, "    %d %s %.3f [%.1f, %.1f, %.1f, %.1f]\n", d.class_id,
+                 terminal_text(class_name(names, d.class_id)).c_str(), static_cast<double>(d.confidence),
+                 static_cast<double>(d.x1), static_cast<double>(d.y1), static_cast<double>(d.x2),
+                 static_cast<double>(d.y2));
+}
+
+std::string counted(std::size_t n, const char* noun) {
+  return std::to_string(n) + " " + (n == 1 ? noun : plural_noun(noun));
 }
 
 nlohmann::json detections_json(const std::vector<std::string>& names, const std::string& path, const Image& img,
@@ -91,44 +107,48 @@ nlohmann::json detections_json(const std::vector<std::string>& names, const std:
 }
 
 void run_detect(const DetectArgs& o) {
-  if (o.save_txt && o.out.empty()) throw Error("--save-txt writes into OUT/labels: give --out DIR");
   Model m = load_model(o.model);
   if (m.family != Family::kYoloV5)
     throw Error(o.model + ": is a " + family_name(m.family) +
                 " classifier, not a YOLOv5 detector; use `spdinfer classify`");
   const Detector detector(std::move(m));
   const std::vector<std::string>& names = detector.class_names();
-  const int nc = static_cast<int>(names.size());
-  for (int c : o.classes)
-    if (c >= nc)
-      throw Error("--classes " + std::to_string(c) + ": the model has " + std::to_string(nc) +
-                  " classes (0-" + std::to_string(nc - 1) + ")");
   DetectOptions options;
   options.nms.conf_threshold = o.conf;
   options.nms.iou_threshold = o.iou;
   options.nms.max_det = o.max_det;
-  options.nms.classes = o.classes;
+  options.nms.classes = resolve_classes(o.classes, names, o.model);
   options.nms.agnostic = o.agnostic;
   options.slice = o.slice;
   options.threads = o.threads;
-  options.img_size = o.img;
-  const int img_size = detector.input_size(o.img);
-  if (img_size != o.img)
+  const Preprocess& p = detector.model().preprocess;
+  options.img_size = o.img > 0 ? o.img : std::max(p.height, p.width);
+  const int img_size = detector.input_size(options.img_size);
+  if (img_size != options.img_size)
     std::fprintf(stderr, "spdinfer: warning: --img %d must be a multiple of max stride %d, updating to %d\n",
-                 o.img, detector.stride(), img_size);
+                 options.img_size, detector.stride(), img_size);
 
   const std::vector<std::string> files = expand_image_inputs(o.inputs);
-  if (!o.out.empty()) {
-    make_directory(o.out);
-    // Checked before any work: annotated copies must never replace the photos.
-    for (const std::string& path : files) {
-      const fs::path target = fs::path(o.out) / fs::path(path).filename();
-      std::error_code ec;
-      if (fs::equivalent(target, path, ec))
-        throw Error(target.string() + ": --out would overwrite this input image; choose another directory");
+  // Everything about the outputs is settled before any work.
+  const bool save_img = !o.nosave;
+  const std::vector<OutputName> outputs = distinct_output_names(files);
+  std::string save_dir;
+  if (save_img || o.save_txt) {
+    if (o.out.empty()) {
+      save_dir = claim_run_directory(o.project, o.name, o.exist_ok);
+    } else {
+      save_dir = o.out;
+      make_directory(save_dir);
     }
+    if (save_img) check_inputs_not_overwritten(save_dir, outputs, files);
+    if (o.save_txt) make_directory((fs::path(save_dir) / "labels").string());
+    for (std::size_t i = 0; i < files.size(); ++i)
+      if (outputs[i].image != fs::path(files[i]).filename().string())
+        std::fprintf(stderr, "spdinfer: note: %s is saved as %s (%s is taken by an earlier input)\n",
+                     terminal_text(files[i]).c_str(),
+                     terminal_text(save_img ? outputs[i].image : outputs[i].label).c_str(),
+                     terminal_text(fs::path(files[i]).stem().string()).c_str());
   }
-  if (o.save_txt) make_directory((fs::path(o.out) / "labels").string());
 
   // Human-readable lines: stdout normally, stderr when stdout carries JSON.
   std::FILE* human = o.json ? stderr : stdout;
@@ -156,18 +176,18 @@ void run_detect(const DetectArgs& o) {
           r.tiles, r.forwards, r.pre_ms, r.infer_ms, r.nms_ms, r.merge_ms);
     else
       std::fprintf(human, "%.1fms\n", r.infer_ms);
+    if (o.print_boxes) print_boxes(human, dets, names);
     if (o.json) std::printf("%s\n", json_text(detections_json(names, path, img, dets, r, sliced)).c_str());
     std::fflush(stdout);
 
-    if (!o.out.empty()) {
-      const std::string name = fs::path(path).filename().string();
+    if (save_img) {
       Image annotated = img;
       draw_detections(annotated, dets, names, o.draw);
-      save_image((fs::path(o.out) / name).string(), annotated);
-      if (o.save_txt)
-        write_labels((fs::path(o.out) / "labels" / fs::path(name).replace_extension(".txt")).string(), dets,
-                     img.width, img.height);
+      save_image((fs::path(save_dir) / outputs[i].image).string(), annotated);
     }
+    if (o.save_txt)
+      write_labels((fs::path(save_dir) / "labels" / outputs[i].label).string(), dets, img.width, img.height,
+                   o.save_conf);
   }
   bar.clear();
   const double n = static_cast<double>(files.size());
@@ -177,8 +197,10 @@ void run_detect(const DetectArgs& o) {
     std::fprintf(
         human, "Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape (1, 3, %d, %d)\n",
         total.pre_ms / n, total.infer_ms / n, total.nms_ms / n, img_size, img_size);
-  if (!o.out.empty())
-    std::fprintf(human, "Results saved to %s%s\n", o.out.c_str(), o.save_txt ? " (labels in labels/)" : "");
+  if (!save_dir.empty()) std::fprintf(human, "Results saved to %s\n", terminal_text(save_dir).c_str());
+  if (o.save_txt)
+    std::fprintf(human, "%s saved to %s\n", counted(files.size(), "label").c_str(),
+                 terminal_text((fs::path(save_dir) / "labels").string()).c_str());
 }
 
 }  // namespace
@@ -190,18 +212,41 @@ void add_detect_command(CLI::App& app) {
   cmd->add_option("model", opts->model, "spdinfer model file (YOLOv5 family)")->required();
   cmd->add_option("images", opts->inputs, "image files, directories or glob patterns (JPEG, PNG, BMP)")
       ->required();
-  cmd->add_option("--img", opts->img, "inference size in pixels (longest side; rounded up to the stride)")
-      ->check(CLI::Range(32, 8192));
+  cmd->add_option("--img,--imgsz,--img-size", opts->img,
+                  "inference size in pixels (longest side; rounded up to the stride); default: the model's "
+                  "recorded input size")
+      ->check(CLI::Range(32, 8192))
+      ->default_str("");  // 0 stands for the model's size: not a value to show
   cmd->add_option("--conf", opts->conf, "confidence threshold")->check(kUnitInterval);
   cmd->add_option("--iou", opts->iou, "NMS IoU threshold")->check(kUnitInterval);
   cmd->add_option("--max-det", opts->max_det, "maximum detections per image")->check(CLI::Range(1, 1000000));
-  cmd->add_option("--classes", opts->classes, "keep only these class ids, e.g. --classes 0,2")
-      ->delimiter(',')
-      ->check(CLI::Range(0, 1000000));
+  cmd->add_option("--classes", opts->classes,
+                  "keep only these classes, by id or name: --classes 0,5 or --classes person,bus (a number is "
+                  "an id)")
+      ->delimiter(',');
   cmd->add_flag("--agnostic", opts->agnostic, "class-agnostic NMS");
-  cmd->add_option("--out", opts->out, "directory for annotated images");
-  cmd->add_flag("--save-txt", opts->save_txt,
-                "write YOLO labels (class xc yc w h conf) to OUT/labels/NAME.txt");
+  CLI::Option* project =
+      cmd->add_option("--project", opts->project, "results go to PROJECT/NAME, as YOLOv5's detect.py");
+  CLI::Option* name =
+      cmd->add_option("--name", opts->name,
+                      "run directory under --project; taken: NAME2, NAME3, ... (the first free one)")
+          ->check(CLI::Validator([](std::string& s) { return s.empty() ? "must not be empty" : ""; }, ""));
+  CLI::Option* exist_ok =
+      cmd->add_flag("--exist-ok", opts->exist_ok, "save into PROJECT/NAME even if it exists, not NAME2, ...");
+  cmd->add_option("--out", opts->out, "save into exactly this directory (created if missing, reused if "
+                                      "present) instead of PROJECT/NAME")
+      ->excludes(project)
+      ->excludes(name)
+      ->excludes(exist_ok);
+  cmd->add_flag("--nosave", opts->nosave, "do not save annotated images (labels still with --save-txt)");
+  CLI::Option* save_txt = cmd->add_flag(
+      "--save-txt", opts->save_txt,
+      "also save YOLO labels (class xc yc w h, normalised) to DIR/labels/STEM.txt; inputs sharing a stem "
+      "(a/x.jpg, b/x.png) are saved as x, x_2, x_3, ...");
+  cmd->add_flag("--save-conf", opts->save_conf, "add the confidence as a 6th column to the --save-txt labels")
+      ->needs(save_txt);
+  cmd->add_flag("--print-boxes", opts->print_boxes,
+                "under each image's line, one line per box: class id, name, confidence, x1 y1 x2 y2 in pixels");
   cmd->add_flag("--json", opts->json, "one JSON object per image on stdout (other output goes to stderr)");
   cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
   cmd->add_option("--line-thickness", opts->draw.line_width,

@@ -68,8 +68,9 @@ void run_val(const ValOptions& o) {
     if (!predictions_out) throw Error(o.predictions + ": cannot write");
   }
   std::FILE* human = o.json ? stderr : stdout;
-  std::fprintf(human, "val: %s: %zu images, %d classes, input %dx%d, batch %d, %d thread%s\n", data.description.c_str(),
-               data.size(), classes, p.height, p.width, o.batch, o.threads, o.threads == 1 ? "" : "s");
+  std::fprintf(human, "val: %s: %zu image%s, %d classes, input %dx%d, batch %d, %d thread%s\n",
+               data.description.c_str(), data.size(), data.size() == 1 ? "" : "s", classes, p.height, p.width,
+               o.batch, o.threads, o.threads == 1 ? "" : "s");
   std::fflush(human);
 
   AccuracyCounter counter(classes, 5);

@@ -135,9 +135,9 @@ void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
     if (!predictions_out) throw Error(o.predictions + ": cannot write");
   }
   std::FILE* human = o.json ? stderr : stdout;
-  std::fprintf(human, "val: %s: %zu images, %d classes, input %d, conf %g, iou %g, %d thread%s\n",
-               data.description.c_str(), data.samples.size(), nc, img_size, o.conf, o.iou, o.threads,
-               o.threads == 1 ? "" : "s");
+  std::fprintf(human, "val: %s: %zu image%s, %d classes, input %d, conf %g, iou %g, %d thread%s\n",
+               data.description.c_str(), data.samples.size(), data.samples.size() == 1 ? "" : "s", nc, img_size,
+               o.conf, o.iou, o.threads, o.threads == 1 ? "" : "s");
   if (sliced) std::fprintf(human, "val: sliced inference: %s\n", describe_slicing(o.slice).c_str());
   std::fflush(human);
 

@@ -113,18 +113,38 @@ std::string detection_counts(const std::vector<Detection>& dets, const std::vect
   for (const auto& [cls, n] : counts) {
     const std::string name =
         cls >= 0 && static_cast<std::size_t>(cls) < names.size() ? names[cls] : "class" + std::to_string(cls);
-    s += std::to_string(n) + " " + name + (n > 1 ? "s" : "") + ", ";
+    s += std::to_string(n) + " " + (n > 1 ? plural_noun(name) : name) + ", ";
   }
   return s;
 }
 
-std::string yolo_label_line(const Detection& d, int image_w, int image_h) {
+std::string plural_noun(const std::string& name) {
+  const auto is_letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  if (name.empty() || !is_letter(name.back())) return name;
+  const bool upper = name.back() >= 'A' && name.back() <= 'Z';
+  const auto suffix = [upper](const char* s) {
+    std::string out = s;
+    if (upper)
+      for (char& c : out) c = static_cast<char>(c - 'a' + 'A');
+    return out;
+  };
+  const char last = lower(name.back());
+  const char before = name.size() > 1 ? lower(name[name.size() - 2]) : '\0';
+  if (last == 's') return before == 's' || before == 'u' ? name + suffix("es") : name;
+  if (last == 'x' || last == 'z' || (last == 'h' && (before == 'c' || before == 's'))) return name + suffix("es");
+  if (last == 'y' && is_letter(before) && std::string("aeiou").find(before) == std::string::npos)
+    return name.substr(0, name.size() - 1) + suffix("ies");
+  return name + suffix("s");
+}
+
+std::string yolo_label_line(const Detection& d, int image_w, int image_h, bool with_confidence) {
   const double xc = (d.x1 + d.x2) / 2.0 / image_w, yc = (d.y1 + d.y2) / 2.0 / image_h;
   const double w = (d.x2 - d.x1) / static_cast<double>(image_w),
                h = (d.y2 - d.y1) / static_cast<double>(image_h);
   char buf[160];
-  std::snprintf(buf, sizeof buf, "%d %g %g %g %g %g", d.class_id, xc, yc, w, h,
-                static_cast<double>(d.confidence));
+  int n = std::snprintf(buf, sizeof buf, "%d %g %g %g %g", d.class_id, xc, yc, w, h);
+  if (with_confidence) std::snprintf(buf + n, sizeof buf - n, " %g", static_cast<double>(d.confidence));
   return buf;
 }
 

@@ -50,12 +50,22 @@ float box_iou(const Detection& a, const Detection& b);
 // is treated as even, as YOLOv5 does), then clipped to the image.
 void scale_boxes_to_source(std::vector<Detection>& dets, const LetterboxGeometry& g);
 
-// "4 persons, 1 bus, " (class-id order, 's' added for more than one, as
-// YOLOv5's detect.py), or "(no detections), ".
+// "4 persons, 2 buses, 1 tie, " (class-id order, as YOLOv5's detect.py, with
+// plural_noun's plurals), or "(no detections), ".
 std::string detection_counts(const std::vector<Detection>& dets, const std::vector<std::string>& names);
 
-// A YOLO label line "class xc yc w h conf" normalised by the image size,
-// numbers as Python's '%g'.
-std::string yolo_label_line(const Detection& d, int image_w, int image_h);
+// English plural of a class name by the regular rules, applied only where they
+// are safe: "bus" -> "buses", "Dress" -> "Dresses" (ss, us, x, z, ch, sh take
+// -es), "butterfly" -> "butterflies" (consonant + y), "person" -> "persons"
+// (what YOLOv5 prints). A name that ends in any other 's' ("skis", "scissors")
+// is taken as plural already, and one that does not end in an ASCII letter
+// ("class7", a name in another script) is left as it is, since no suffix is
+// right there. The suffix follows the last letter's case ("BUS" -> "BUSES").
+std::string plural_noun(const std::string& name);
+
+// A YOLO label line normalised by the image size, numbers as Python's '%g':
+// "class xc yc w h" as YOLOv5 training reads it, or with `with_confidence`
+// "class xc yc w h conf" (YOLOv5's --save-conf).
+std::string yolo_label_line(const Detection& d, int image_w, int image_h, bool with_confidence);
 
 }  // namespace spdinfer

@@ -21,7 +21,7 @@ class _DetectOptions(TypedDict, total=False):
     max_det: int  # 1000
     classes: Union[int, Sequence[int], None]  # None: all
     agnostic: bool  # False
-    img_size: Union[int, None]  # None: 640
+    img_size: Union[int, None]  # None: the model's recorded input size
     slice: Union[int, tuple[int, int], None]  # None: no sliced inference; the rest apply only with it
     overlap: float  # 0.2
     full_pass: bool  # True

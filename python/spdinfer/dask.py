@@ -304,7 +304,8 @@ def parse_arguments(argv):
     p.add_argument("--threads", type=int, default=1, metavar="T", help="engine threads per worker")
     p.add_argument("--partition-size", type=int, default=DEFAULT_PARTITION_SIZE, metavar="N",
                    help="images per partition: one task, one output file, the unit of resuming")
-    p.add_argument("--img", type=int, default=640, help="inference size in pixels (longest side)")
+    p.add_argument("--img", type=int, default=None,
+                   help="inference size in pixels (longest side; default: the model's input size)")
     p.add_argument("--conf", type=float, default=0.25, help="confidence threshold")
     p.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold")
     p.add_argument("--max-det", type=int, default=1000, help="maximum detections per image")

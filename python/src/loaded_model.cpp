@@ -3,6 +3,7 @@
 // and inference, take it back to build the NumPy results.
 #include "loaded_model.h"
 
+#include <algorithm>
 #include <map>
 #include <pybind11/stl.h>
 
@@ -64,6 +65,10 @@ const Classifier& LoadedModel::classifier() const {
   return *classifier_;
 }
 
+int LoadedModel::default_img_size() const {
+  return std::max(model_->preprocess.height, model_->preprocess.width);
+}
+
 py::dict LoadedModel::info() const {
   const Model& m = *model_;
   py::dict info;
@@ -72,7 +77,7 @@ py::dict LoadedModel::info() const {
   info["classes"] = m.class_names.size();
   info["names"] = m.class_names;
   if (detector_) {
-    const int size = detector_->input_size(kDefaultImgSize);
+    const int size = detector_->input_size(default_img_size());
     info["input_size"] = py::make_tuple(size, size);
     info["strides"] = m.strides;
     info["stride"] = detector_->stride();
@@ -87,7 +92,8 @@ py::dict LoadedModel::info() const {
 
 py::object LoadedModel::detect(const py::handle& images, const DetectArguments& args) const {
   const Detector& d = detector();
-  const DetectOptions options = detect_options(args, static_cast<int>(d.class_names().size()), threads_);
+  const DetectOptions options =
+      detect_options(args, static_cast<int>(d.class_names().size()), default_img_size(), threads_);
   if (args.img_size && d.input_size(options.img_size) != options.img_size) {
     const std::string warning = "img_size=" + std::to_string(options.img_size) +
                                 " must be a multiple of max stride " + std::to_string(d.stride()) +

@@ -49,6 +49,8 @@ class LoadedModel {
 
  private:
   const Detector& detector() const;
+  // The detector's default img_size: the model's recorded input size (longest side).
+  int default_img_size() const;
   const Classifier& classifier() const;
 
   std::shared_ptr<const Model> model_;

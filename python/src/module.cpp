@@ -67,8 +67,8 @@ conf, iou: confidence and NMS IoU thresholds, 0 to 1.
 max_det: most detections kept per image.
 classes: keep only these class ids (an int or a list).
 agnostic: one NMS over all classes.
-img_size: network input's longest side (32 to 8192; default 640), rounded up
-    to the model's stride with a warning.
+img_size: network input's longest side (32 to 8192; default: the input size
+    the model file records), rounded up to the model's stride with a warning.
 slice: sliced inference over native-resolution tiles for small objects:
     (width, height) or one side, 32 to 20000 pixels. The options below apply
     only with it:

@@ -42,7 +42,7 @@ MatchMetric match_metric(const std::string& word) {
 
 }  // namespace
 
-DetectOptions detect_options(const DetectArguments& a, int num_classes, int threads) {
+DetectOptions detect_options(const DetectArguments& a, int num_classes, int default_img_size, int threads) {
   DetectOptions o;
   o.threads = threads;
   check_range("conf", a.conf, 0.0, 1.0);
@@ -59,7 +59,7 @@ DetectOptions detect_options(const DetectArguments& a, int num_classes, int thre
                     " (0-" + text(num_classes - 1) + ")");
       o.nms.classes.push_back(static_cast<int>(c));
     }
-  o.img_size = kDefaultImgSize;
+  o.img_size = default_img_size;
   if (a.img_size) {
     check_range("img_size", *a.img_size, static_cast<long long>(kMinImgSize), static_cast<long long>(kMaxImgSize));
     o.img_size = static_cast<int>(*a.img_size);

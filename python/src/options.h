@@ -12,8 +12,7 @@
 
 namespace spdinfer::python {
 
-// The command's default and limits for --img.
-constexpr int kDefaultImgSize = 640;
+// The command's limits for --img (its default is the model's recorded input size).
 constexpr int kMinImgSize = 32, kMaxImgSize = 8192;
 
 struct DetectArguments {
@@ -31,7 +30,8 @@ struct DetectArguments {
 };
 
 // Throws spdinfer::Error "NAME=VALUE: ..." for the first argument out of range
-// (`classes` checked against the model's `num_classes`).
-DetectOptions detect_options(const DetectArguments& args, int num_classes, int threads);
+// (`classes` checked against the model's `num_classes`). Without img_size, `default_img_size`
+// (the model's recorded input size, as `spdinfer detect`).
+DetectOptions detect_options(const DetectArguments& args, int num_classes, int default_img_size, int threads);
 
 }  // namespace spdinfer::python

@@ -12,7 +12,7 @@ def test_info(scene_model, fashion_model):
     info = scene_model.info
     assert info["family"] == "yolov5" and info["path"] == str(SCENE_MODEL)
     assert info["classes"] == len(info["names"]) > 0
-    assert info["stride"] == max(info["strides"]) and info["input_size"] == (640, 640)
+    assert info["stride"] == max(info["strides"]) and info["input_size"] == (320, 320)  # what detect uses
     assert info["parameters"] > 0
     info = fashion_model.info
     assert info["family"] == "resnet_spd"

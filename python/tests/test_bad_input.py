@@ -42,7 +42,7 @@ def test_missing_and_bad_image_files(spdinfer, scene_model, tmp_path):
     text = tmp_path / "text.jpg"
     text.write_text("not a picture")
     message = one_line_error(spdinfer, lambda: scene_model.detect([SCENE, text]), str(text))
-    assert message == cli_error("detect", SCENE_MODEL, text)
+    assert message == cli_error("detect", SCENE_MODEL, text, "--nosave")
     one_line_error(spdinfer, lambda: spdinfer.load_image(text), str(text))
 
 

@@ -48,7 +48,7 @@ def scenes(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cli_lines(scenes):
     """`spdinfer detect --json` on the scenes: one dict per image."""
-    return cli_json("detect", SCENE_MODEL, scenes, *DETECT_OPTIONS)
+    return cli_json("detect", SCENE_MODEL, scenes, "--nosave", *DETECT_OPTIONS)
 
 
 def run_job(*args, timeout=300):

@@ -45,7 +45,7 @@ def test_result_layout(scene_model):
       "--tile-batch", "3"]),
 ])
 def test_bundled_scene_matches_the_command(scene_model, options, cli_options):
-    [line] = cli_json("detect", SCENE_MODEL, SCENE, *cli_options)
+    [line] = cli_json("detect", SCENE_MODEL, SCENE, "--nosave", *cli_options)
     assert_same(scene_model.detect(SCENE, **options), line, scene_model.info["names"])
 
 
@@ -75,7 +75,7 @@ def test_list_in_list_out(scene_model):
 
 def test_shared_photos_match_the_command(spdinfer, yolov5n, shared_photos):
     model = spdinfer.load(yolov5n, threads=2)
-    lines = cli_json("detect", yolov5n, *shared_photos, "--threads", "2")
+    lines = cli_json("detect", yolov5n, *shared_photos, "--nosave", "--threads", "2")
     results = model.detect(shared_photos)
     for result, line in zip(results, lines, strict=True):
         assert_same(result, line, model.info["names"])

@@ -159,5 +159,32 @@ TEST_CASE("detection summaries and YOLO label lines", "[detection]") {
   CHECK(detection_counts(dets, names) == "2 persons, 1 bus, ");
   CHECK(detection_counts({}, names) == "(no detections), ");
   CHECK(detection_counts({{0, 0, 1, 1, 0.5f, 7}}, names) == "1 class7, ");
-  CHECK(yolo_label_line({10, 20, 30, 60, 0.5f, 3}, 100, 200) == "3 0.2 0.2 0.2 0.2 0.5");
+  CHECK(detection_counts({{0, 0, 1, 1, 0.5f, 7}, {0, 0, 1, 1, 0.4f, 7}}, names) == "2 class7, ");
+  dets.push_back({0, 0, 1, 1, 0.6f, 2});
+  CHECK(detection_counts(dets, names) == "2 persons, 2 buses, ");
+  CHECK(yolo_label_line({10, 20, 30, 60, 0.5f, 3}, 100, 200, false) == "3 0.2 0.2 0.2 0.2");
+  CHECK(yolo_label_line({10, 20, 30, 60, 0.5f, 3}, 100, 200, true) == "3 0.2 0.2 0.2 0.2 0.5");
+}
+
+TEST_CASE("plural class names: the regular English rules where they are safe", "[detection]") {
+  CHECK(plural_noun("person") == "persons");  // what YOLOv5 prints
+  CHECK(plural_noun("car") == "cars");
+  CHECK(plural_noun("bus") == "buses");
+  CHECK(plural_noun("Dress") == "Dresses");
+  CHECK(plural_noun("box") == "boxes");
+  CHECK(plural_noun("waltz") == "waltzes");
+  CHECK(plural_noun("watch") == "watches");
+  CHECK(plural_noun("toothbrush") == "toothbrushes");
+  CHECK(plural_noun("butterfly") == "butterflies");
+  CHECK(plural_noun("toy") == "toys");
+  CHECK(plural_noun("teddy bear") == "teddy bears");
+  CHECK(plural_noun("BUS") == "BUSES");
+  CHECK(plural_noun("PUPPY") == "PUPPIES");
+  // Already plural, or no English ending to extend: unchanged.
+  CHECK(plural_noun("skis") == "skis");
+  CHECK(plural_noun("scissors") == "scissors");
+  CHECK(plural_noun("class7") == "class7");
+  CHECK(plural_noun("\xe7\x8c\xab") == "\xe7\x8c\xab");  // a name in Chinese
+  CHECK(plural_noun("") == "");
+  CHECK(plural_noun("a\n") == "a\n");
 }

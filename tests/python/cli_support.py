@@ -5,7 +5,9 @@ test_detect.py): finding the binary, running it and the converter, and checking 
 What it is not: a test, or anything the tools import.
 """
 
+import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -23,9 +25,22 @@ def cli():
     return path
 
 
-def run(*args, timeout=600):
-    """Run a command from the repo root; CompletedProcess with text output."""
-    return subprocess.run([str(a) for a in args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+def run(*args, timeout=600, cwd=REPO):
+    """Run a command from the repo root (or CWD); CompletedProcess with text output."""
+    return subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def edited_model(source, path, edit):
+    """The model file SOURCE copied to PATH with edit(header) applied to its safetensors header
+    (a dict) and, when edit returns them, new tensor bytes; returns PATH."""
+    data = Path(source).read_bytes()
+    size = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + size])
+    body = edit(header) or data[8 + size:]
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    Path(path).write_bytes(struct.pack("<Q", len(text)) + text + body)
+    return path
 
 
 def convert(src, out, *extra):

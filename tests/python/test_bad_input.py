@@ -14,7 +14,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from tests.python.cli_support import CliErrorAssertions, cli, run
+from tests.python.cli_support import CliErrorAssertions, cli, edited_model, run
 from tests.python.helpers import REPO, run_convert
 from weights_tools.convert.converter import ArchitectureError, _plain_json
 
@@ -130,7 +130,7 @@ class CliBadInputTest(CliErrorAssertions, unittest.TestCase):
                      6: Image.ROTATE_90, 7: Image.TRANSVERSE, 8: Image.ROTATE_270}
 
         def boxes(path):
-            done = run(self.exe, "detect", scenes, path, "--json", timeout=120)
+            done = run(self.exe, "detect", scenes, path, "--json", "--nosave", timeout=120)
             self.assertEqual(done.returncode, 0, done.stderr)
             found = json.loads(done.stdout.splitlines()[-1])
             return (found["width"], found["height"]), [(d["class_id"], d["box"]) for d in found["detections"]]
@@ -148,15 +148,7 @@ class CliBadInputTest(CliErrorAssertions, unittest.TestCase):
     def model_with(self, name, edit):
         """MODEL copied to NAME in the test directory with edit(header) applied to its
         safetensors header (a dict) and, when edit returns them, new tensor bytes."""
-        data = MODEL.read_bytes()
-        size = struct.unpack("<Q", data[:8])[0]
-        header = json.loads(data[8:8 + size])
-        body = edit(header) or data[8 + size:]
-        text = json.dumps(header).encode()
-        text += b" " * (-len(text) % 8)
-        path = self.dir / name
-        path.write_bytes(struct.pack("<Q", len(text)) + text + body)
-        return path
+        return edited_model(MODEL, self.dir / name, edit)
 
     def test_memory_budget_names_the_model_and_the_option(self):
         done = run(self.exe, "classify", MODEL, IMAGE, "--memory-limit", "64K", timeout=60)

@@ -57,7 +57,8 @@ class BundledDetectorTest(unittest.TestCase):
         # scores are low), so the bounds are modest, but a model that lost its weights, a broken
         # letterbox or a shifted box mapping finds next to nothing on them, and a class mix-up fails
         # the last one.
-        done = run(cli(), 'detect', MODEL, SCENE, '--img', '640', *DEMO_OPTIONS, '--json', '--threads', '2')
+        done = run(cli(), 'detect', MODEL, SCENE, '--img', '640', *DEMO_OPTIONS, '--json', '--nosave', '--threads',
+                   '2')
         self.assertEqual(done.returncode, 0, done.stderr)
         result = json.loads(done.stdout)
         objects = yolo_labels(SCENE_LABELS, result['width'], result['height'])

@@ -55,7 +55,7 @@ class CliArgumentsTest(CliErrorAssertions, unittest.TestCase):
         # (left out when that option is the one tested), and its numeric options.
         cls.commands = {
             "classify": ([RESNET, IMAGE], {}, ["--topk", "--threads", "--size"]),
-            "detect": ([cls.yolo, IMAGE], {"--img": "64"}, ["--img", "--conf", "--iou", "--max-det", "--classes",
+            "detect": ([cls.yolo, IMAGE, "--nosave"], {"--img": "64"}, ["--img", "--conf", "--iou", "--max-det", "--classes",
                                                            "--threads"]),
             "golden": ([RESNET, GOLDEN], {}, ["--atol", "--rtol", "--threads"]),
             "run": ([RESNET, "--input", cls.npy, "--output", d / "y.npy"], {}, ["--threads"]),
@@ -136,9 +136,10 @@ class CliArgumentsTest(CliErrorAssertions, unittest.TestCase):
 
     def test_missing_or_unwritable_outputs(self):
         under_file = self.file / "sub"  # a path below a regular file: never creatable, even as root
-        self.assertOneLineError(self.spdinfer("detect", "--save-txt"), "--out")
-        self.assertOneLineError(self.spdinfer("detect", "--out", under_file), str(under_file))
-        self.assertOneLineError(self.spdinfer("detect", "--out", self.file), str(self.file))
+        self.assertOneLineError(self.spdinfer("detect", "--save-txt", "--project", under_file), str(under_file))
+        self.assertOneLineError(self.spdinfer("detect", "--save-txt", "--project", self.file), str(self.file))
+        self.assertOneLineError(self.spdinfer("detect", "--save-txt", "--out", under_file), str(under_file))
+        self.assertOneLineError(self.spdinfer("detect", "--save-txt", "--out", self.file), str(self.file))
         self.assertOneLineError(self.spdinfer("detect", "--out"), "--out")  # no value
         self.assertOneLineError(run(cli(), "run", RESNET, "--input", self.npy, "--output", under_file / "y.npy"),
                                 str(under_file / "y.npy"))

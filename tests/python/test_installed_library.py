@@ -74,7 +74,8 @@ class InstalledLibraryTest(unittest.TestCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         ours = [line.split() for line in done.stdout.splitlines()]
         # The example runs the library's defaults, which are YOLOv5 detect.py's.
-        cli_run = run(cli(), 'detect', MODEL, SCENE, '--img', '640', '--conf', '0.25', '--iou', '0.45', '--json')
+        cli_run = run(cli(), 'detect', MODEL, SCENE, '--img', '640', '--conf', '0.25', '--iou', '0.45', '--json',
+                      '--nosave')
         self.assertEqual(cli_run.returncode, 0, cli_run.stderr)
         theirs = json.loads(cli_run.stdout)['detections']
         self.assertGreater(len(theirs), 0, 'the bundled detector finds objects on its demo scene')

@@ -41,7 +41,7 @@ def tile_count(w, h, sw, sh, overlap):
 
 
 def detect_json(test, *args):
-    done = run(cli(), "detect", *args, "--json", "--threads", "2")
+    done = run(cli(), "detect", *args, "--json", "--nosave", "--threads", "2")
     test.assertEqual(done.returncode, 0, done.stderr)
     return [json.loads(line) for line in done.stdout.splitlines()], done.stderr
 
@@ -123,7 +123,7 @@ class SlicedRandomModelTest(CliErrorAssertions, unittest.TestCase):
                                 "--merge", merge, "--match", match, "--merge-thres", "0", "--agnostic")
 
     def test_bad_slicing_options_are_one_line_errors(self):
-        base = [cli(), "detect", self.model, self.image, "--img", "64"]
+        base = [cli(), "detect", self.model, self.image, "--img", "64", "--nosave"]
         for size in ("0x5", "5x0", "abc", "", "64x", "x64", "64x64x64", "-64x64", "+64", "31x64", "64x20001",
                      "nan", "99999999999999999999", "64 x64"):
             with self.subTest(slice=size):

@@ -269,7 +269,7 @@ class RealYolov5nTest(TransplantTestBase):
             self.skipTest(f'{cli()} has no `detect` command')
         results = {}
         for name, model in (('source', self.source_model), ('spd', self.spd_model)):
-            result = run(cli(), 'detect', model, *images, '--json', '--threads', '2')
+            result = run(cli(), 'detect', model, *images, '--json', '--nosave', '--threads', '2')
             self.assertEqual(result.returncode, 0, result.stderr)
             results[name] = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
         self.assertEqual(len(results['spd']), 2)
