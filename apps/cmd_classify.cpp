@@ -1,5 +1,5 @@
 // `spdinfer classify MODEL IMAGE|DIR|GLOB... [--topk 5] [--labels FILE] [--json] [--threads N]
-//  [--size N|HxW] [--resize resize|resize_crop|letterbox]`:
+//  [--size|--img N|HxW] [--resize resize|resize_crop|letterbox]`:
 // the model's preprocessing preset (overridable), softmax, top-k with class
 // names; a text line per image like YOLOv5's classify/predict.py, or JSON
 // lines. Thin: the chain is models/classifier.
@@ -9,6 +9,7 @@
 #include "apps/commands.h"
 #include "apps/terminal_text.h"
 #include "apps/image_batch.h"
+#include "apps/input_size.h"
 #include "engine/error.h"
 #include "image/image.h"
 #include "models/classification.h"
@@ -23,24 +24,9 @@ struct ClassifyOptions {
   std::string labels;
   bool json = false;
   int threads = 1;
-  std::string size;    // "" = the model's
+  InputSize size;      // not given: the model's
   std::string resize;  // "" = the model's
 };
-
-// "64" -> 64x64, "48x64" -> height 48, width 64.
-void parse_size(const std::string& text, Preprocess& p) {
-  int h = 0, w = 0;
-  char tail = 0;
-  if (std::sscanf(text.c_str(), "%dx%d%c", &h, &w, &tail) != 2) {
-    if (std::sscanf(text.c_str(), "%d%c", &h, &tail) != 1)
-      throw Error("--size " + text + ": expected N or HxW");
-    w = h;
-  }
-  if (h < 1 || w < 1 || h > 8192 || w > 8192)
-    throw Error("--size " + text + ": sides must be 1 to 8192 pixels");
-  p.height = h;
-  p.width = w;
-}
 
 void run_classify(const ClassifyOptions& o) {
   Model m = load_model(o.model);
@@ -56,7 +42,11 @@ void run_classify(const ClassifyOptions& o) {
                   std::to_string(classifier.class_names().size()) + " classes");
   }
   Preprocess p = classifier.preprocess();
-  if (!o.size.empty()) parse_size(o.size, p);
+  if (o.size.given()) {
+    check_input_multiple(classifier.model(), o.size.height, o.size.width, "--size " + o.size.text());
+    p.height = o.size.height;
+    p.width = o.size.width;
+  }
   if (!o.resize.empty()) p.resize = o.resize;
   classifier.set_preprocess(p);
 
@@ -111,16 +101,15 @@ void run_classify(const ClassifyOptions& o) {
 void add_classify_command(CLI::App& app) {
   auto opts = std::make_shared<ClassifyOptions>();
   CLI::App* cmd = app.add_subcommand("classify", "Classify images with a ResNet-SPD model");
-  cmd->option_defaults()->always_capture_default();
   cmd->add_option("model", opts->model, "spdinfer model file (ResNet-SPD)")->required();
   cmd->add_option("images", opts->inputs, "image files, directories or glob patterns (JPEG, PNG, BMP)")
       ->required();
   cmd->add_option("--topk", opts->topk, "how many classes to show per image")->check(CLI::Range(1, 100000));
-  cmd->add_option("--labels", opts->labels, "class names, one per line (instead of the model's)");
+  cmd->add_option("--labels", opts->labels, "class names, one per line (default: the model's)");
   cmd->add_flag("--json", opts->json, "one JSON object per image on stdout (other output goes to stderr)");
   cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
-  cmd->add_option("--size", opts->size, "input size N or HxW instead of the model's");
-  cmd->add_option("--resize", opts->resize, "resize mode instead of the model's")
+  add_input_size_option(cmd, opts->size, "--size", "network input size (default: the model's)");
+  cmd->add_option("--resize", opts->resize, "resize mode (default: the model's)")
       ->check(CLI::IsMember({"resize", "resize_crop", "letterbox"}));
   cmd->callback([opts] { run_classify(*opts); });
 }

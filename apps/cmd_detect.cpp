@@ -185,7 +185,6 @@ void run_detect(const DetectArgs& o) {
 void add_detect_command(CLI::App& app) {
   auto opts = std::make_shared<DetectArgs>();
   CLI::App* cmd = app.add_subcommand("detect", "Detect objects in images with a YOLOv5-family model");
-  cmd->option_defaults()->always_capture_default();
   cmd->add_option("model", opts->model, "spdinfer model file (YOLOv5 family)")->required();
   cmd->add_option("images", opts->inputs, "image files, directories or glob patterns (JPEG, PNG, BMP)")
       ->required();

@@ -124,6 +124,9 @@ void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
   options.slice = o.slice;
   options.threads = o.threads;
   const int img_size = detector.input_size(options.img_size);
+  if (img_size != options.img_size)  // as `spdinfer detect` and YOLOv5's check_img_size
+    std::fprintf(stderr, "spdinfer: warning: --img %d must be a multiple of max stride %d, updating to %d\n",
+                 options.img_size, detector.stride(), img_size);
 
   // Every label file is checked before any inference: a typo should not cost a long run.
   for (const DetectionSample& s : data.samples) read_yolo_labels(s.labels, 1, 1, nc);
