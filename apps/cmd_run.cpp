@@ -4,6 +4,7 @@
 #include <map>
 
 #include "apps/commands.h"
+#include "apps/input_size.h"
 #include "engine/error.h"
 #include "engine/npy.h"
 #include "models/model.h"
@@ -29,6 +30,8 @@ void run_run(const RunCommandOptions& o) {
   Tensor x = read_npy(o.input);
   if (x.rank() != 4 || x.dim(1) != 3)
     throw Error(o.input + ": input shape " + shape_to_string(x.shape()) + ", expected (N, 3, H, W)");
+  check_input_multiple(m, static_cast<int>(x.dim(2)), static_cast<int>(x.dim(3)),
+                       "--input " + o.input + " " + shape_to_string(x.shape()));
 
   // Requested layers are captured while they are live in the arena.
   std::map<std::string, std::string> node_to_name;
