@@ -10,6 +10,7 @@
 #include "apps/terminal_text.h"
 #include "apps/image_batch.h"
 #include "apps/input_size.h"
+#include "apps/stage_times.h"
 #include "engine/error.h"
 #include "image/image.h"
 #include "models/classification.h"
@@ -53,20 +54,18 @@ void run_classify(const ClassifyOptions& o) {
   const std::vector<std::string> files = expand_image_inputs(o.inputs);
   std::FILE* human = o.json ? stderr : stdout;
   ProgressBar bar(files.size());
-  double total_pre = 0, total_infer = 0, total_post = 0;
+  StageTimes total;
   for (std::size_t i = 0; i < files.size(); ++i) {
     const std::string& path = files[i];
     bar.update(i);
     auto t0 = Clock::now();
     const Image img = load_image(path);
+    const double decode_ms = ms_since(t0);
     ClassifyReport r;
-    r.pre_ms = ms_since(t0);
     const std::vector<ClassScore> best =
         naming_image(path, [&] { return classifier.classify(img, o.topk, o.threads, &r); });
-    total_pre += r.pre_ms;
-    total_infer += r.infer_ms;
-    total_post += r.post_ms;
-    const double ms = r.pre_ms + r.infer_ms + r.post_ms;
+    const StageTimes times(r, decode_ms);
+    total.add(times);
 
     bar.clear();
     std::string summary;
@@ -75,25 +74,24 @@ void run_classify(const ClassifyOptions& o) {
       std::snprintf(prob, sizeof prob, " %.2f, ", static_cast<double>(c.probability));
       summary += names.at(c.class_id) + prob;
     }
+    // Inference time on the image's line, as `detect` and YOLOv5; the stages in JSON and the Speed line.
     std::fprintf(human, "image %zu/%zu %s: %dx%d %s%.1fms\n", i + 1, files.size(), terminal_text(path).c_str(),
-                 p.height, p.width, terminal_text(summary).c_str(), ms);
+                 p.height, p.width, terminal_text(summary).c_str(), times.inference);
     if (o.json) {
       nlohmann::json topk = nlohmann::json::array();
       for (const ClassScore& c : best)
         topk.push_back({{"class_id", c.class_id},
                         {"class_name", names.at(c.class_id)},
                         {"probability", round_significant(c.probability, 6)}});
-      const nlohmann::json line = {{"image", path}, {"topk", topk}, {"ms", round_decimals(ms, 3)}};
+      const nlohmann::json line = {{"image", path}, {"topk", topk}, {"ms", stage_times_json(times, "postprocess")}};
       std::printf("%s\n", json_text(line).c_str());
     }
     std::fflush(stdout);
   }
   bar.clear();
   const double n = static_cast<double>(files.size());
-  std::fprintf(
-      human,
-      "Speed: %.1fms pre-process, %.1fms inference, %.1fms post-process per image at shape (1, 3, %d, %d)\n",
-      total_pre / n, total_infer / n, total_post / n, p.height, p.width);
+  std::fprintf(human, "%s at shape (1, 3, %d, %d)\n", speed_text(total, n, "post-process").c_str(), p.height,
+               p.width);
 }
 
 }  // namespace

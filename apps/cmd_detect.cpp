@@ -19,6 +19,7 @@
 #include "apps/image_batch.h"
 #include "apps/number_checks.h"
 #include "apps/slice_options.h"
+#include "apps/stage_times.h"
 #include "detect/detection.h"
 #include "detect/draw.h"
 #include "engine/error.h"
@@ -64,7 +65,8 @@ void write_labels(const std::string& path, const std::vector<Detection>& dets, i
 }
 
 nlohmann::json detections_json(const std::vector<std::string>& names, const std::string& path, const Image& img,
-                               const std::vector<Detection>& dets, const DetectionReport& r, bool sliced) {
+                               const std::vector<Detection>& dets, const DetectionReport& r,
+                               const StageTimes& times, bool sliced) {
   nlohmann::json list = nlohmann::json::array();
   for (const Detection& d : dets)
     list.push_back({{"class_id", d.class_id},
@@ -77,10 +79,7 @@ nlohmann::json detections_json(const std::vector<std::string>& names, const std:
                         {"width", img.width},
                         {"height", img.height},
                         {"detections", list},
-                        {"ms",
-                         {{"pre", round_decimals(r.pre_ms, 3)},
-                          {"infer", round_decimals(r.infer_ms, 3)},
-                          {"nms", round_decimals(r.nms_ms, 3)}}}};
+                        {"ms", stage_times_json(times, "nms")}};
   if (sliced) {
     out["tiles"] = r.tiles;
     out["forwards"] = r.forwards;
@@ -136,15 +135,18 @@ void run_detect(const DetectArgs& o) {
 
   ProgressBar bar(files.size());
   DetectionReport total;
+  StageTimes total_times;
   for (std::size_t i = 0; i < files.size(); ++i) {
     const std::string& path = files[i];
     bar.update(i);
     auto t0 = Clock::now();
     const Image img = load_image(path);
+    const double decode_ms = ms_since(t0);
     DetectionReport r;
-    r.pre_ms = ms_since(t0);
     const std::vector<Detection> dets = naming_image(path, [&] { return detector.detect(img, options, &r); });
     total.add(r);
+    const StageTimes times(r, decode_ms);
+    total_times.add(times);
 
     bar.clear();
     std::fprintf(human, "image %zu/%zu %s: %dx%d %s", i + 1, files.size(), terminal_text(path).c_str(), r.input_h,
@@ -155,7 +157,7 @@ void run_detect(const DetectArgs& o) {
           r.tiles, r.forwards, r.pre_ms, r.infer_ms, r.nms_ms, r.merge_ms);
     else
       std::fprintf(human, "%.1fms\n", r.infer_ms);
-    if (o.json) std::printf("%s\n", json_text(detections_json(names, path, img, dets, r, sliced)).c_str());
+    if (o.json) std::printf("%s\n", json_text(detections_json(names, path, img, dets, r, times, sliced)).c_str());
     std::fflush(stdout);
 
     if (!o.out.empty()) {
@@ -171,11 +173,9 @@ void run_detect(const DetectArgs& o) {
   bar.clear();
   const double n = static_cast<double>(files.size());
   if (sliced)
-    std::fprintf(human, "%s\n", sliced_speed(total, n).c_str());
+    std::fprintf(human, "%s\n", sliced_speed(total, total_times.decode, n).c_str());
   else
-    std::fprintf(
-        human, "Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape (1, 3, %d, %d)\n",
-        total.pre_ms / n, total.infer_ms / n, total.nms_ms / n, img_size, img_size);
+    std::fprintf(human, "%s at shape (1, 3, %d, %d)\n", speed_text(total_times, n, "NMS").c_str(), img_size, img_size);
   if (!o.out.empty())
     std::fprintf(human, "Results saved to %s%s\n", o.out.c_str(), o.save_txt ? " (labels in labels/)" : "");
 }

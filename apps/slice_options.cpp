@@ -92,13 +92,13 @@ std::string describe_slicing(const SliceOptions& s) {
   return buf;
 }
 
-std::string sliced_speed(const DetectionReport& t, double n) {
+std::string sliced_speed(const DetectionReport& t, double decode_ms, double n) {
   char buf[300];
-  std::snprintf(
-      buf, sizeof buf,
-      "Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS, %.1fms merge per image; %.1f tiles and %.1f "
-      "forwards per image",
-      t.pre_ms / n, t.infer_ms / n, t.nms_ms / n, t.merge_ms / n, t.tiles / n, t.forwards / n);
+  std::snprintf(buf, sizeof buf,
+                "Speed: %.1fms decode, %.1fms pre-process, %.1fms inference, %.1fms NMS, %.1fms merge per image; "
+                "%.1f tiles and %.1f forwards per image",
+                decode_ms / n, t.pre_ms / n, t.infer_ms / n, t.nms_ms / n, t.merge_ms / n, t.tiles / n,
+                t.forwards / n);
   return buf;
 }
 
