@@ -18,11 +18,15 @@ std::unique_ptr<CLI::App> make_app() {
   app->formatter(std::make_shared<HelpFormatter>());
   app->option_defaults()->always_capture_default();
   // The version, and what this machine runs: a bug report's first lines.
-  app->set_version_flag("--version", [] {
-    std::string text = "spdinfer 0.1.0";
-    for (const auto& [label, value] : machine_lines()) text += "\n" + label + ": " + value;
-    return text;
-  });
+  app->set_help_flag("-h,--help", "print this help and exit");  // inherited by every command
+  app->set_version_flag(
+      "--version",
+      [] {
+        std::string text = "spdinfer 0.1.0";
+        for (const auto& [label, value] : machine_lines()) text += "\n" + label + ": " + value;
+        return text;
+      },
+      "print the version and this machine's CPU and kernels, and exit");
   add_info_command(*app);
   add_run_command(*app);
   add_golden_command(*app);

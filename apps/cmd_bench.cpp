@@ -171,7 +171,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("model", opts->model, "spdinfer model file")->required();
   add_input_size_option(cmd, opts->size, "--size", "network input size (default: the model's)");
   cmd->add_option("--batch", opts->batch, "batch size")->check(CLI::Range(1, 4096));
-  cmd->add_option("--threads", opts->threads, "threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
   cmd->add_option("--runs", opts->runs, "timed runs")->check(CLI::Range(1, 100000));
   cmd->add_option("--warmup", opts->warmup, "untimed runs first")->check(CLI::Range(0, 100000));
   CLI::Option* per_layer =

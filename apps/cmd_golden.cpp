@@ -137,7 +137,7 @@ void add_golden_command(CLI::App& app) {
   cmd->add_flag("--fp32", opts->fp32, "judge by PyTorch's fp32 outputs (--atol, --rtol) even when the file has the truth")
       ->excludes(f64);
   cmd->add_option("--ratio", opts->rule.ratio,
-                  "float64 rule: how many times PyTorch fp32's error from the truth spdinfer may have)")
+                  "float64 rule: how many times PyTorch fp32's error from the truth spdinfer may have")
       ->check(finite_range(1.0, 1e6));
   cmd->add_option("--floor", opts->rule.floor,
                   "float64 rule: an absolute error that always passes, for layers PyTorch gets (nearly) exact")
@@ -145,7 +145,7 @@ void add_golden_command(CLI::App& app) {
   cmd->add_option("--atol", opts->rule.atol, "fp32 rule: absolute tolerance")->check(absolute);
   cmd->add_option("--rtol", opts->rule.rtol, "fp32 rule: tolerance relative to the layer's largest magnitude")
       ->check(relative);
-  cmd->add_option("--threads", opts->threads, "threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
   cmd->add_flag("--json", opts->json,
                 "one JSON object instead of the table: model, golden, rule (float64 or fp32), thresholds "
                 "({ratio, floor} or {atol, rtol}), layers [{layer, shape, max_abs_error, max_relative_error, pass, "

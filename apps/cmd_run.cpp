@@ -71,7 +71,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--output", opts->output, "output .npy path (Y.<layer>.npy per layer when several)")->required();
   cmd->add_option("--outputs", opts->outputs, "layers to write instead of the model output (PyTorch module names)")
       ->delimiter(',');
-  cmd->add_option("--threads", opts->threads, "threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
   cmd->callback([opts] { run_run(*opts); });
 }
 
