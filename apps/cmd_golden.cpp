@@ -74,8 +74,12 @@ nlohmann::json golden_json(const GoldenOptions& o, const GoldenReport& report, c
   }
   nlohmann::json thresholds = by_truth ? nlohmann::json{{"ratio", rule.ratio}, {"floor", rule.floor}}
                                        : nlohmann::json{{"atol", rule.atol}, {"rtol", rule.rtol}};
-  return {{"model", o.model},      {"golden", o.golden},  {"rule", by_truth ? "float64" : "fp32"},
-          {"thresholds", thresholds}, {"layers", layers}, {"failed", failed},
+  return {{"model", o.model},
+          {"golden", o.golden},
+          {"rule", by_truth ? "float64" : "fp32"},
+          {"thresholds", thresholds},
+          {"layers", layers},
+          {"failed", failed},
           {"pass", report.pass()}};
 }
 
