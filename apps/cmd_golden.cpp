@@ -106,9 +106,7 @@ void run_golden(const GoldenOptions& o) {
   Model m = load_model(o.model);
   ModelFile golden = read_safetensors(o.golden);
   const auto input = golden.weights.find("input");
-  if (input != golden.weights.end() && input->second.rank() == 4)
-    check_input_multiple(m, static_cast<int>(input->second.dim(2)), static_cast<int>(input->second.dim(3)),
-                         o.golden + ": input " + shape_to_string(input->second.shape()));
+  if (input != golden.weights.end()) check_input_tensor(m, input->second, o.golden);
   GoldenRule rule = o.rule;
   const bool by_truth = o.float64 || (!o.fp32 && golden_has_float64(golden));
   rule.against = by_truth ? GoldenRule::Against::Float64 : GoldenRule::Against::Float32;

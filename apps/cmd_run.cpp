@@ -30,8 +30,7 @@ void run_run(const RunCommandOptions& o) {
   Tensor x = read_npy(o.input);
   if (x.rank() != 4 || x.dim(1) != 3)
     throw Error(o.input + ": input shape " + shape_to_string(x.shape()) + ", expected (N, 3, H, W)");
-  check_input_multiple(m, static_cast<int>(x.dim(2)), static_cast<int>(x.dim(3)),
-                       "--input " + o.input + " " + shape_to_string(x.shape()));
+  check_input_tensor(m, x, o.input);
 
   // Requested layers are captured while they are live in the arena.
   std::map<std::string, std::string> node_to_name;

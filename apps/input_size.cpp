@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "engine/error.h"
+
 namespace spdinfer::cli {
 namespace {
 
@@ -61,14 +63,25 @@ int input_multiple(const Model& model) {
   return multiple;
 }
 
-void check_input_multiple(const Model& model, int height, int width, const std::string& argument) {
+std::string input_multiple_problem(const Model& model, int height, int width) {
   const int m = input_multiple(model);
-  if (height % m == 0 && width % m == 0) return;
+  if (height % m == 0 && width % m == 0) return "";
   const int side = height % m ? height : width;
   const int below = side / m * m, above = below + m;
-  throw CLI::ValidationError(argument + ": each side must be a multiple of " + std::to_string(m) +
-                             " (the model's stride): " + std::to_string(side) + " is not; " +
-                             (below > 0 ? std::to_string(below) + " or " : "") + std::to_string(above) + " would do");
+  return "each side must be a multiple of " + std::to_string(m) + " (the model's stride): " + std::to_string(side) +
+         " is not; " + (below > 0 ? std::to_string(below) + " or " : "") + std::to_string(above) + " would do";
+}
+
+void check_input_multiple(const Model& model, int height, int width, const std::string& argument) {
+  const std::string problem = input_multiple_problem(model, height, width);
+  if (!problem.empty()) throw CLI::ValidationError(argument + ": " + problem);
+}
+
+void check_input_tensor(const Model& model, const Tensor& input, const std::string& file) {
+  if (input.rank() != 4) return;
+  const std::string problem =
+      input_multiple_problem(model, static_cast<int>(input.dim(2)), static_cast<int>(input.dim(3)));
+  if (!problem.empty()) throw Error(file + ": input shape " + shape_to_string(input.shape()) + ": " + problem);
 }
 
 }  // namespace spdinfer::cli

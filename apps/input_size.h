@@ -40,10 +40,18 @@ CLI::Option* add_input_size_option(CLI::App* cmd, InputSize& size, const std::st
 // a classifier (each halves the feature map, which must be even there).
 int input_multiple(const Model& model);
 
-// Throws CLI::ValidationError "ARGUMENT: each side must be a multiple of 32 (the
-// model's stride): 100 is not; 96 or 128 would do" unless height and width are multiples of
-// input_multiple(model). `argument` names what the user gave: "--size 100x100",
-// "--input x.npy (1, 3, 100, 100)".
+// "" when height and width are multiples of input_multiple(model), else "each side
+// must be a multiple of 32 (the model's stride): 100 is not; 96 or 128 would do".
+std::string input_multiple_problem(const Model& model, int height, int width);
+
+// Throws CLI::ValidationError "ARGUMENT: " + input_multiple_problem(...) when there
+// is one; `argument` is what the user gave, e.g. "--size 100x100".
 void check_input_multiple(const Model& model, int height, int width, const std::string& argument);
+
+// The same for an (N, 3, H, W) input tensor read from `file` (run's .npy, a golden
+// file): spdinfer::Error "FILE: input shape (1, 3, 100, 100): each side must ...",
+// the file's fault rather than an argument's. Tensors of another rank are left to
+// the caller's own check.
+void check_input_tensor(const Model& model, const Tensor& input, const std::string& file);
 
 }  // namespace spdinfer::cli

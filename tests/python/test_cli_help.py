@@ -9,10 +9,13 @@ bad numbers in every option (test_cli_arguments.py).
 
 import json
 import re
+import struct
 import tempfile
 import time
 import unittest
 from pathlib import Path
+
+import numpy as np
 
 from tests.python.cli_support import CliErrorAssertions, cli, run
 from tests.python.helpers import REPO
@@ -41,6 +44,18 @@ DEFAULTS = [
     ("detect", "--full-pass", "on"), ("detect", "--merge-thres", "0.5"),
     ("detect", "--memory-limit", "2G, or $SPDINFER_MEMORY_LIMIT"),
 ]
+
+
+def write_golden_input(source, target, x):
+    """`source`'s golden-file metadata with only the tensor `input` = x, written to `target`
+    (safetensors: 8-byte header length, JSON header, data)."""
+    raw = Path(source).read_bytes()
+    metadata = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]]).get("__metadata__", {})
+    data = x.astype(np.float32).tobytes()
+    header = json.dumps({"__metadata__": metadata,
+                         "input": {"dtype": "F32", "shape": list(x.shape), "data_offsets": [0, len(data)]}}).encode()
+    header += b" " * (-len(header) % 8)
+    Path(target).write_bytes(struct.pack("<Q", len(header)) + header + data)
 
 
 def help_entry(text, option):
@@ -155,11 +170,16 @@ class CliHelpTest(CliErrorAssertions, unittest.TestCase):
         for args, *fragments in cases:
             with self.subTest(args=args):
                 self.assertOneLineError(run(cli(), *args), *fragments, "(the model's stride)")
-        import numpy as np
         npy = self.dir / "x.npy"
         np.save(npy, np.zeros((1, 3, 40, 32), np.float32))
-        self.assertOneLineError(run(cli(), "run", RESNET, "--input", npy, "--output", self.dir / "y.npy"),
-                                f"--input {npy} (1, 3, 40, 32)", "multiple of 16")
+        # A tensor file's shape is the file's fault: named, without a pointer to the help.
+        done = run(cli(), "run", RESNET, "--input", npy, "--output", self.dir / "y.npy")
+        self.assertOneLineError(done, f"{npy}: input shape (1, 3, 40, 32): each side must be a multiple of 16")
+        self.assertNotIn("--help", done.stderr)
+        golden = self.dir / "golden_24.safetensors"
+        write_golden_input(GOLDEN, golden, np.zeros((1, 3, 24, 24), np.float32))
+        self.assertOneLineError(run(cli(), "golden", RESNET, golden),
+                                f"{golden}: input shape (1, 3, 24, 24): each side must be a multiple of 16")
 
     # Machine-readable info and golden
 
