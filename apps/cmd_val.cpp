@@ -48,7 +48,8 @@ void run_val(const ValOptions& o) {
   if (model.family == Family::kYoloV5) {
     // A detector letterboxes to a square of the longest side: one number.
     if (o.size.given() && !o.size.square())
-      throw CLI::ValidationError("--img " + o.size.text() + ": a detector takes one size N (the longest side), not HxW");
+      throw CLI::ValidationError("--img " + o.size.text() +
+                                 ": a detector takes one size N (the longest side), not HxW");
     DetectionValOptions d = o.detection;
     d.img = o.size.height;
     d.model = o.model;

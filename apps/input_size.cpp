@@ -30,7 +30,10 @@ bool parse_dimensions(const std::string& text, int min, int max, int* first, int
   int a = 0, b = 0;
   if (!side(&a)) return false;
   b = a;
-  if (p != end && (*p == 'x' || *p == 'X') && !(++p, side(&b))) return false;
+  if (p != end && (*p == 'x' || *p == 'X')) {
+    ++p;
+    if (!side(&b)) return false;
+  }
   if (p != end) return false;
   *first = a;
   *second = b;
