@@ -15,6 +15,7 @@
 
 #include "apps/commands.h"
 #include "apps/figures.h"
+#include "apps/input_size.h"
 #include "apps/machine_report.h"
 #include "engine/error.h"
 #include "engine/memory_budget.h"
@@ -24,7 +25,8 @@ namespace spdinfer::cli {
 namespace {
 
 struct BenchOptions {
-  std::string model, size, plot;
+  std::string model, plot;
+  InputSize size;  // not given: the model's
   int batch = 1, threads = 1, runs = 20, warmup = 3;
   bool per_layer = false, json = false;
 };
@@ -33,17 +35,6 @@ double peak_rss_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux reports kilobytes
-}
-
-std::pair<int, int> parse_size(const std::string& text, const Preprocess& p) {
-  if (text.empty()) return {p.height, p.width};
-  int h = 0, w = 0;
-  char x = 0, extra = 0;
-  const int n = std::sscanf(text.c_str(), "%d%c%d%c", &h, &x, &w, &extra);
-  if (n == 1) w = h;
-  else if (n != 3 || (x != 'x' && x != 'X')) throw Error("--size '" + text + "': expected HxW or N");
-  if (h < 1 || w < 1 || h > 8192 || w > 8192) throw Error("--size '" + text + "': sides must be 1 to 8192");
-  return {h, w};
 }
 
 double physical_memory_bytes() {
@@ -83,10 +74,12 @@ bool names_png(const std::string& path) {
 
 void run_bench(const BenchOptions& o) {
   if (!o.plot.empty() && !names_png(o.plot))
-    throw Error(o.plot + ": --plot writes a PNG; give the file a .png name");
+    throw CLI::ValidationError("--plot " + o.plot + ": writes a PNG; give the file a .png name");
   if (!o.plot.empty()) check_plotting(o.plot);
   Model m = load_model(o.model);
-  const auto [h, w] = parse_size(o.size, m.preprocess);
+  const int h = o.size.given() ? o.size.height : m.preprocess.height;
+  const int w = o.size.given() ? o.size.width : m.preprocess.width;
+  if (o.size.given()) check_input_multiple(m, h, w, "--size " + o.size.text());
   const Shape input = {o.batch, 3, h, w};
   auto plan = blaming_model(m, input, [&] { return m.graph->plan({input}); });
   check_fits_in_memory(o, input, *plan);
@@ -176,9 +169,9 @@ void add_bench_command(CLI::App& app) {
   auto opts = std::make_shared<BenchOptions>();
   CLI::App* cmd = app.add_subcommand("bench", "Time a model: latency, throughput, GFLOP/s, memory, per-layer profile");
   cmd->add_option("model", opts->model, "spdinfer model file")->required();
-  cmd->add_option("--size", opts->size, "input HxW (default: the model's input size)");
+  add_input_size_option(cmd, opts->size, "--size", "network input size (default: the model's)");
   cmd->add_option("--batch", opts->batch, "batch size")->check(CLI::Range(1, 4096));
-  cmd->add_option("--threads", opts->threads, "threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
   cmd->add_option("--runs", opts->runs, "timed runs")->check(CLI::Range(1, 100000));
   cmd->add_option("--warmup", opts->warmup, "untimed runs first")->check(CLI::Range(0, 100000));
   CLI::Option* per_layer =

@@ -1,5 +1,5 @@
 // `spdinfer classify MODEL IMAGE|DIR|GLOB... [--topk 5] [--labels FILE] [--json] [--threads N]
-//  [--size N|HxW] [--resize resize|resize_crop|letterbox]`:
+//  [--size|--img N|HxW] [--resize resize|resize_crop|letterbox]`:
 // the model's preprocessing preset (overridable), softmax, top-k with class
 // names; a text line per image like YOLOv5's classify/predict.py, or JSON
 // lines. Thin: the chain is models/classifier.
@@ -10,6 +10,8 @@
 #include "apps/commands.h"
 #include "apps/terminal_text.h"
 #include "apps/image_batch.h"
+#include "apps/input_size.h"
+#include "apps/stage_times.h"
 #include "engine/error.h"
 #include "image/image.h"
 #include "models/classification.h"
@@ -26,24 +28,9 @@ struct ClassifyOptions {
   int threads = 1;
   int batch = 1;
   bool quiet = false;
-  std::string size;    // "" = the model's
+  InputSize size;      // not given: the model's
   std::string resize;  // "" = the model's
 };
-
-// "64" -> 64x64, "48x64" -> height 48, width 64.
-void parse_size(const std::string& text, Preprocess& p) {
-  int h = 0, w = 0;
-  char tail = 0;
-  if (std::sscanf(text.c_str(), "%dx%d%c", &h, &w, &tail) != 2) {
-    if (std::sscanf(text.c_str(), "%d%c", &h, &tail) != 1)
-      throw Error("--size " + text + ": expected N or HxW");
-    w = h;
-  }
-  if (h < 1 || w < 1 || h > 8192 || w > 8192)
-    throw Error("--size " + text + ": sides must be 1 to 8192 pixels");
-  p.height = h;
-  p.width = w;
-}
 
 void run_classify(const ClassifyOptions& o) {
   Model m = load_model(o.model);
@@ -59,7 +46,11 @@ void run_classify(const ClassifyOptions& o) {
                   std::to_string(classifier.class_names().size()) + " classes");
   }
   Preprocess p = classifier.preprocess();
-  if (!o.size.empty()) parse_size(o.size, p);
+  if (o.size.given()) {
+    check_input_multiple(classifier.model(), o.size.height, o.size.width, "--size " + o.size.text());
+    p.height = o.size.height;
+    p.width = o.size.width;
+  }
   if (!o.resize.empty()) p.resize = o.resize;
   classifier.set_preprocess(p);
 
@@ -67,7 +58,7 @@ void run_classify(const ClassifyOptions& o) {
   std::FILE* human = o.json ? stderr : stdout;
   ProgressBar bar(files.size(), "images", o.quiet);
   BatchedImages reader(files, static_cast<std::size_t>(o.batch), bar);
-  double total_pre = 0, total_infer = 0, total_post = 0;
+  StageTimes total;
   std::size_t classified = 0;
   while (true) {
     bar.update(reader.taken());
@@ -80,13 +71,9 @@ void run_classify(const ClassifyOptions& o) {
         loaded.size() == 1 ? loaded[0].path : loaded[0].path + " and the rest of its batch",
         [&] { return classifier.classify_batch(images, o.topk, o.threads, &reports); });
     for (std::size_t k = 0; k < loaded.size(); ++k) {
-      ClassifyReport& r = reports[k];
-      r.pre_ms += loaded[k].decode_ms;
-      total_pre += r.pre_ms;
-      total_infer += r.infer_ms;
-      total_post += r.post_ms;
+      const StageTimes times(reports[k], loaded[k].decode_ms);
+      total.add(times);
       ++classified;
-      const double ms = r.pre_ms + r.infer_ms + r.post_ms;
       if (!o.quiet) {
         bar.clear();
         std::string summary;
@@ -95,8 +82,10 @@ void run_classify(const ClassifyOptions& o) {
           std::snprintf(prob, sizeof prob, " %.2f, ", static_cast<double>(c.probability));
           summary += names.at(c.class_id) + prob;
         }
+        // Inference time on the image's line, as `detect` and YOLOv5; the stages in JSON and the Speed line.
         std::fprintf(human, "image %zu/%zu %s: %dx%d %s%.1fms\n", loaded[k].index + 1, files.size(),
-                     terminal_text(loaded[k].path).c_str(), p.height, p.width, terminal_text(summary).c_str(), ms);
+                     terminal_text(loaded[k].path).c_str(), p.height, p.width, terminal_text(summary).c_str(),
+                     times.inference);
       }
       if (o.json) {
         nlohmann::json topk = nlohmann::json::array();
@@ -105,20 +94,17 @@ void run_classify(const ClassifyOptions& o) {
                           {"class_name", names.at(c.class_id)},
                           {"probability", round_significant(c.probability, 6)}});
         const nlohmann::json line = {
-            {"image", loaded[k].path}, {"topk", topk}, {"ms", round_decimals(ms, 3)}};
+            {"image", loaded[k].path}, {"topk", topk}, {"ms", stage_times_json(times, "postprocess")}};
         std::printf("%s\n", json_text(line).c_str());
       }
     }
     std::fflush(stdout);
   }
   bar.clear();
-  if (classified > 0) {
-    const double n = static_cast<double>(classified);
-    std::fprintf(human,
-                 "Speed: %.1fms pre-process, %.1fms inference, %.1fms post-process per image at shape (%d, 3, %d, "
-                 "%d)\n",
-                 total_pre / n, total_infer / n, total_post / n, o.batch, p.height, p.width);
-  }
+  if (classified > 0)
+    std::fprintf(human, "%s at shape (%d, 3, %d, %d)\n",
+                 speed_text(total, static_cast<double>(classified), "post-process").c_str(), o.batch, p.height,
+                 p.width);
   report_unreadable(reader);
 }
 
@@ -127,19 +113,18 @@ void run_classify(const ClassifyOptions& o) {
 void add_classify_command(CLI::App& app) {
   auto opts = std::make_shared<ClassifyOptions>();
   CLI::App* cmd = app.add_subcommand("classify", "Classify images with a ResNet-SPD model");
-  cmd->option_defaults()->always_capture_default();
   cmd->add_option("model", opts->model, "spdinfer model file (ResNet-SPD)")->required();
   cmd->add_option("images", opts->inputs, "image files, directories or glob patterns (JPEG, PNG, BMP)")
       ->required();
   cmd->add_option("--topk", opts->topk, "how many classes to show per image")->check(CLI::Range(1, 100000));
-  cmd->add_option("--labels", opts->labels, "class names, one per line (instead of the model's)");
+  cmd->add_option("--labels", opts->labels, "class names, one per line (default: the model's)");
   cmd->add_flag("--json", opts->json, "one JSON object per image on stdout (other output goes to stderr)");
   cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
   cmd->add_option("--batch", opts->batch, "images per forward pass (results are the same as one at a time)")
       ->check(CLI::Range(1, 1024));
   cmd->add_flag("--quiet", opts->quiet, "no line per image and no progress bar: only the summary and warnings");
-  cmd->add_option("--size", opts->size, "input size N or HxW instead of the model's");
-  cmd->add_option("--resize", opts->resize, "resize mode instead of the model's")
+  add_input_size_option(cmd, opts->size, "--size", "network input size (default: the model's)");
+  cmd->add_option("--resize", opts->resize, "resize mode (default: the model's)")
       ->check(CLI::IsMember({"resize", "resize_crop", "letterbox"}));
   cmd->callback([opts] { run_classify(*opts); });
 }

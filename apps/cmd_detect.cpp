@@ -22,6 +22,7 @@
 #include "apps/number_checks.h"
 #include "apps/output_paths.h"
 #include "apps/slice_options.h"
+#include "apps/stage_times.h"
 #include "detect/detection.h"
 #include "detect/draw.h"
 #include "engine/error.h"
@@ -81,7 +82,8 @@ std::string counted(std::size_t n, const char* noun) {
 }
 
 nlohmann::json detections_json(const std::vector<std::string>& names, const std::string& path, const Image& img,
-                               const std::vector<Detection>& dets, const DetectionReport& r, bool sliced) {
+                               const std::vector<Detection>& dets, const DetectionReport& r,
+                               const StageTimes& times, bool sliced) {
   nlohmann::json list = nlohmann::json::array();
   for (const Detection& d : dets)
     list.push_back({{"class_id", d.class_id},
@@ -94,10 +96,7 @@ nlohmann::json detections_json(const std::vector<std::string>& names, const std:
                         {"width", img.width},
                         {"height", img.height},
                         {"detections", list},
-                        {"ms",
-                         {{"pre", round_decimals(r.pre_ms, 3)},
-                          {"infer", round_decimals(r.infer_ms, 3)},
-                          {"nms", round_decimals(r.nms_ms, 3)}}}};
+                        {"ms", stage_times_json(times, "nms")}};
   if (sliced) {
     out["tiles"] = r.tiles;
     out["forwards"] = r.forwards;
@@ -157,15 +156,18 @@ void run_detect(const DetectArgs& o) {
 
   ProgressBar bar(files.size());
   DetectionReport total;
+  StageTimes total_times;
   for (std::size_t i = 0; i < files.size(); ++i) {
     const std::string& path = files[i];
     bar.update(i);
     auto t0 = Clock::now();
     const Image img = load_image(path);
+    const double decode_ms = ms_since(t0);
     DetectionReport r;
-    r.pre_ms = ms_since(t0);
     const std::vector<Detection> dets = naming_image(path, [&] { return detector.detect(img, options, &r); });
     total.add(r);
+    const StageTimes times(r, decode_ms);
+    total_times.add(times);
 
     bar.clear();
     std::fprintf(human, "image %zu/%zu %s: %dx%d %s", i + 1, files.size(), terminal_text(path).c_str(), r.input_h,
@@ -177,7 +179,7 @@ void run_detect(const DetectArgs& o) {
     else
       std::fprintf(human, "%.1fms\n", r.infer_ms);
     if (o.print_boxes) print_boxes(human, dets, names);
-    if (o.json) std::printf("%s\n", json_text(detections_json(names, path, img, dets, r, sliced)).c_str());
+    if (o.json) std::printf("%s\n", json_text(detections_json(names, path, img, dets, r, times, sliced)).c_str());
     std::fflush(stdout);
 
     if (save_img) {
@@ -192,11 +194,9 @@ void run_detect(const DetectArgs& o) {
   bar.clear();
   const double n = static_cast<double>(files.size());
   if (sliced)
-    std::fprintf(human, "%s\n", sliced_speed(total, n).c_str());
+    std::fprintf(human, "%s\n", sliced_speed(total, total_times.decode, n).c_str());
   else
-    std::fprintf(
-        human, "Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape (1, 3, %d, %d)\n",
-        total.pre_ms / n, total.infer_ms / n, total.nms_ms / n, img_size, img_size);
+    std::fprintf(human, "%s at shape (1, 3, %d, %d)\n", speed_text(total_times, n, "NMS").c_str(), img_size, img_size);
   if (!save_dir.empty()) std::fprintf(human, "Results saved to %s\n", terminal_text(save_dir).c_str());
   if (o.save_txt)
     std::fprintf(human, "%s saved to %s\n", counted(files.size(), "label").c_str(),
@@ -208,13 +208,11 @@ void run_detect(const DetectArgs& o) {
 void add_detect_command(CLI::App& app) {
   auto opts = std::make_shared<DetectArgs>();
   CLI::App* cmd = app.add_subcommand("detect", "Detect objects in images with a YOLOv5-family model");
-  cmd->option_defaults()->always_capture_default();
   cmd->add_option("model", opts->model, "spdinfer model file (YOLOv5 family)")->required();
   cmd->add_option("images", opts->inputs, "image files, directories or glob patterns (JPEG, PNG, BMP)")
       ->required();
-  cmd->add_option("--img,--imgsz,--img-size", opts->img,
-                  "inference size in pixels (longest side; rounded up to the stride); default: the model's "
-                  "recorded input size")
+  cmd->add_option("--img,--imgsz,--img-size,--size", opts->img,
+                  "inference size in pixels, the longest side, rounded up to the stride (default: the model's)")
       ->check(CLI::Range(32, 8192))
       ->default_str("");  // 0 stands for the model's size: not a value to show
   cmd->add_option("--conf", opts->conf, "confidence threshold")->check(kUnitInterval);

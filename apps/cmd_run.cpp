@@ -4,6 +4,7 @@
 #include <map>
 
 #include "apps/commands.h"
+#include "apps/input_size.h"
 #include "engine/error.h"
 #include "engine/npy.h"
 #include "models/model.h"
@@ -29,6 +30,7 @@ void run_run(const RunCommandOptions& o) {
   Tensor x = read_npy(o.input);
   if (x.rank() != 4 || x.dim(1) != 3)
     throw Error(o.input + ": input shape " + shape_to_string(x.shape()) + ", expected (N, 3, H, W)");
+  check_input_tensor(m, x, o.input);
 
   // Requested layers are captured while they are live in the arena.
   std::map<std::string, std::string> node_to_name;
@@ -68,7 +70,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--output", opts->output, "output .npy path (Y.<layer>.npy per layer when several)")->required();
   cmd->add_option("--outputs", opts->outputs, "layers to write instead of the model output (PyTorch module names)")
       ->delimiter(',');
-  cmd->add_option("--threads", opts->threads, "threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
   cmd->callback([opts] { run_run(*opts); });
 }
 

@@ -3,7 +3,8 @@
 // (idx files or class folders, see eval/dataset.h), per class and overall.
 // Images go through the graph `--batch` at a time. Thin: the numerics are
 // eval/dataset, models/classifier and eval/accuracy.
-// For a YOLOv5-family detector (with [--split] [--img] [--conf] [--iou]
+// [--img N|HxW] (also --imgsz, --img-size, --size) replaces the model's input size.
+// For a YOLOv5-family detector (with [--split] [--conf] [--iou]
 // [--max-det] [--slice WxH ...]) it hands over to val_detection.h: COCO mAP over
 // a YOLO dataset.
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "apps/commands.h"
 #include "apps/terminal_text.h"
 #include "apps/image_batch.h"
+#include "apps/input_size.h"
 #include "apps/number_checks.h"
 #include "apps/slice_options.h"
 #include "apps/val_detection.h"
@@ -33,6 +35,7 @@ struct ValOptions {
   int batch = 32;
   int threads = 1;
   bool json = false;
+  InputSize size;                 // not given: the model's
   DetectionValOptions detection;  // detectors only
   bool plots = false, no_plots = false;
 };
@@ -43,7 +46,12 @@ void run_val(const ValOptions& o) {
   const auto start = Clock::now();
   Model model = load_model(o.model);
   if (model.family == Family::kYoloV5) {
+    // A detector letterboxes to a square of the longest side: one number.
+    if (o.size.given() && !o.size.square())
+      throw CLI::ValidationError("--img " + o.size.text() +
+                                 ": a detector takes one size N (the longest side), not HxW");
     DetectionValOptions d = o.detection;
+    d.img = o.size.height;
     d.model = o.model;
     d.dataset = o.dataset;
     d.predictions = o.predictions;
@@ -55,8 +63,16 @@ void run_val(const ValOptions& o) {
   for (const auto& [given, option] : {std::pair{o.detection.slice.enabled(), "--slice"},
                                        std::pair{!o.detection.out.empty(), "--out"}, std::pair{o.plots, "--plots"}})
     if (given)
-      throw Error(o.model + ": " + option + " is for detectors; this is a " + family_name(model.family) + " classifier");
-  const Classifier classifier(std::move(model));
+      throw CLI::ValidationError(std::string(option) + " is for detectors; " + o.model + " is a " +
+                                 family_name(model.family) + " classifier");
+  Classifier classifier(std::move(model));
+  if (o.size.given()) {
+    check_input_multiple(classifier.model(), o.size.height, o.size.width, "--img " + o.size.text());
+    Preprocess p = classifier.preprocess();
+    p.height = o.size.height;
+    p.width = o.size.width;
+    classifier.set_preprocess(p);
+  }
   const Model& m = classifier.model();
   const Preprocess& p = classifier.preprocess();
   const LabelledDataset data = open_dataset(o.dataset, m.class_names);
@@ -162,17 +178,14 @@ void add_val_command(CLI::App& app) {
                   "of images whose labels are in the matching labels/ folder")
       ->required();
   DetectionValOptions& det = opts->detection;
-  cmd->add_option("--split", det.split, "detector: the dataset file's split (train, val, test)")
-      ->capture_default_str();
-  cmd->add_option("--img", det.img, "detector: inference size in pixels (default: the model's input size)")
-      ->check(CLI::Range(32, 8192));
-  cmd->add_option("--conf", det.conf, "detector: confidence threshold")->check(finite_range(0.0, 1.0))
-      ->capture_default_str();
-  cmd->add_option("--iou", det.iou, "detector: NMS IoU threshold")->check(finite_range(0.0, 1.0))
-      ->capture_default_str();
+  cmd->add_option("--split", det.split, "detector: the dataset file's split (train, val, test)");
+  add_input_size_option(cmd, opts->size, "--img",
+                        "network input size; a detector's is N, the longest side, rounded up to its stride "
+                        "(default: the model's)");
+  cmd->add_option("--conf", det.conf, "detector: confidence threshold")->check(finite_range(0.0, 1.0));
+  cmd->add_option("--iou", det.iou, "detector: NMS IoU threshold")->check(finite_range(0.0, 1.0));
   cmd->add_option("--max-det", det.max_det, "detector: detections kept per image after NMS")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
+      ->check(CLI::Range(1, 100000));
   add_slice_options(cmd, det.slice);
   cmd->add_option("--batch", opts->batch, "images per forward pass")->check(CLI::Range(1, 4096));
   cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));

@@ -13,6 +13,7 @@
 #include "apps/terminal_text.h"
 #include "apps/image_batch.h"
 #include "apps/slice_options.h"
+#include "apps/stage_times.h"
 #include "apps/val_detection.h"
 #include "detect/detection.h"
 #include "engine/error.h"
@@ -124,6 +125,9 @@ void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
   options.slice = o.slice;
   options.threads = o.threads;
   const int img_size = detector.input_size(options.img_size);
+  if (img_size != options.img_size)  // as `spdinfer detect` and YOLOv5's check_img_size
+    std::fprintf(stderr, "spdinfer: warning: --img %d must be a multiple of max stride %d, updating to %d\n",
+                 options.img_size, detector.stride(), img_size);
 
   // Every label file is checked before any inference: a typo should not cost a long run.
   for (const DetectionSample& s : data.samples) read_yolo_labels(s.labels, 1, 1, nc);
@@ -146,12 +150,13 @@ void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
   nlohmann::json predictions = nlohmann::json::array();
   ProgressBar bar(data.samples.size());
   DetectionReport total;
+  double decode_ms = 0;
   for (std::size_t i = 0; i < data.samples.size(); ++i) {
     const DetectionSample& s = data.samples[i];
     bar.update(i);
     auto t0 = Clock::now();
     const Image img = load_image(s.image);
-    total.pre_ms += ms_since(t0);
+    decode_ms += ms_since(t0);
     const std::vector<Detection> dets =
         naming_image(s.image, [&] { return detector.detect(img, options, &total); });
     try {
@@ -178,10 +183,9 @@ void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
   const double n = static_cast<double>(std::max<std::size_t>(1, data.samples.size()));
   const double total_s = ms_since(start) / 1000;
   if (sliced)
-    std::fprintf(human, "%s; %.1f s in all\n", sliced_speed(total, n).c_str(), total_s);
+    std::fprintf(human, "%s; %.1f s in all\n", sliced_speed(total, decode_ms, n).c_str(), total_s);
   else
-    std::fprintf(human, "Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image; %.1f s in all\n",
-                 total.pre_ms / n, total.infer_ms / n, total.nms_ms / n, total_s);
+    std::fprintf(human, "%s; %.1f s in all\n", speed_text(StageTimes(total, decode_ms), n, "NMS").c_str(), total_s);
   std::vector<std::string> figures;
   if (o.plots && r.objects[kAreaAll] == 0) {
     std::fprintf(stderr, "spdinfer: warning: %s: no labelled objects in the split; no figures drawn\n",
@@ -192,7 +196,9 @@ void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
   }
   if (o.json) {
     nlohmann::json result = result_json(o, names, data, img_size, r);
-    result["ms_per_image"] = {{"pre", round_decimals(total.pre_ms / n, 3)},
+    // The stages as `spdinfer detect` times them (apps/stage_times.h): decode, then pre (letterbox).
+    result["ms_per_image"] = {{"decode", round_decimals(decode_ms / n, 3)},
+                              {"pre", round_decimals(total.pre_ms / n, 3)},
                               {"infer", round_decimals(total.infer_ms / n, 3)},
                               {"nms", round_decimals(total.nms_ms / n, 3)}};
     if (sliced) {

@@ -1,6 +1,9 @@
 // The spdinfer subcommands. Each add_*_command registers its options on the
 // app and the callback that runs it; callbacks throw spdinfer::Error for bad
-// input, which main() turns into one line "spdinfer: error: ..." and exit 2.
+// input, which main() turns into one line "spdinfer: error: ..." and exit 2,
+// and CLI::ValidationError("--OPTION VALUE: why") for an argument only the
+// command can judge (a size the model cannot take), which main() reports as
+// CLI11's own parse errors: with "(see spdinfer COMMAND --help)".
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -9,7 +9,7 @@ void add_memory_limit_option(CLI::App& command) {
   command.add_option_function<std::string>(
       "--memory-limit",
       [](const std::string& text) { set_memory_limit_bytes(parse_memory_size(text, "--memory-limit")); },
-      "most memory one forward pass may take for activations, e.g. 4G (default 2G, or $" +
+      "most memory one forward pass may take for activations, e.g. 4G (default: 2G, or $" +
           std::string(kMemoryLimitVariable) + ")");
 }
 

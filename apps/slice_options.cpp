@@ -1,40 +1,24 @@
 // --slice and its companions (see slice_options.h).
 #include "apps/slice_options.h"
 
-#include <charconv>
 #include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "apps/input_size.h"
 #include "apps/number_checks.h"
 #include "detect/slicing.h"
 
 namespace spdinfer::cli {
 namespace {
 
-// "W" (a square) or "WxH", each side a plain decimal in [kMinSliceSide,
-// kMaxSliceSide]; an error message, or "" with *w and *h set.
+// "W" (a square) or "WxH", sides in [kMinSliceSide, kMaxSliceSide]; an error
+// message, or "" with *w and *h set.
 std::string parse_slice(const std::string& text, int* w, int* h) {
-  const std::string expected = "Value " + text + " is not W or WxH with sides of " +
-                               std::to_string(kMinSliceSide) + " to " + std::to_string(kMaxSliceSide) +
-                               " pixels";
-  const char* p = text.data();
-  const char* end = text.data() + text.size();
-  auto side = [&](int* value) {
-    if (p == end || *p < '0' || *p > '9') return false;  // from_chars would take a sign
-    const auto r = std::from_chars(p, end, *value);
-    if (r.ec != std::errc() || *value < kMinSliceSide || *value > kMaxSliceSide) return false;
-    p = r.ptr;
-    return true;
-  };
-  if (!side(w)) return expected;
-  *h = *w;
-  if (p != end && (*p == 'x' || *p == 'X')) {
-    ++p;
-    if (!side(h)) return expected;
-  }
-  return p == end ? "" : expected;
+  if (parse_dimensions(text, kMinSliceSide, kMaxSliceSide, w, h)) return "";
+  return "Value " + text + " is not W or WxH with sides of " + std::to_string(kMinSliceSide) + " to " +
+         std::to_string(kMaxSliceSide) + " pixels";
 }
 
 // An option taking one of a few words, each naming a value of `target`.
@@ -74,30 +58,27 @@ void add_slice_options(CLI::App* cmd, SliceOptions& slice) {
   cmd->add_option("--overlap", slice.overlap,
                   "with --slice: share of a tile's width (height) shared with the next")
       ->check(finite_range(0.0, kMaxOverlapRatio))
-      ->capture_default_str()
       ->needs(slice_option);
   cmd->add_flag(
          "--full-pass,!--no-full-pass", slice.full_pass,
-         "with --slice: also run the whole letterboxed image, for objects larger than a tile (default on)")
+         "with --slice: also run the whole letterboxed image, for objects larger than a tile (default: on)")
       ->needs(slice_option);
   add_word_choice(cmd, "--merge", slice.merge.method, {{"nmm", MergeMethod::kNmm}, {"nms", MergeMethod::kNms}},
                   "with --slice: nms keeps the most confident of matching boxes, nmm also widens it to the pieces "
-                  "of an object cut by tile borders (default nmm)")
+                  "of an object cut by tile borders (default: nmm)")
       ->needs(slice_option);
   add_word_choice(cmd, "--match", slice.merge.match, {{"ios", MatchMetric::kIos}, {"iou", MatchMetric::kIou}},
                   "with --slice: boxes match by ios (intersection over the smaller box, so a fragment matches "
-                  "the whole) or iou (default ios)")
+                  "the whole) or iou (default: ios)")
       ->needs(slice_option);
   cmd->add_option("--merge-thres", slice.merge.threshold,
                   "with --slice: boxes match when iou/ios is above this")
       ->check(finite_range(0.0, 1.0))
-      ->capture_default_str()
       ->needs(slice_option);
   cmd->add_option(
          "--tile-batch", slice.tile_batch,
          "with --slice: tiles per forward pass (memory grows with it; the last batch may be smaller)")
       ->check(CLI::Range(1, 1024))
-      ->capture_default_str()
       ->needs(slice_option);
 }
 
@@ -111,13 +92,13 @@ std::string describe_slicing(const SliceOptions& s) {
   return buf;
 }
 
-std::string sliced_speed(const DetectionReport& t, double n) {
+std::string sliced_speed(const DetectionReport& t, double decode_ms, double n) {
   char buf[300];
-  std::snprintf(
-      buf, sizeof buf,
-      "Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS, %.1fms merge per image; %.1f tiles and %.1f "
-      "forwards per image",
-      t.pre_ms / n, t.infer_ms / n, t.nms_ms / n, t.merge_ms / n, t.tiles / n, t.forwards / n);
+  std::snprintf(buf, sizeof buf,
+                "Speed: %.1fms decode, %.1fms pre-process, %.1fms inference, %.1fms NMS, %.1fms merge per image; "
+                "%.1f tiles and %.1f forwards per image",
+                decode_ms / n, t.pre_ms / n, t.infer_ms / n, t.nms_ms / n, t.merge_ms / n, t.tiles / n,
+                t.forwards / n);
   return buf;
 }
 

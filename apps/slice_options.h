@@ -22,8 +22,9 @@ void add_slice_options(CLI::App* cmd, SliceOptions& slice);
 // "tiles 640x640, overlap 0.2, full pass, nmm/ios > 0.5, 8 tiles per batch".
 std::string describe_slicing(const SliceOptions& slice);
 
-// "Speed: ...ms pre-process, ... merge per image; 12.0 tiles and 3.0 forwards
-// per image" from the totals over `images` images (no newline).
-std::string sliced_speed(const DetectionReport& total, double images);
+// "Speed: ...ms decode, ...ms pre-process, ... merge per image; 12.0 tiles and
+// 3.0 forwards per image" from the totals over `images` images, decoding the
+// files having taken `decode_ms` in all (no newline).
+std::string sliced_speed(const DetectionReport& total, double decode_ms, double images);
 
 }  // namespace spdinfer::cli

@@ -103,7 +103,8 @@ class ClassifyTest(CliErrorAssertions, unittest.TestCase):
         for line, image in zip(lines, self.exact):
             self.assertTopKMatches(line, self.reference(self.cifar, image), 5, TIGHT)
             self.assertEqual(line["topk"][0]["class_name"], self.names[line["topk"][0]["class_id"]])
-            self.assertGreaterEqual(line["ms"], 0)
+            self.assertEqual(set(line["ms"]), {"decode", "preprocess", "inference", "postprocess"})
+            self.assertTrue(all(ms >= 0 for ms in line["ms"].values()), line["ms"])
             self.assertEqual(set(line), {"image", "topk", "ms"})
             self.assertEqual(set(line["topk"][0]), {"class_id", "class_name", "probability"})
 

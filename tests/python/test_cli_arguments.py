@@ -132,7 +132,6 @@ class CliArgumentsTest(CliErrorAssertions, unittest.TestCase):
                 self.assertOneLineError(self.spdinfer(command, "--no-such-option"), "--no-such-option")
                 self.assertOneLineError(self.spdinfer(command, "--threads"), "--threads")  # no value
         self.assertOneLineError(run(cli(), "no-such-command"), "unknown command 'no-such-command'")
-        self.assertOneLineError(run(cli()), "subcommand")
 
     def test_missing_or_unwritable_outputs(self):
         under_file = self.file / "sub"  # a path below a regular file: never creatable, even as root

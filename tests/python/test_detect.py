@@ -104,7 +104,7 @@ class YoloV5nPhotosTest(unittest.TestCase):
         self.assertEqual((engine[0]["width"], engine[0]["height"]), (810, 1080))
         for r in engine:
             self.assertEqual(set(r), {"image", "width", "height", "detections", "ms"})
-            self.assertEqual(set(r["ms"]), {"pre", "infer", "nms"})
+            self.assertEqual(set(r["ms"]), {"decode", "preprocess", "inference", "nms"})
             confs = [d["confidence"] for d in r["detections"]]
             self.assertEqual(confs, sorted(confs, reverse=True))
             for d in r["detections"]:
@@ -139,7 +139,8 @@ class YoloV5nPhotosTest(unittest.TestCase):
         lines = done.stdout.splitlines()
         self.assertRegex(lines[0], r"^image 1/2 \S*bus\.jpg: 640x480 4 persons, 1 bus, \d+\.\dms$")
         self.assertRegex(lines[1], r"^image 2/2 \S*zidane\.jpg: 384x640 2 persons, 1 tie, \d+\.\dms$")
-        self.assertRegex(lines[2], r"^Speed: [\d.]+ms pre-process, [\d.]+ms inference, [\d.]+ms NMS per image "
+        self.assertRegex(lines[2], r"^Speed: [\d.]+ms decode, [\d.]+ms pre-process, [\d.]+ms inference, "
+                                   r"[\d.]+ms NMS per image "
                                    r"at shape \(1, 3, 640, 640\)$")
         from PIL import Image
         for name, size in (("bus.jpg", (810, 1080)), ("zidane.jpg", (1280, 720))):

@@ -65,7 +65,7 @@ class SlicedYoloV5nTest(unittest.TestCase):
         [sliced], stderr = detect_json(self, self.model, self.bus, "--slice", "320x320")
         self.assertEqual(sliced["tiles"], tile_count(810, 1080, 320, 320, 0.2))  # 3 x 4
         self.assertEqual(sliced["forwards"], math.ceil(sliced["tiles"] / 8) + 1)
-        self.assertEqual(set(sliced["ms"]), {"pre", "infer", "nms", "merge"})
+        self.assertEqual(set(sliced["ms"]), {"decode", "preprocess", "inference", "nms", "merge"})
         self.assertIn(f"{sliced['tiles']} tiles in {sliced['forwards']} forwards", stderr)
         self.assertIn("sliced inference: tiles 320x320, overlap 0.2, full pass, nmm/ios > 0.5", stderr)
         for want in plain["detections"]:
