@@ -1,11 +1,12 @@
 // `spdinfer detect MODEL IMAGE|DIR|GLOB... [--img 640] [--conf 0.25] [--iou 0.45] [--max-det 1000]
 //  [--classes ID,...] [--agnostic] [--out DIR] [--save-txt] [--json] [--threads N]
 //  [--slice WxH [--overlap 0.2] [--full-pass|--no-full-pass] [--merge nmm|nms] [--match ios|iou]
-//   [--merge-thres 0.5] [--tile-batch 8]]`:
+//   [--merge-thres 0.5] [--tile-batch 8]] [--vid-stride N] [--stream-timeout S]`:
 // YOLOv5's detect.py for spdinfer models: letterbox, forward, NMS, boxes in
 // original pixels; or, with --slice, sliced inference over native-resolution
 // tiles for small objects; console lines like detect.py's, optional annotated
-// images, YOLO label files and JSON lines. Thin: the chain is
+// images, YOLO label files and JSON lines; videos and streams in
+// apps/detect_video.cpp. Thin: the chain is
 // models/detector; drawing is detect/draw.
 #include <algorithm>
 #include <cstdio>
@@ -15,6 +16,8 @@
 #include <system_error>
 
 #include "apps/commands.h"
+#include "apps/detect_video.h"
+#include "apps/detection_output.h"
 #include "apps/terminal_text.h"
 #include "apps/image_batch.h"
 #include "apps/number_checks.h"
@@ -43,52 +46,10 @@ struct DetectArgs {
   int threads = 1;
   SliceOptions slice;
   DrawStyle draw;
+  VideoSettings video;
 };
 
 const CLI::Validator kUnitInterval = finite_range(0.0, 1.0);
-
-std::string class_name(const std::vector<std::string>& names, int id) {
-  return id >= 0 && static_cast<std::size_t>(id) < names.size() ? names[id] : "class" + std::to_string(id);
-}
-
-void make_directory(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir)) throw Error(dir + ": cannot create output directory: " + ec.message());
-}
-
-void write_labels(const std::string& path, const std::vector<Detection>& dets, int w, int h) {
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) throw Error(path + ": cannot write labels");
-  for (const Detection& d : dets) std::fprintf(f, "%s\n", yolo_label_line(d, w, h).c_str());
-  if (std::fclose(f) != 0) throw Error(path + ": cannot write labels");
-}
-
-nlohmann::json detections_json(const std::vector<std::string>& names, const std::string& path, const Image& img,
-                               const std::vector<Detection>& dets, const DetectionReport& r, bool sliced) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const Detection& d : dets)
-    list.push_back({{"class_id", d.class_id},
-                    {"class_name", class_name(names, d.class_id)},
-                    {"confidence", round_significant(d.confidence, 6)},
-                    {"box",
-                     {round_decimals(d.x1, 2), round_decimals(d.y1, 2), round_decimals(d.x2, 2),
-                      round_decimals(d.y2, 2)}}});
-  nlohmann::json out = {{"image", path},
-                        {"width", img.width},
-                        {"height", img.height},
-                        {"detections", list},
-                        {"ms",
-                         {{"pre", round_decimals(r.pre_ms, 3)},
-                          {"infer", round_decimals(r.infer_ms, 3)},
-                          {"nms", round_decimals(r.nms_ms, 3)}}}};
-  if (sliced) {
-    out["tiles"] = r.tiles;
-    out["forwards"] = r.forwards;
-    out["ms"]["merge"] = round_decimals(r.merge_ms, 3);
-  }
-  return out;
-}
 
 void run_detect(const DetectArgs& o) {
   if (o.save_txt && o.out.empty()) throw Error("--save-txt writes into OUT/labels: give --out DIR");
@@ -117,7 +78,13 @@ void run_detect(const DetectArgs& o) {
     std::fprintf(stderr, "spdinfer: warning: --img %d must be a multiple of max stride %d, updating to %d\n",
                  o.img, detector.stride(), img_size);
 
-  const std::vector<std::string> files = expand_image_inputs(o.inputs);
+  // Videos and streams go their own way (apps/detect_video.h); the rest are images.
+  std::vector<std::string> images;
+  std::vector<std::string> videos;
+  for (const std::string& input : o.inputs) (is_video_input(input) ? videos : images).push_back(input);
+  if (!videos.empty()) run_detect_video(detector, options, videos, {o.out, o.save_txt, o.json, o.draw, o.video});
+  if (images.empty()) return;
+  const std::vector<std::string> files = expand_image_inputs(images);
   if (!o.out.empty()) {
     make_directory(o.out);
     // Checked before any work: annotated copies must never replace the photos.
@@ -188,7 +155,8 @@ void add_detect_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("detect", "Detect objects in images with a YOLOv5-family model");
   cmd->option_defaults()->always_capture_default();
   cmd->add_option("model", opts->model, "spdinfer model file (YOLOv5 family)")->required();
-  cmd->add_option("images", opts->inputs, "image files, directories or glob patterns (JPEG, PNG, BMP)")
+  cmd->add_option("images", opts->inputs,
+                  "image files, directories or glob patterns (JPEG, PNG, BMP); videos, streams, cameras")
       ->required();
   cmd->add_option("--img", opts->img, "inference size in pixels (longest side; rounded up to the stride)")
       ->check(CLI::Range(32, 8192));
@@ -210,6 +178,7 @@ void add_detect_command(CLI::App& app) {
   cmd->add_flag("--hide-labels", opts->draw.hide_labels, "draw boxes without labels (default: labels drawn)");
   cmd->add_flag("--hide-conf", opts->draw.hide_conf, "labels without the confidence (default: shown)");
   add_slice_options(cmd, opts->slice);
+  add_video_options(cmd, opts->video);
   cmd->callback([opts] { run_detect(*opts); });
 }
 

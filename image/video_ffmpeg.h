@@ -10,6 +10,9 @@ namespace spdinfer {
 std::string ffmpeg_error(int err);
 
 // FFmpeg logs to stderr by default; spdinfer reports errors and warnings itself, one line each.
+// From this call on FFmpeg's log is kept off the terminal, its last error message kept instead.
 void silence_ffmpeg_log();
+// FFmpeg's last error-level log message since the previous call ("moov atom not found"), or "".
+std::string take_ffmpeg_log_error();
 
 }  // namespace spdinfer

@@ -147,8 +147,11 @@ struct VideoReader::Impl {
 
   std::string open_failure(int err) const {
     if (info.live && timed_out()) return timeout_message();
-    if (err == AVERROR_INVALIDDATA) return "not a video FFmpeg can read (" + ffmpeg_error(err) + ")";
-    return "cannot open the video: " + ffmpeg_error(err);
+    // FFmpeg's own words say more than the error code ("moov atom not found": a truncated MP4).
+    const std::string detail = take_ffmpeg_log_error();
+    const std::string why = ffmpeg_error(err) + (detail.empty() ? "" : ": " + detail);
+    if (err == AVERROR_INVALIDDATA) return "not a video FFmpeg can read, or truncated (" + why + ")";
+    return "cannot open the video: " + why;
   }
 
   // The next decoded frame in `frame`, its index in `index`; false at the end. Frames the decoder
@@ -254,6 +257,7 @@ struct VideoReader::Impl {
 VideoReader::VideoReader(const std::string& source, VideoReaderOptions options) : impl_(std::make_unique<Impl>()) {
   silence_ffmpeg_log();
   avdevice_register_all();  // /dev/video* (v4l2) and other capture devices
+  take_ffmpeg_log_error();   // what an earlier video left
   if (options.stride < 1) throw Error("video stride must be at least 1");
   impl_->options = std::move(options);
   impl_->info.source = source;

@@ -66,6 +66,7 @@ struct VideoWriter::Impl {
     encoder->time_base = AVRational{fps_den, fps_num};
     encoder->framerate = AVRational{fps_num, fps_den};
     encoder->gop_size = 12;
+    encoder->max_b_frames = 0;  // no reordering delay: each frame is written as it comes
     if (codec->id == AV_CODEC_ID_H264) {
       // Visually lossless, and fast enough not to slow down detection on a small CPU.
       av_opt_set(encoder->priv_data, "crf", "18", 0);
@@ -79,7 +80,13 @@ struct VideoWriter::Impl {
     check(avcodec_parameters_from_context(stream->codecpar, encoder), "cannot set up the video stream");
     stream->time_base = encoder->time_base;
     if (!(format->oformat->flags & AVFMT_NOFILE)) check(avio_open(&format->pb, path.c_str(), AVIO_FLAG_WRITE), "cannot write");
-    check(avformat_write_header(format, nullptr), "cannot write the video header");
+    AVDictionary* muxer_options = nullptr;
+    // MP4 and MOV: no edit list. The one FFmpeg 5.1 writes for libx264's stream ends a frame early
+    // (its last packet gets the discard flag), and the video would lose its last frame.
+    av_dict_set(&muxer_options, "use_editlist", "0", 0);
+    const int err = avformat_write_header(format, &muxer_options);
+    av_dict_free(&muxer_options);
+    check(err, "cannot write the video header");
     header_written = true;
 
     frame->format = encoder->pix_fmt;
