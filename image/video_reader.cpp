@@ -164,7 +164,7 @@ struct VideoReader::Impl {
         index = next_index++;
         if ((frame->flags & AV_FRAME_FLAG_CORRUPT) || frame->decode_error_flags) {
           ++corrupt;
-          warn("frame " + std::to_string(index) + " is corrupt; skipped");
+          warn("frame " + std::to_string(index + 1) + " is corrupt, skipped (" + decoder_error(0) + ")");
           av_frame_unref(frame);
           continue;
         }
@@ -174,7 +174,7 @@ struct VideoReader::Impl {
       if (err != AVERROR(EAGAIN)) {
         // A decoding error the decoder could not conceal: the packet is lost, the stream goes on.
         ++corrupt;
-        warn("undecodable data skipped (" + ffmpeg_error(err) + ")");
+        warn("undecodable data skipped (" + decoder_error(err) + ")");
         continue;
       }
       if (flushing) return false;
@@ -192,12 +192,22 @@ struct VideoReader::Impl {
       if (packet->stream_index == stream) {
         err = avcodec_send_packet(decoder, packet);
         if (err < 0 && err != AVERROR(EAGAIN)) {
+          // A packet holds one frame (in every codec spdinfer meets), so the frame numbers of the
+          // ones after it stay those of the stream.
+          const std::int64_t lost = next_index++;
           ++corrupt;
-          warn("corrupt packet skipped (" + ffmpeg_error(err) + ")");
+          warn("frame " + std::to_string(lost + 1) + " is corrupt, skipped (" + decoder_error(err) + ")");
         }
       }
       av_packet_unref(packet);
     }
+  }
+
+  // The error code's text and what FFmpeg logged about it ("... : inflate returned error -3").
+  static std::string decoder_error(int err) {
+    const std::string detail = take_ffmpeg_log_error();
+    const std::string code = err < 0 ? ffmpeg_error(err) : "flagged by the decoder";
+    return detail.empty() ? code : code + ": " + detail;
   }
 
   void warn(const std::string& what) const {
