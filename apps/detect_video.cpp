@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <system_error>
 
@@ -80,37 +81,66 @@ void detect_one_video(const Detector& detector, const DetectOptions& options, co
 
   const std::int64_t expected = (info.frame_count + o.video.stride - 1) / o.video.stride;
   ProgressBar bar(info.live ? 0 : static_cast<std::size_t>(expected), "frames");
+  // Frames of one video share a size, so a batch is one forward pass. Sliced inference batches its
+  // tiles instead, and a live source gains nothing from waiting for more frames: one at a time.
+  const std::size_t batch_size = sliced || info.live ? 1 : static_cast<std::size_t>(o.video.batch);
   DetectionReport total;
   std::size_t processed = 0;
-  VideoFrame frame;
-  for (;;) {
-    bar.update(processed);
-    const auto t0 = Clock::now();
-    if (!reader.read(frame)) break;
-    DetectionReport r;
-    r.pre_ms = ms_since(t0);  // decoding counts as pre-processing, as in YOLOv5
-    const std::string where = source + " frame " + std::to_string(frame.index + 1);
-    const std::vector<Detection> dets = naming_image(where, [&] { return detector.detect(frame.image, options, &r); });
-    total.add(r);
-    ++processed;
-
-    bar.clear();
-    print_frame_line(human, n, count, info, frame, detection_counts(dets, names), r, sliced);
-    if (o.json) {
-      nlohmann::json line = detections_json(names, source, frame.image, dets, r, sliced);
-      line.erase("image");
-      line["video"] = source;
-      line["frame"] = frame.index + 1;
-      line["time"] = round_decimals(frame.seconds, 6);
-      std::printf("%s\n", json_text(line).c_str());
+  std::vector<VideoFrame> frames;
+  std::vector<DetectionReport> reports;
+  auto frame_name = [&](const VideoFrame& f) { return source + " frame " + std::to_string(f.index + 1); };
+  auto detect_frames = [&]() -> std::vector<std::vector<Detection>> {
+    if (frames.size() == 1)
+      return {naming_image(frame_name(frames[0]), [&] { return detector.detect(frames[0].image, options, &reports[0]); })};
+    std::vector<Image> images;
+    for (VideoFrame& f : frames) images.push_back(std::move(f.image));
+    std::vector<DetectionReport> batch_reports;
+    auto dets = naming_image(frame_name(frames[0]) + " and the rest of its batch",
+                             [&] { return detector.detect_batch(images, options, &batch_reports); });
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      frames[i].image = std::move(images[i]);
+      batch_reports[i].pre_ms += reports[i].pre_ms;
+      reports[i] = batch_reports[i];
     }
-    std::fflush(stdout);
-    if (o.save_txt)
-      write_labels((fs::path(o.out) / "labels" / (stem + "_" + std::to_string(frame.index + 1) + ".txt")).string(),
-                   dets, frame.image.width, frame.image.height);
-    if (writer) {
-      draw_detections(frame.image, dets, names, o.draw);
-      writer->write(frame.image);
+    return dets;
+  };
+  for (bool more = true; more;) {
+    frames.clear();
+    reports.clear();
+    while (frames.size() < batch_size) {
+      bar.update(processed + frames.size());
+      const auto t0 = Clock::now();
+      VideoFrame frame;
+      if (!(more = reader.read(frame))) break;
+      frames.push_back(std::move(frame));
+      reports.emplace_back();
+      reports.back().pre_ms = ms_since(t0);  // decoding counts as pre-processing, as in YOLOv5
+    }
+    if (frames.empty()) break;
+    const std::vector<std::vector<Detection>> dets = detect_frames();
+    bar.clear();
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      VideoFrame& frame = frames[i];
+      const DetectionReport& r = reports[i];
+      total.add(r);
+      ++processed;
+      print_frame_line(human, n, count, info, frame, detection_counts(dets[i], names), r, sliced);
+      if (o.json) {
+        nlohmann::json line = detections_json(names, source, frame.image, dets[i], r, sliced);
+        line.erase("image");
+        line["video"] = source;
+        line["frame"] = frame.index + 1;
+        line["time"] = round_decimals(frame.seconds, 6);
+        std::printf("%s\n", json_text(line).c_str());
+      }
+      std::fflush(stdout);
+      if (o.save_txt)
+        write_labels((fs::path(o.out) / "labels" / (stem + "_" + std::to_string(frame.index + 1) + ".txt")).string(),
+                     dets[i], frame.image.width, frame.image.height);
+      if (writer) {
+        draw_detections(frame.image, dets[i], names, o.draw);
+        writer->write(frame.image);
+      }
     }
   }
   bar.clear();
@@ -148,6 +178,9 @@ void add_video_options(CLI::App* cmd, VideoSettings& video) {
   cmd->add_option("--stream-timeout", video.timeout_seconds,
                   "live streams and cameras: seconds without a frame before giving up")
       ->check(finite_range(0.1, 86400.0));
+  cmd->add_option("--batch", video.batch,
+                  "videos: frames per forward pass (detections are the same as one at a time)")
+      ->check(CLI::Range(1, 1024));
 }
 
 bool is_video_input(const std::string& arg) {
@@ -163,7 +196,17 @@ void run_detect_video(const Detector& detector, const DetectOptions& options, co
                       const VideoOutputs& outputs) {
 #ifdef SPDINFER_HAVE_VIDEO
   if (outputs.save_txt && outputs.out.empty()) throw Error("--save-txt writes into OUT/labels: give --out DIR");
-  if (!outputs.out.empty()) make_directory(outputs.out);
+  if (!outputs.out.empty()) {
+    // Checked before any work: the second of two videos named alike would replace the first's results.
+    std::map<std::string, std::string> by_stem;
+    for (const std::string& source : sources) {
+      const auto [it, fresh] = by_stem.emplace(output_stem(source), source);
+      if (!fresh)
+        throw Error(source + ": its results would replace those of " + it->second + " (both " + it->first +
+                    ".mp4 in --out); run them separately");
+    }
+    make_directory(outputs.out);
+  }
   if (outputs.save_txt) make_directory((fs::path(outputs.out) / "labels").string());
   std::FILE* human = outputs.json ? stderr : stdout;  // stdout carries the JSON lines
   if (options.slice.enabled()) std::fprintf(human, "sliced inference: %s\n", describe_slicing(options.slice).c_str());

@@ -17,6 +17,7 @@ namespace spdinfer::cli {
 struct VideoSettings {
   int stride = 1;               // --vid-stride: detect in every N-th frame
   double timeout_seconds = 10;  // --stream-timeout: a live source silent this long is an error
+  int batch = 1;                // --batch: frames per forward pass (files, without --slice)
 };
 
 void add_video_options(CLI::App* cmd, VideoSettings& video);

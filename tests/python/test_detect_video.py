@@ -122,6 +122,20 @@ class VideoDetectTest(unittest.TestCase, CliErrorAssertions):
         for f in frames:
             self.assertSameDetections(f, images[f["frame"]])
 
+    def test_batches_give_the_frames_own_detections(self):
+        one = json_lines(self, detect(self.video, "--json"))
+        batched = json_lines(self, detect(self.video, "--json", "--batch", 5))  # 5 + 5 + 2 frames
+        self.assertEqual([f["frame"] for f in batched], [f["frame"] for f in one])
+        for b, f in zip(batched, one):
+            self.assertSameDetections(b, f)
+
+    def test_two_videos_named_alike_are_refused(self):
+        other = self.dir / "other" / "clip.mkv"
+        other.parent.mkdir(exist_ok=True)
+        shutil.copy(self.video, other)
+        self.assertOneLineError(detect(self.video, other, "--out", self.dir / "out_twice"), str(other),
+                                "would replace those of")
+
     def test_sliced_frames_as_sliced_images(self):
         args = ("--slice", "160x160", "--overlap", "0.2")
         frames = json_lines(self, detect(self.video, "--json", "--vid-stride", 4, *args))
