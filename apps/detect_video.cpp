@@ -187,7 +187,7 @@ bool is_video_input(const std::string& arg) {
   if (arg.find("://") != std::string::npos) return true;
   if (arg.rfind("/dev/video", 0) == 0) return true;
   static const char* const kExtensions[] = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg",
-                                            ".mpeg", ".ts", ".wmv", ".flv", ".3gp", ".asf"};
+                                            ".mpeg", ".ts", ".wmv", ".flv", ".3gp", ".asf", ".y4m"};
   const std::string ext = lower(fs::path(arg).extension().string());
   return std::find(std::begin(kExtensions), std::end(kExtensions), ext) != std::end(kExtensions);
 }

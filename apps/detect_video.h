@@ -32,7 +32,7 @@ struct VideoOutputs {
 };
 
 // A detect argument read as a video: a name ending in .mp4, .avi, .mkv, .mov, .webm, .m4v, .mpg,
-// .mpeg, .ts, .wmv, .flv, .3gp (any case); a URL (rtsp://, rtmp://, http(s)://, tcp://, udp://,
+// .mpeg, .ts, .wmv, .flv, .3gp, .asf, .y4m (any case); a URL (rtsp://, rtmp://, http(s)://, tcp://, udp://,
 // file://...); or a device /dev/video*.
 bool is_video_input(const std::string& arg);
 

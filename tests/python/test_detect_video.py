@@ -201,8 +201,10 @@ class VideoDetectTest(unittest.TestCase, CliErrorAssertions):
         ffmpeg("-f", "lavfi", "-i", "sine=duration=0.5", "-c:a", "aac", audio)
         text = self.dir / "text.mp4"
         text.write_text("not a video\n")
+        empty = self.dir / "empty.y4m"  # a header that says 0x0, and one frame
+        empty.write_text("YUV4MPEG2 W0 H0 F25:1 Ip A1:1 C420jpeg\nFRAME\n")
         for path, why in ((truncated, "truncated"), (audio, "has no video stream"), (text, "not a video"),
-                          (self.dir / "missing.mkv", "No such file")):
+                          (self.dir / "missing.mkv", "No such file"), (empty, "0x0")):
             with self.subTest(path=path.name):
                 self.assertOneLineError(detect(path), str(path), why)
 
