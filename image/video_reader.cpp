@@ -43,6 +43,7 @@ struct VideoReader::Impl {
   std::int64_t start_pts = 0;
   std::int64_t next_index = 0;
   bool flushing = false;
+  bool warned_short = false;
 
   // FFmpeg's blocking calls poll interrupt(): a live source gives up when no frame has arrived
   // by `deadline`, and the destructor stops a reader thread blocked in a read.
@@ -170,7 +171,10 @@ struct VideoReader::Impl {
         }
         return true;
       }
-      if (err == AVERROR_EOF) return false;
+      if (err == AVERROR_EOF) {
+        warn_if_short();
+        return false;
+      }
       if (err != AVERROR(EAGAIN)) {
         // A decoding error the decoder could not conceal: the packet is lost, the stream goes on.
         ++corrupt;
@@ -201,6 +205,16 @@ struct VideoReader::Impl {
       }
       av_packet_unref(packet);
     }
+  }
+
+  // A file cut short often still demuxes cleanly up to the cut (Matroska, MPEG-TS, AVI; an MP4
+  // without its index does not open at all): say so when far fewer frames came than the header
+  // promised. The count may be an estimate from the duration, hence the slack of a frame.
+  void warn_if_short() {
+    if (info.live || warned_short || info.frame_count <= 0 || next_index + 1 >= info.frame_count) return;
+    warned_short = true;
+    warn("the video ended after " + std::to_string(next_index) + " of its " + std::to_string(info.frame_count) +
+         " frames; the file may be truncated");
   }
 
   // The error code's text and what FFmpeg logged about it ("... : inflate returned error -3").

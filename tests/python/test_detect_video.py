@@ -192,6 +192,15 @@ class VideoDetectTest(unittest.TestCase, CliErrorAssertions):
         self.assertIn(f"{corrupt}: frame 5 is corrupt, skipped", warnings[0])
         self.assertIn("1 corrupt frames skipped", done.stderr)
 
+    def test_truncated_matroska_warns(self):
+        cut = self.dir / "cut.mkv"
+        cut.write_bytes(self.video.read_bytes()[: self.video.stat().st_size // 2])
+        done = detect(cut, "--json")
+        frames = json_lines(self, done)
+        self.assertLess(len(frames), FRAMES - 1)
+        self.assertIn(f"spdinfer: warning: {cut}: the video ended after {len(frames)} of its {FRAMES} frames; "
+                      "the file may be truncated", done.stderr)
+
     def test_bad_inputs(self):
         h264 = self.dir / "h264.mp4"  # MP4's index (moov) comes last: a cut file has none
         ffmpeg("-i", self.video, "-c:v", "libx264", h264)
