@@ -145,6 +145,12 @@ class VideoDetectTest(unittest.TestCase, CliErrorAssertions):
             self.assertGreater(f["tiles"], 1)
             self.assertSameDetections(f, images[f["frame"]])
 
+    def test_version_and_info_report_video_support(self):
+        for done in (run(cli(), "--version"), run(cli(), "info", MODEL, "--no-layers")):
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertRegex(done.stdout, r"\nvideo: +FFmpeg \(libavformat \d+\.\d+\.\d+, .*\); writes "
+                                          r"(H\.264 \(libx264\)|MPEG-4 part 2 \(mpeg4\))\n")
+
     def test_console_lines(self):
         done = detect(self.video)
         self.assertEqual(done.returncode, 0, done.stderr)
