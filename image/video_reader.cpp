@@ -96,7 +96,9 @@ struct VideoReader::Impl {
       return impl->stopping || impl->timed_out();
     };
     format->interrupt_callback.opaque = this;
-    int err = avformat_open_input(&format, info.source.c_str(), nullptr, nullptr);  // frees format on error
+    // A camera is opened by its device demuxer (libavdevice), which probing a file name never picks.
+    const AVInputFormat* demuxer = info.source.rfind("/dev/video", 0) == 0 ? av_find_input_format("v4l2") : nullptr;
+    int err = avformat_open_input(&format, info.source.c_str(), demuxer, nullptr);  // frees format on error
     if (err < 0) fail(open_failure(err));
     err = avformat_find_stream_info(format, nullptr);
     if (err < 0) fail(open_failure(err));
