@@ -2,21 +2,26 @@
 //  [--classes ID|NAME,...] [--agnostic] [--project runs/detect] [--name exp] [--exist-ok] [--out DIR]
 //  [--nosave] [--save-txt [--save-conf]] [--print-boxes] [--json] [--threads N]
 //  [--slice WxH [--overlap 0.2] [--full-pass|--no-full-pass] [--merge nmm|nms] [--match ios|iou]
-//   [--merge-thres 0.5] [--tile-batch 8]]`:
+//   [--merge-thres 0.5] [--tile-batch 8]] [--vid-stride N] [--stream-timeout S]`:
 // YOLOv5's detect.py for spdinfer models: letterbox, forward, NMS, boxes in
 // original pixels; or, with --slice, sliced inference over native-resolution
 // tiles for small objects; console lines like detect.py's, annotated images
 // and YOLO label files saved where detect.py saves them (runs/detect/exp,
-// exp2, ...: apps/output_paths.h), JSON lines. Thin: the chain is
+// exp2, ...: apps/output_paths.h), JSON lines; videos and streams in
+// apps/detect_video.cpp. Thin: the chain is
 // models/detector; drawing is detect/draw.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 
+#include "apps/batched_images.h"
 #include "apps/class_selection.h"
 #include "apps/commands.h"
+#include "apps/detect_video.h"
+#include "apps/detection_output.h"
 #include "apps/terminal_text.h"
 #include "apps/image_batch.h"
 #include "apps/number_checks.h"
@@ -49,23 +54,29 @@ struct DetectArgs {
   bool print_boxes = false;
   bool json = false;
   int threads = 1;
+  int batch = 1;
+  bool quiet = false;
   SliceOptions slice;
   DrawStyle draw;
+  VideoSettings video;
 };
 
 const CLI::Validator kUnitInterval = finite_range(0.0, 1.0);
 
-std::string class_name(const std::vector<std::string>& names, int id) {
-  return id >= 0 && static_cast<std::size_t>(id) < names.size() ? names[id] : "class" + std::to_string(id);
-}
-
-// An image with no detections still gets its (empty) file, so a rerun into the
-// same directory (--exist-ok, --out) never leaves an earlier run's boxes behind.
-void write_labels(const std::string& path, const std::vector<Detection>& dets, int w, int h, bool with_conf) {
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) throw Error(path + ": cannot write labels");
-  for (const Detection& d : dets) std::fprintf(f, "%s\n", yolo_label_line(d, w, h, with_conf).c_str());
-  if (std::fclose(f) != 0) throw Error(path + ": cannot write labels");
+// One batch of decoded images through the detector: a single image (or a
+// sliced one) alone, several in as few forwards as their shapes allow.
+std::vector<std::vector<Detection>> detect_loaded(const Detector& detector, const DetectOptions& options,
+                                                  std::vector<LoadedImage>& loaded,
+                                                  std::vector<DetectionReport>& reports) {
+  if (loaded.size() == 1)
+    return {naming_image(loaded[0].path, [&] { return detector.detect(loaded[0].image, options, &reports[0]); })};
+  std::vector<Image> images;
+  for (LoadedImage& in : loaded) images.push_back(std::move(in.image));
+  std::vector<std::vector<Detection>> results =
+      naming_image(loaded[0].path + " and the rest of its batch",
+                   [&] { return detector.detect_batch(images, options, &reports); });
+  for (std::size_t k = 0; k < loaded.size(); ++k) loaded[k].image = std::move(images[k]);
+  return results;
 }
 
 // --print-boxes: one indented line per box under the image's line.
@@ -79,30 +90,6 @@ void print_boxes(std::FILE* out, const std::vector<Detection>& dets, const std::
 
 std::string counted(std::size_t n, const char* noun) {
   return std::to_string(n) + " " + (n == 1 ? noun : plural_noun(noun));
-}
-
-nlohmann::json detections_json(const std::vector<std::string>& names, const std::string& path, const Image& img,
-                               const std::vector<Detection>& dets, const DetectionReport& r,
-                               const StageTimes& times, bool sliced) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const Detection& d : dets)
-    list.push_back({{"class_id", d.class_id},
-                    {"class_name", class_name(names, d.class_id)},
-                    {"confidence", round_significant(d.confidence, 6)},
-                    {"box",
-                     {round_decimals(d.x1, 2), round_decimals(d.y1, 2), round_decimals(d.x2, 2),
-                      round_decimals(d.y2, 2)}}});
-  nlohmann::json out = {{"image", path},
-                        {"width", img.width},
-                        {"height", img.height},
-                        {"detections", list},
-                        {"ms", stage_times_json(times, "nms")}};
-  if (sliced) {
-    out["tiles"] = r.tiles;
-    out["forwards"] = r.forwards;
-    out["ms"]["merge"] = round_decimals(r.merge_ms, 3);
-  }
-  return out;
 }
 
 void run_detect(const DetectArgs& o) {
@@ -127,7 +114,11 @@ void run_detect(const DetectArgs& o) {
     std::fprintf(stderr, "spdinfer: warning: --img %d must be a multiple of max stride %d, updating to %d\n",
                  options.img_size, detector.stride(), img_size);
 
-  const std::vector<std::string> files = expand_image_inputs(o.inputs);
+  // Videos and streams go their own way (apps/detect_video.h); the rest are images.
+  std::vector<std::string> images;
+  std::vector<std::string> videos;
+  for (const std::string& input : o.inputs) (is_video_input(input) ? videos : images).push_back(input);
+  const std::vector<std::string> files = images.empty() ? images : expand_image_inputs(images);
   // Everything about the outputs is settled before any work.
   const bool save_img = !o.nosave;
   const std::vector<OutputName> outputs = distinct_output_names(files);
@@ -152,55 +143,92 @@ void run_detect(const DetectArgs& o) {
   // Human-readable lines: stdout normally, stderr when stdout carries JSON.
   std::FILE* human = o.json ? stderr : stdout;
   const bool sliced = o.slice.enabled();
+  if (sliced && o.batch > 1)
+    throw CLI::ValidationError("--batch", "batches whole images; with --slice, --tile-batch sets the tiles per forward");
   if (sliced) std::fprintf(human, "sliced inference: %s\n", describe_slicing(o.slice).c_str());
 
-  ProgressBar bar(files.size());
-  DetectionReport total;
-  StageTimes total_times;
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    const std::string& path = files[i];
-    bar.update(i);
-    auto t0 = Clock::now();
-    const Image img = load_image(path);
-    const double decode_ms = ms_since(t0);
-    DetectionReport r;
-    const std::vector<Detection> dets = naming_image(path, [&] { return detector.detect(img, options, &r); });
-    total.add(r);
-    const StageTimes times(r, decode_ms);
-    total_times.add(times);
+  if (!files.empty()) {
+    ProgressBar bar(files.size(), "images", o.quiet);
+    BatchedImages reader(files, static_cast<std::size_t>(o.batch), bar);
+    // A sliced photo gets a bar over its tiles (drawn over the images' bar while it runs).
+    std::unique_ptr<ProgressBar> tiles_bar;
+    options.tile_progress = [&](int done, int total) {
+      if (!tiles_bar) tiles_bar = std::make_unique<ProgressBar>(static_cast<std::size_t>(total), "tiles", o.quiet);
+      tiles_bar->update(static_cast<std::size_t>(done));
+    };
+    DetectionReport total;
+    StageTimes total_times;
+    std::size_t detected = 0;
+    while (true) {
+      bar.update(reader.taken());
+      std::vector<LoadedImage> loaded = reader.next();
+      if (loaded.empty()) break;
+      std::vector<DetectionReport> reports(loaded.size());
+      const std::vector<std::vector<Detection>> results = detect_loaded(detector, options, loaded, reports);
+      tiles_bar.reset();
+      for (std::size_t k = 0; k < loaded.size(); ++k) {
+        const LoadedImage& in = loaded[k];
+        const std::vector<Detection>& dets = results[k];
+        const DetectionReport& r = reports[k];
+        const std::size_t i = in.index;
+        total.add(r);
+        const StageTimes times(r, in.decode_ms);
+        total_times.add(times);
+        ++detected;
+        if (!o.quiet) {
+          bar.clear();
+          std::fprintf(human, "image %zu/%zu %s: %dx%d %s", i + 1, files.size(), terminal_text(in.path).c_str(),
+                       r.input_h, r.input_w, terminal_text(detection_counts(dets, names)).c_str());
+          if (sliced)
+            std::fprintf(human,
+                         "%d tiles in %d forwards, %.1fms pre-process, %.1fms inference, %.1fms NMS, %.1fms merge\n",
+                         r.tiles, r.forwards, r.pre_ms, r.infer_ms, r.nms_ms, r.merge_ms);
+          else
+            std::fprintf(human, "%.1fms\n", r.infer_ms);
+          if (o.print_boxes) print_boxes(human, dets, names);
+        }
+        if (o.json)
+          std::printf("%s\n", json_text(detections_json(names, in.path, in.image, dets, r, times, sliced)).c_str());
+        std::fflush(stdout);
 
-    bar.clear();
-    std::fprintf(human, "image %zu/%zu %s: %dx%d %s", i + 1, files.size(), terminal_text(path).c_str(), r.input_h,
-                 r.input_w, terminal_text(detection_counts(dets, names)).c_str());
-    if (sliced)
-      std::fprintf(
-          human, "%d tiles in %d forwards, %.1fms pre-process, %.1fms inference, %.1fms NMS, %.1fms merge\n",
-          r.tiles, r.forwards, r.pre_ms, r.infer_ms, r.nms_ms, r.merge_ms);
-    else
-      std::fprintf(human, "%.1fms\n", r.infer_ms);
-    if (o.print_boxes) print_boxes(human, dets, names);
-    if (o.json) std::printf("%s\n", json_text(detections_json(names, path, img, dets, r, times, sliced)).c_str());
-    std::fflush(stdout);
-
-    if (save_img) {
-      Image annotated = img;
-      draw_detections(annotated, dets, names, o.draw);
-      save_image((fs::path(save_dir) / outputs[i].image).string(), annotated);
+        if (save_img) {
+          Image annotated = in.image;
+          draw_detections(annotated, dets, names, o.draw);
+          save_image((fs::path(save_dir) / outputs[i].image).string(), annotated);
+        }
+        if (o.save_txt)
+          write_labels((fs::path(save_dir) / "labels" / outputs[i].label).string(), dets, in.image.width,
+                       in.image.height, o.save_conf);
+      }
     }
+    bar.clear();
+    if (detected > 0) {
+      const double n = static_cast<double>(detected);
+      if (sliced)
+        std::fprintf(human, "%s\n", sliced_speed(total, total_times.decode, n).c_str());
+      else
+        std::fprintf(human, "%s at shape (%d, 3, %d, %d)\n", speed_text(total_times, n, "NMS").c_str(), o.batch,
+                     img_size, img_size);
+    }
+    if (!save_dir.empty()) std::fprintf(human, "Results saved to %s\n", terminal_text(save_dir).c_str());
     if (o.save_txt)
-      write_labels((fs::path(save_dir) / "labels" / outputs[i].label).string(), dets, img.width, img.height,
-                   o.save_conf);
+      std::fprintf(human, "%s saved to %s\n", counted(detected, "label").c_str(),
+                   terminal_text((fs::path(save_dir) / "labels").string()).c_str());
+    report_unreadable(reader);
   }
-  bar.clear();
-  const double n = static_cast<double>(files.size());
-  if (sliced)
-    std::fprintf(human, "%s\n", sliced_speed(total, total_times.decode, n).c_str());
-  else
-    std::fprintf(human, "%s at shape (1, 3, %d, %d)\n", speed_text(total_times, n, "NMS").c_str(), img_size, img_size);
-  if (!save_dir.empty()) std::fprintf(human, "Results saved to %s\n", terminal_text(save_dir).c_str());
-  if (o.save_txt)
-    std::fprintf(human, "%s saved to %s\n", counted(files.size(), "label").c_str(),
-                 terminal_text((fs::path(save_dir) / "labels").string()).c_str());
+  if (!videos.empty()) {
+    VideoOutputs video;
+    video.dir = save_dir;
+    video.save_video = save_img;
+    video.save_txt = o.save_txt;
+    video.save_conf = o.save_conf;
+    video.json = o.json;
+    video.draw = o.draw;
+    video.settings = o.video;
+    video.settings.batch = o.batch;
+    options.tile_progress = nullptr;
+    run_detect_video(detector, options, videos, video);
+  }
 }
 
 }  // namespace
@@ -209,7 +237,8 @@ void add_detect_command(CLI::App& app) {
   auto opts = std::make_shared<DetectArgs>();
   CLI::App* cmd = app.add_subcommand("detect", "Detect objects in images with a YOLOv5-family model");
   cmd->add_option("model", opts->model, "spdinfer model file (YOLOv5 family)")->required();
-  cmd->add_option("images", opts->inputs, "image files, directories or glob patterns (JPEG, PNG, BMP)")
+  cmd->add_option("images", opts->inputs,
+                  "image files, directories or glob patterns (JPEG, PNG, BMP); videos, streams, cameras")
       ->required();
   cmd->add_option("--img,--imgsz,--img-size,--size", opts->img,
                   "inference size in pixels, the longest side, rounded up to the stride (default: the model's)")
@@ -253,6 +282,11 @@ void add_detect_command(CLI::App& app) {
   cmd->add_flag("--hide-labels", opts->draw.hide_labels, "draw boxes without labels (default: labels drawn)");
   cmd->add_flag("--hide-conf", opts->draw.hide_conf, "labels without the confidence (default: shown)");
   add_slice_options(cmd, opts->slice);
+  cmd->add_option("--batch", opts->batch,
+                  "images (or video frames) per forward pass; detections are the same as one at a time")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_flag("--quiet", opts->quiet, "no line per image and no progress bar: only the summary and warnings");
+  add_video_options(cmd, opts->video);
   cmd->callback([opts] { run_detect(*opts); });
 }
 

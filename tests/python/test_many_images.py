@@ -123,5 +123,72 @@ class Classify(ManyImages):
         self.assertNotIn("images/s", shown)
 
 
+class Detect(ManyImages):
+    def scenes_folder(self, with_bad_file=False):
+        """Eight crops of the demo scene in two sizes (so batches hold two letterboxed shapes)."""
+        from PIL import Image
+        folder = self.dir / ("scenes_with_bad_file" if with_bad_file else "scenes")
+        folder.mkdir(exist_ok=True)
+        scene = Image.open(REPO / "assets" / "scenes" / "demo_scene.jpg").convert("RGB")
+        for k in range(8):
+            w, h = (320, 320) if k % 2 == 0 else (320, 240)
+            scene.crop((20 * k, 10 * k, 20 * k + w, 10 * k + h)).save(folder / f"crop_{k}.png")
+        if with_bad_file:
+            (folder / "crop_2b.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+        return folder
+
+    def detect(self, *args):
+        return run(self.exe, "detect", DETECTOR, *args, "--json", "--nosave", "--conf", "0.1")
+
+    def test_batches_give_the_results_of_one_image_at_a_time(self):
+        folder = self.scenes_folder()
+        alone = self.detect(folder)
+        self.assertEqual(alone.returncode, 0, alone.stderr)
+        batched = self.detect(folder, "--batch", "4")
+        self.assertEqual(batched.returncode, 0, batched.stderr)
+        a, b = json_lines(alone.stdout), json_lines(batched.stdout)
+        self.assertEqual([x["image"] for x in a], [x["image"] for x in b])
+        self.assertGreater(sum(len(x["detections"]) for x in a), 8)
+        for x, y in zip(a, b):
+            self.assertEqual([d["class_id"] for d in x["detections"]], [d["class_id"] for d in y["detections"]])
+            for d, e in zip(x["detections"], y["detections"]):
+                for u, v in zip(d["box"], e["box"]):
+                    self.assertAlmostEqual(u, v, delta=0.05)
+                self.assertAlmostEqual(d["confidence"], e["confidence"], places=4)
+
+    def test_an_unreadable_image_is_skipped_with_a_warning_and_exit_2(self):
+        folder = self.scenes_folder(with_bad_file=True)
+        for batch in ("1", "4"):
+            done = self.detect(folder, "--batch", batch, "--save-txt")
+            self.assertEqual(done.returncode, 2, done.stderr)
+            self.assertEqual(len(json_lines(done.stdout)), 8)
+            warnings = [l for l in done.stderr.splitlines() if l.startswith("spdinfer: warning:")]
+            self.assertEqual(len(warnings), 2, done.stderr)
+            self.assertIn("image 4/9", warnings[0])
+            self.assertIn("crop_2b.png", warnings[0])
+            self.assertIn("1 of 9 images could not be read", warnings[1])
+            self.assertIn("8 labels saved", done.stderr)
+
+    def test_quiet_prints_only_the_summary(self):
+        done = run(self.exe, "detect", DETECTOR, self.scenes_folder(), "--quiet", "--nosave")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(len(done.stdout.splitlines()), 1, done.stdout)
+        self.assertTrue(done.stdout.startswith("Speed:"), done.stdout)
+
+    def test_batch_and_slice_are_refused_together(self):
+        done = run(self.exe, "detect", DETECTOR, self.scenes_folder(), "--slice", "160", "--batch", "2", "--nosave")
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("--tile-batch", done.stderr)
+
+    def test_progress_bars_over_images_and_over_a_sliced_photo_s_tiles(self):
+        status, shown = run_on_terminal(self.exe, "detect", DETECTOR, self.scenes_folder(), "--nosave")
+        self.assertEqual(status, 0, shown)
+        self.assertRegex(shown, r"\] \d+/8 \(\s*\d+%\) [\d.]+ images/s, ETA \d+:\d\d")
+        status, shown = run_on_terminal(self.exe, "detect", DETECTOR, REPO / "assets" / "scenes" / "demo_scene.jpg",
+                                        "--slice", "96", "--tile-batch", "2", "--nosave")
+        self.assertEqual(status, 0, shown)
+        self.assertRegex(shown, r"\] \d+/\d+ \(\s*\d+%\) [\d.]+ tiles/s, ETA \d+:\d\d")
+
+
 if __name__ == "__main__":
     unittest.main()
