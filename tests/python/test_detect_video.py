@@ -220,8 +220,12 @@ class VideoDetectTest(unittest.TestCase, CliErrorAssertions):
         text.write_text("not a video\n")
         empty = self.dir / "empty.y4m"  # a header that says 0x0, and one frame
         empty.write_text("YUV4MPEG2 W0 H0 F25:1 Ip A1:1 C420jpeg\nFRAME\n")
+        unknown_codec = self.dir / "unknown_codec.mkv"  # Matroska's codec id replaced by one no decoder knows
+        ffmpeg("-i", self.video, "-c:v", "libx264", self.dir / "h264.mkv")
+        unknown_codec.write_bytes((self.dir / "h264.mkv").read_bytes().replace(b"V_MPEG4/ISO/AVC", b"V_NOSUCH/CODEC1"))
         for path, why in ((truncated, "truncated"), (audio, "has no video stream"), (text, "not a video"),
-                          (self.dir / "missing.mkv", "No such file"), (empty, "0x0")):
+                          (self.dir / "missing.mkv", "No such file"), (empty, "0x0"),
+                          (unknown_codec, "no decoder in this FFmpeg for its video codec")):
             with self.subTest(path=path.name):
                 self.assertOneLineError(detect(path), str(path), why)
 
