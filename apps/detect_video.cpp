@@ -162,7 +162,7 @@ void detect_one_video(const Detector& detector, const DetectOptions& options, co
   if (sliced)
     std::fprintf(human, "%s\n", sliced_speed(total, total_times.decode, k).c_str());
   else
-    std::fprintf(human, "%s\n", speed_text(total_times, k, "NMS").c_str());
+    std::fprintf(human, "%s\n", speed_text(total_times, k, "NMS", "frame").c_str());
   if (writer) std::fprintf(human, "Results saved to %s\n", terminal_text(written).c_str());
   if (o.save_txt)
     std::fprintf(human, "%zu %s saved to %s\n", processed, processed == 1 ? "label" : "labels",

@@ -26,11 +26,11 @@ nlohmann::json stage_times_json(const StageTimes& t, const char* post_key) {
           {post_key, round_decimals(t.post, 3)}};
 }
 
-std::string speed_text(const StageTimes& total, double images, const char* post_label) {
+std::string speed_text(const StageTimes& total, double images, const char* post_label, const char* unit) {
   char buf[200];
-  std::snprintf(buf, sizeof buf, "Speed: %.1fms decode, %.1fms pre-process, %.1fms inference, %.1fms %s per image",
+  std::snprintf(buf, sizeof buf, "Speed: %.1fms decode, %.1fms pre-process, %.1fms inference, %.1fms %s per %s",
                 total.decode / images, total.preprocess / images, total.inference / images, total.post / images,
-                post_label);
+                post_label, unit);
   return buf;
 }
 

@@ -30,7 +30,9 @@ struct StageTimes {
 nlohmann::json stage_times_json(const StageTimes& t, const char* post_key);
 
 // "Speed: 1.2ms decode, 0.3ms pre-process, 5.6ms inference, 0.1ms NMS per image", the
-// totals' mean over `images` (no newline). post_label: "NMS" or "post-process".
-std::string speed_text(const StageTimes& total, double images, const char* post_label);
+// totals' mean over `images` (no newline). post_label: "NMS" or "post-process"; unit:
+// what was timed ("image", or "frame" for videos).
+std::string speed_text(const StageTimes& total, double images, const char* post_label,
+                       const char* unit = "image");
 
 }  // namespace spdinfer::cli

@@ -27,11 +27,11 @@ MODEL = REPO / 'assets' / 'scenes_spd_yolov5n.safetensors'
 SCENE = REPO / 'assets' / 'scenes' / 'demo_scene.jpg'
 SCENE_LABELS = REPO / 'assets' / 'scenes' / 'demo_scene.txt'
 DATA = '/usr/share/datasets/fashion-mnist'
-DEMO_OPTIONS = ['--conf', '0.15', '--agnostic']  # as scripts/demo runs it
+DEMO_OPTIONS = []  # scripts/demo runs detect at its defaults (--conf 0.25)
 
 # docs/experiments.md, "Results" of the detection section: the bundled model on the 1,000 test
 # scenes, `spdinfer val` defaults (--img 320 from the model file, --conf 0.001, --iou 0.6).
-DOCUMENTED = {'map50': 0.172, 'map50_95': 0.084, 'ap_small': 0.084}
+DOCUMENTED = {'map50': 0.294, 'map50_95': 0.186, 'ap_small': 0.183}
 TEST_SCENES = 1000
 # The docs quote 3 decimals.
 DOCUMENTED_TOLERANCE = 5e-4
@@ -53,10 +53,10 @@ def match(objects, detections, threshold=0.5):
 
 class BundledDetectorTest(unittest.TestCase):
     def test_demo_scene_small_objects_are_found(self):
-        # What scripts/demo runs. The bundled detector is briefly trained (docs/experiments.md: its
-        # scores are low), so the bounds are modest, but a model that lost its weights, a broken
-        # letterbox or a shifted box mapping finds next to nothing on them, and a class mix-up fails
-        # the last one.
+        # What scripts/demo runs. The bundled detector boxes 17 of the 29 objects at the defaults,
+        # 10 with the right class, 2 of its 19 boxes on nothing (docs/experiments.md); the bounds
+        # leave room for rounding, but a model that lost its weights, a broken letterbox or a
+        # shifted box mapping finds next to nothing, and a class mix-up fails the last one.
         done = run(cli(), 'detect', MODEL, SCENE, '--img', '640', *DEMO_OPTIONS, '--json', '--nosave', '--threads',
                    '2')
         self.assertEqual(done.returncode, 0, done.stderr)
@@ -67,9 +67,9 @@ class BundledDetectorTest(unittest.TestCase):
         dets = result['detections']
         located, _ = match([(0, b) for _, b in objects], [dict(d, class_id=0) for d in dets])
         classified, _ = match(objects, dets)
-        self.assertGreaterEqual(located, 0.45 * len(objects), dets)     # objects boxed at IoU 0.5, any class
-        self.assertGreaterEqual(located, 0.6 * len(dets), dets)         # boxes that are on an object
-        self.assertGreaterEqual(classified, 0.15 * len(objects), dets)  # ... with the right class
+        self.assertGreaterEqual(located, 0.5 * len(objects), dets)      # objects boxed at IoU 0.5, any class
+        self.assertGreaterEqual(located, 0.8 * len(dets), dets)         # boxes that are on an object
+        self.assertGreaterEqual(classified, 0.3 * len(objects), dets)   # ... with the right class
 
     def test_val_reproduces_the_documented_numbers(self):
         if not os.path.exists(os.path.join(DATA, 't10k-images-idx3-ubyte.gz')):

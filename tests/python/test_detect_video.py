@@ -159,7 +159,7 @@ class VideoDetectTest(unittest.TestCase, CliErrorAssertions):
         lines = done.stdout.splitlines()
         self.assertRegex(lines[0], rf"^video 1/1 \(frame 1/{FRAMES}\) {re.escape(str(self.video))}: 320x320 .*ms$")
         self.assertIn(f"{FRAMES} frames processed", done.stdout)
-        self.assertRegex(lines[-1], r"^Speed: .*ms decode, .*ms inference, .*ms NMS per image$")
+        self.assertRegex(lines[-1], r"^Speed: .*ms decode, .*ms inference, .*ms NMS per frame$")
 
     def test_vid_stride_writes_the_processed_frames(self):
         out = self.dir / "out_stride"
