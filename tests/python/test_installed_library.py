@@ -72,7 +72,8 @@ class InstalledLibraryTest(unittest.TestCase):
     def test_example_finds_what_the_cli_finds(self):
         done = run(self.example, MODEL, SCENE)
         self.assertEqual(done.returncode, 0, done.stderr)
-        ours = [line.split() for line in done.stdout.splitlines()]
+        # Each line: NAME CONFIDENCE X1 Y1 X2 Y2, where a name may hold spaces ("Ankle boot").
+        ours = [line.rsplit(maxsplit=5) for line in done.stdout.splitlines()]
         # The example runs the library's defaults, which are YOLOv5 detect.py's.
         cli_run = run(cli(), 'detect', MODEL, SCENE, '--img', '640', '--conf', '0.25', '--iou', '0.45', '--json',
                       '--nosave')
