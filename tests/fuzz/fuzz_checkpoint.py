@@ -178,6 +178,8 @@ def mutate_pickle(data, rng):
         if not spots:
             break
         i = rng.choice(spots)
+        if data[i] not in b"KMJ":  # an earlier pass wrote an argument over this opcode
+            continue
         width = {ord("K"): 1, ord("M"): 2, ord("J"): 4}[data[i]]
         value = rng.choice(BOUNDARY_INTS) % (1 << (8 * width))
         data[i + 1:i + 1 + width] = value.to_bytes(width, "little")[:len(data[i + 1:i + 1 + width])]
