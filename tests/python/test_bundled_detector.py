@@ -1,22 +1,15 @@
 """The bundled detector (assets/scenes_spd_yolov5n.safetensors) does what assets/README.md and
 docs/experiments.md say it does.
 
-What it is:
-- `spdinfer detect` on the bundled demo scene (assets/scenes/demo_scene.jpg) as scripts/demo runs
-  it, against the scene's own labels (assets/scenes/demo_scene.txt): a share of its small objects
-  is boxed, most boxes are on an object, some with the right class;
-- `spdinfer val` on the generated test split (weights_tools.train.synth_scenes, seed 0, regenerated
-  here: scene i depends only on the seed, the split and i) reproduces the documented mAP@0.5,
-  mAP@0.5:0.95 and AP-small. The documented figures are DOCUMENTED below; with the same inputs
-  only a change in the engine, the model file or the generator can move them by more than float
-  rounding, and any such change must update the docs too.
-What it is not: a check of the metric (test_detection_val.py) or of the graph against PyTorch
-(the golden tests cover space_depth_n).
+What it is: `spdinfer detect` on the bundled demo scene (assets/scenes/demo_scene.jpg) as
+scripts/demo runs it, against the scene's own labels (assets/scenes/demo_scene.txt): a share of its
+small objects is boxed, most boxes are on an object, some with the right class.
+What it is not: the documented accuracy on the test split (test_bundled_detector_map.py), a check
+of the metric (test_detection_val.py) or of the graph against PyTorch (the golden tests cover
+space_depth_n).
 """
 
 import json
-import os
-import tempfile
 import unittest
 
 from tests.python.cli_support import cli, run
@@ -26,15 +19,7 @@ from tests.python.helpers import REPO
 MODEL = REPO / 'assets' / 'scenes_spd_yolov5n.safetensors'
 SCENE = REPO / 'assets' / 'scenes' / 'demo_scene.jpg'
 SCENE_LABELS = REPO / 'assets' / 'scenes' / 'demo_scene.txt'
-DATA = '/usr/share/datasets/fashion-mnist'
 DEMO_OPTIONS = []  # scripts/demo runs detect at its defaults (--conf 0.25)
-
-# docs/experiments.md, "Results" of the detection section: the bundled model on the 1,000 test
-# scenes, `spdinfer val` defaults (--img 320 from the model file, --conf 0.001, --iou 0.6).
-DOCUMENTED = {'map50': 0.294, 'map50_95': 0.186, 'ap_small': 0.183}
-TEST_SCENES = 1000
-# The docs quote 3 decimals.
-DOCUMENTED_TOLERANCE = 5e-4
 
 
 def match(objects, detections, threshold=0.5):
@@ -70,21 +55,6 @@ class BundledDetectorTest(unittest.TestCase):
         self.assertGreaterEqual(located, 0.5 * len(objects), dets)      # objects boxed at IoU 0.5, any class
         self.assertGreaterEqual(located, 0.8 * len(dets), dets)         # boxes that are on an object
         self.assertGreaterEqual(classified, 0.3 * len(objects), dets)   # ... with the right class
-
-    def test_val_reproduces_the_documented_numbers(self):
-        if not os.path.exists(os.path.join(DATA, 't10k-images-idx3-ubyte.gz')):
-            raise unittest.SkipTest(f"needs Debian's dataset-fashion-mnist in {DATA} (scripts/bootstrap installs it)")
-        from weights_tools.train.synth_scenes import PRESETS, generate
-        with tempfile.TemporaryDirectory(prefix='spdinfer-scenes-') as root:
-            generate(root, {'train': 0, 'val': 0, 'test': TEST_SCENES}, PRESETS['small'], seed=0, log=lambda _: None)
-            done = run(cli(), 'val', MODEL, os.path.join(root, 'dataset.json'), '--split', 'test', '--json',
-                       '--threads', '2')
-        self.assertEqual(done.returncode, 0, done.stderr)
-        result = json.loads(done.stdout)
-        self.assertEqual(result['images'], TEST_SCENES)
-        for key, documented in DOCUMENTED.items():
-            with self.subTest(key=key):
-                self.assertAlmostEqual(result[key], documented, delta=DOCUMENTED_TOLERANCE)
 
 
 if __name__ == '__main__':

@@ -2,7 +2,7 @@
 its bar chart of where the time goes.
 
 What it is: val of the bundled detector (assets/scenes_spd_yolov5n.safetensors) on 40 generated
-test scenes (weights_tools.train.synth_scenes, seed 0, as test_bundled_detector.py makes them);
+test scenes (weights_tools.train.synth_scenes, seed 0, as test_bundled_detector_map.py makes them);
 every figure must be a PNG that decodes, of a sensible size and not blank; the data behind them
 (DIR/val_curves.json) must agree with what val reports: the PR curve's mean is each class's AP50
 and their mean the printed mAP@0.5, the recall curve ends where the PR curve does, F1 is 2PR/(P+R),
