@@ -6,26 +6,16 @@
 #include <algorithm>
 
 #include "apps/terminal_text.h"
+#include "detect/detection.h"
 #include "engine/error.h"
 
 namespace spdinfer::cli {
 namespace {
 
-// How many of the model's names an unknown-name error lists (COCO has 80).
-constexpr std::size_t kNamesListed = 8;
-
 std::string trimmed(const std::string& s) {
   const auto first = s.find_first_not_of(" \t");
   if (first == std::string::npos) return "";
   return s.substr(first, s.find_last_not_of(" \t") - first + 1);
-}
-
-std::string some_names(const std::vector<std::string>& names) {
-  std::string list;
-  for (std::size_t i = 0; i < names.size() && i < kNamesListed; ++i)
-    list += (i ? ", " : "") + std::to_string(i) + " " + names[i];
-  if (names.size() > kNamesListed) list += ", ... (" + std::to_string(names.size()) + " in all)";
-  return list;
 }
 
 }  // namespace
@@ -49,7 +39,7 @@ std::vector<int> resolve_classes(const std::vector<std::string>& items, const st
     const auto it = std::find(names.begin(), names.end(), item);
     if (it == names.end())
       throw CLI::ValidationError(quoted + "no class of that name in " + model_path + "; its classes: " +
-                  terminal_text(some_names(names)));
+                  terminal_text(class_names_excerpt(names)));
     ids.push_back(static_cast<int>(it - names.begin()));
   }
   return ids;

@@ -118,6 +118,14 @@ std::string detection_counts(const std::vector<Detection>& dets, const std::vect
   return s;
 }
 
+std::string class_names_excerpt(const std::vector<std::string>& names, std::size_t limit) {
+  std::string list;
+  for (std::size_t i = 0; i < names.size() && i < limit; ++i)
+    list += (i ? ", " : "") + std::to_string(i) + " " + names[i];
+  if (names.size() > limit) list += ", ... (" + std::to_string(names.size()) + " in all)";
+  return list;
+}
+
 std::string plural_noun(const std::string& name) {
   const auto is_letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
   const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };

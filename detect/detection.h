@@ -54,6 +54,10 @@ void scale_boxes_to_source(std::vector<Detection>& dets, const LetterboxGeometry
 // plural_noun's plurals), or "(no detections), ".
 std::string detection_counts(const std::vector<Detection>& dets, const std::vector<std::string>& names);
 
+// Some of a model's class names for an error message: "0 person, 1 bicycle, ..., 7 truck, ...
+// (80 in all)" (the first `limit`).
+std::string class_names_excerpt(const std::vector<std::string>& names, std::size_t limit = 8);
+
 // English plural of a class name by the regular rules, applied only where they
 // are safe: "bus" -> "buses", "Dress" -> "Dresses" (ss, us, x, z, ch, sh take
 // -es), "butterfly" -> "butterflies" (consonant + y), "person" -> "persons"

@@ -19,7 +19,7 @@ class _DetectOptions(TypedDict, total=False):
     conf: float  # 0.25
     iou: float  # 0.45
     max_det: int  # 1000
-    classes: Union[int, Sequence[int], None]  # None: all
+    classes: Union[int, str, Sequence[Union[int, str]], None]  # ids or names; None: all
     agnostic: bool  # False
     img_size: Union[int, None]  # None: the model's recorded input size
     slice: Union[int, tuple[int, int], None]  # None: no sliced inference; the rest apply only with it

@@ -93,7 +93,7 @@ py::dict LoadedModel::info() const {
 py::object LoadedModel::detect(const py::handle& images, const DetectArguments& args) const {
   const Detector& d = detector();
   const DetectOptions options =
-      detect_options(args, static_cast<int>(d.class_names().size()), default_img_size(), threads_);
+      detect_options(args, d.class_names(), default_img_size(), threads_);
   if (args.img_size && d.input_size(options.img_size) != options.img_size) {
     const std::string warning = "img_size=" + std::to_string(options.img_size) +
                                 " must be a multiple of max stride " + std::to_string(d.stride()) +

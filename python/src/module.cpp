@@ -5,6 +5,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
 #include "arrays.h"
 #include "engine/error.h"
 #include "image/image.h"
@@ -30,15 +35,27 @@ std::optional<std::pair<long long, long long>> slice_size(const py::object& slic
   }
 }
 
-// classes=3 or classes=[0, 2].
-std::optional<std::vector<long long>> class_list(const py::object& classes) {
+// classes=3, classes='person' or classes=[0, 'bus']: ids (int) and names (str), as the command's
+// --classes takes them.
+using ClassItem = std::variant<long long, std::string>;
+ClassItem class_item(const py::handle& item, const py::object& classes) {
+  // bool is an int to Python, but classes=True is a mistake, not class 1.
+  if (py::isinstance<py::int_>(item) && !py::isinstance<py::bool_>(item)) return item.cast<long long>();
+  if (py::isinstance<py::str>(item)) return item.cast<std::string>();
+  throw Error("classes=" + py::repr(classes).cast<std::string>() +
+              ": expected a class id (int), a class name (str) or a list of them");
+}
+
+std::optional<std::vector<ClassItem>> class_list(const py::object& classes) {
   if (classes.is_none()) return std::nullopt;
-  if (py::isinstance<py::int_>(classes)) return std::vector<long long>{classes.cast<long long>()};
-  try {
-    return classes.cast<std::vector<long long>>();
-  } catch (const py::cast_error&) {
-    throw Error("classes=" + py::repr(classes).cast<std::string>() + ": expected a class id or a list of them");
-  }
+  if (py::isinstance<py::int_>(classes) || py::isinstance<py::str>(classes))
+    return std::vector<ClassItem>{class_item(classes, classes)};
+  if (!py::isinstance<py::sequence>(classes))
+    throw Error("classes=" + py::repr(classes).cast<std::string>() +
+                ": expected a class id (int), a class name (str) or a list of them");
+  std::vector<ClassItem> items;
+  for (const py::handle item : classes.cast<py::sequence>()) items.push_back(class_item(item, classes));
+  return items;
 }
 
 constexpr const char* kLoadDoc = R"(load(path, threads=1) -> Model
@@ -65,7 +82,8 @@ images: a file path (str or os.PathLike; decoded by the engine, as the command
     or a list of these. One image gives one Detections, a list gives a list.
 conf, iou: confidence and NMS IoU thresholds, 0 to 1.
 max_det: most detections kept per image.
-classes: keep only these class ids (an int or a list).
+classes: keep only these classes: a class id (int), a class name (str, as
+    in info()['names']) or a list mixing them.
 agnostic: one NMS over all classes.
 img_size: network input's longest side (32 to 8192; default: the input size
     the model file records), rounded up to the model's stride with a warning.

@@ -1,9 +1,11 @@
 // Checking detect()'s keywords (see options.h).
 #include "options.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
+#include "detect/detection.h"
 #include "detect/slicing.h"
 #include "engine/error.h"
 
@@ -40,9 +42,26 @@ MatchMetric match_metric(const std::string& word) {
   throw Error("match='" + word + "': expected 'ios' or 'iou'");
 }
 
+// A class id, checked against the model's classes, or a class name, looked up.
+int class_id(const std::variant<long long, std::string>& item, const std::vector<std::string>& names) {
+  const long long nc = static_cast<long long>(names.size());
+  if (const long long* id = std::get_if<long long>(&item)) {
+    if (*id < 0 || *id >= nc)
+      throw Error("classes: " + text(*id) + " is not a class of the model, which has " + text(nc) + " (0-" +
+                  text(nc - 1) + ")");
+    return static_cast<int>(*id);
+  }
+  const std::string& name = std::get<std::string>(item);
+  const auto it = std::find(names.begin(), names.end(), name);
+  if (it == names.end())
+    throw Error("classes: no class named '" + name + "' in the model; its classes: " + class_names_excerpt(names));
+  return static_cast<int>(it - names.begin());
+}
+
 }  // namespace
 
-DetectOptions detect_options(const DetectArguments& a, int num_classes, int default_img_size, int threads) {
+DetectOptions detect_options(const DetectArguments& a, const std::vector<std::string>& names, int default_img_size,
+                             int threads) {
   DetectOptions o;
   o.threads = threads;
   check_range("conf", a.conf, 0.0, 1.0);
@@ -53,12 +72,7 @@ DetectOptions detect_options(const DetectArguments& a, int num_classes, int defa
   o.nms.max_det = static_cast<int>(a.max_det);
   o.nms.agnostic = a.agnostic;
   if (a.classes)
-    for (long long c : *a.classes) {
-      if (c < 0 || c >= num_classes)
-        throw Error("classes: " + text(c) + " is not a class of the model, which has " + text(num_classes) +
-                    " (0-" + text(num_classes - 1) + ")");
-      o.nms.classes.push_back(static_cast<int>(c));
-    }
+    for (const auto& item : *a.classes) o.nms.classes.push_back(class_id(item, names));
   o.img_size = default_img_size;
   if (a.img_size) {
     check_range("img_size", *a.img_size, static_cast<long long>(kMinImgSize), static_cast<long long>(kMaxImgSize));

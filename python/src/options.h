@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "models/detector.h"
@@ -18,7 +19,8 @@ constexpr int kMinImgSize = 32, kMaxImgSize = 8192;
 struct DetectArguments {
   double conf = 0.25, iou = 0.45;
   long long max_det = 1000;
-  std::optional<std::vector<long long>> classes;
+  // Each kept class by id or by name (exact).
+  std::optional<std::vector<std::variant<long long, std::string>>> classes;
   bool agnostic = false;
   std::optional<long long> img_size;
   std::optional<std::pair<long long, long long>> slice;  // (width, height); the rest only apply with it
@@ -30,8 +32,9 @@ struct DetectArguments {
 };
 
 // Throws spdinfer::Error "NAME=VALUE: ..." for the first argument out of range
-// (`classes` checked against the model's `num_classes`). Without img_size, `default_img_size`
+// (`classes` resolved against the model's class `names`). Without img_size, `default_img_size`
 // (the model's recorded input size, as `spdinfer detect`).
-DetectOptions detect_options(const DetectArguments& args, int num_classes, int default_img_size, int threads);
+DetectOptions detect_options(const DetectArguments& args, const std::vector<std::string>& names,
+                             int default_img_size, int threads);
 
 }  // namespace spdinfer::python
