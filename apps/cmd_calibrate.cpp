@@ -208,7 +208,8 @@ void run_calibrate(const CalibrateOptions& o) {
   std::string kept_text;
   for (std::size_t i = 0; i < kept.size() && i < 4; ++i) kept_text += (i ? ", " : "") + kept[i];
   if (kept.size() > 4) kept_text += ", ...";
-  std::printf("calibrated %s: %s, %zu images\n", terminal_text(o.model).c_str(), info.method.c_str(), used_images);
+  std::printf("calibrated %s: %s, %zu image%s\n", terminal_text(o.model).c_str(), info.method.c_str(), used_images,
+              used_images == 1 ? "" : "s");
   std::printf("convolutions: %zu int8, %zu kept fp32%s\n", scales.size(), kept.size(),
               kept.empty() ? "" : (" (" + terminal_text(kept_text) + ")").c_str());
   std::printf("model file: %s -> %s (%s)\n", megabytes(fs::file_size(o.model)).c_str(),
