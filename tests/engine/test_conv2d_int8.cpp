@@ -4,6 +4,8 @@
 // error.
 #include <catch2/catch.hpp>
 
+#include <array>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -181,4 +183,113 @@ TEST_CASE("conv2d refuses an input_scale that is not a finite number > 0", "[con
   // An integer is a number: accepted.
   const Graph g = conv_graph(1, 4, 6, 3);
   CHECK_NOTHROW(g.plan({x.shape()}));
+}
+
+namespace {
+
+// The fast path with the family's kernel against the reference, bit for bit, on `threads`.
+void check_fast_path(const QgemmKernel& kernel, const Tensor& x, const Tensor& w, const Tensor* b,
+                     const Conv2dParams& p, float input_scale, int threads) {
+  const Conv2dInt8 conv(x.shape(), w, b, p, input_scale, kernel);
+  Tensor want(conv.output_shape()), got = Tensor::filled(conv.output_shape(), std::nanf(""));
+  conv2d_int8_reference(x, w, b, p, input_scale, want);
+  std::vector<float> workspace(conv.workspace_floats(threads));
+  conv.run(x, got, workspace.data(), threads);
+  check_same_bits(got, want);
+}
+
+// The int8 families this CPU has (a line for each it lacks).
+std::vector<const QgemmKernel*> supported_kernels() {
+  std::vector<const QgemmKernel*> kernels;
+  for (QgemmFamily family : {QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::Avx512Vnni}) {
+    const char* missing = nullptr;
+    if (qgemm_supported(family, &missing))
+      kernels.push_back(&qgemm_kernel(family));
+    else
+      WARN("skipped: this CPU lacks " << missing << " for the " << qgemm_kernel(family).name << " int8 kernel");
+  }
+  return kernels;
+}
+
+}  // namespace
+
+TEST_CASE("int8 conv2d fast path equals the reference over kernel/stride/padding/dilation/groups", "[conv2d_int8]") {
+  const int k = GENERATE(1, 3, 5, 6);
+  const int stride = GENERATE(1, 2);
+  const int pad = GENERATE(0, 1, 2);
+  const int dilation = GENERATE(1, 2);
+  const int groups = GENERATE(1, 2);
+  const Activation act = std::array<Activation, 4>{Activation::None, Activation::ReLU, Activation::SiLU,
+                                                   Activation::Sigmoid}[(k + stride + pad + dilation) % 4];
+  const int64_t N = 2, C = 6, H = 13, W = 11, O = 10;
+  if (H + 2 * pad < dilation * (k - 1) + 1) return;  // no output
+  const Tensor x = random_tensor({N, C, H, W}, 21, -1.5f, 1.5f);
+  const Tensor w = random_tensor({O, C / groups, k, k}, 22, -0.4f, 0.4f);
+  const Tensor b = random_tensor({O}, 23, -0.3f, 0.3f);
+  const Conv2dParams p = conv_params(stride, pad, dilation, groups, act);
+  for (const QgemmKernel* kernel : supported_kernels())
+    for (int threads = 1; threads <= 4; ++threads) {
+      CAPTURE(k, stride, pad, dilation, groups, activation_name(act), kernel->name, threads);
+      check_fast_path(*kernel, x, w, &b, p, 1.5f / 127.0f, threads);
+    }
+}
+
+TEST_CASE("int8 conv2d fast path: depthwise, asymmetric padding, no bias, deep and wide layers", "[conv2d_int8]") {
+  struct Case {
+    Shape input, weight;
+    Conv2dParams p;
+  };
+  Conv2dParams depthwise = conv_params(1, 1, 1, 16, Activation::SiLU);
+  Conv2dParams asymmetric = conv_params(1, 0);
+  asymmetric.pad_top = 1, asymmetric.pad_left = 0, asymmetric.pad_bottom = 0, asymmetric.pad_right = 1;
+  const Case cases[] = {
+      {{2, 16, 12, 9}, {32, 1, 3, 3}, depthwise},                            // 2 outputs per channel
+      {{1, 5, 8, 7}, {7, 5, 2, 2}, asymmetric},                              // "same" for an even kernel
+      {{1, 64, 20, 20}, {40, 64, 3, 3}, conv_params(1, 1, 1, 1, Activation::ReLU)},  // K = 576: 2 blocks of k
+      {{3, 24, 17, 19}, {50, 24, 1, 1}, conv_params(1, 0, 1, 1, Activation::SiLU)},  // pointwise, batch 3
+      {{1, 4, 70, 90}, {9, 4, 3, 3}, conv_params(2, 1)},                     // many column tiles
+  };
+  for (const Case& c : cases)
+    for (const QgemmKernel* kernel : supported_kernels())
+      for (int threads : {1, 2, 3}) {
+        CAPTURE(shape_to_string(c.input), shape_to_string(c.weight), kernel->name, threads);
+        const Tensor x = random_tensor(c.input, 31, -1.0f, 1.0f);
+        const Tensor w = random_tensor(c.weight, 32, -0.2f, 0.2f);
+        check_fast_path(*kernel, x, w, nullptr, c.p, 1.0f / 127.0f, threads);
+        const Tensor b = random_tensor({c.weight[0]}, 33, -0.3f, 0.3f);
+        check_fast_path(*kernel, x, w, &b, c.p, 0.7f / 127.0f, threads);
+      }
+}
+
+TEST_CASE("int8 conv2d fast path quantises as the reference: ties, clamping, NaN and infinities", "[conv2d_int8]") {
+  const float scale = 0.25f;
+  Tensor x({1, 3, 5, 7});
+  const float specials[] = {std::nanf(""), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(), 1e30f, -1e30f, 31.75f, -31.75f, 31.875f};
+  for (int64_t i = 0; i < x.numel(); ++i)
+    x[i] = i < 8 ? specials[i] : scale * (0.5f * static_cast<float>(i - 52));  // every tie from -26 to 26.5
+  const Tensor w = random_tensor({4, 3, 3, 3}, 41, -1.0f, 1.0f);
+  for (const QgemmKernel* kernel : supported_kernels()) {
+    CAPTURE(kernel->name);
+    check_fast_path(*kernel, x, w, nullptr, conv_params(1, 1), scale, 2);
+  }
+  for (int64_t i = 8; i < x.numel(); ++i) {
+    const float half_steps = static_cast<float>(i - 52);
+    CHECK(quantize_input_value(x[i], scale) == static_cast<int>(std::nearbyint(half_steps / 2)));
+  }
+}
+
+TEST_CASE("int8 conv2d: the method names the path and family; a workspace is required", "[conv2d_int8]") {
+  const Tensor w3 = random_tensor({8, 4, 3, 3}, 51), w1 = random_tensor({8, 4, 1, 1}, 52);
+  const Conv2dInt8 im2col({1, 4, 10, 10}, w3, nullptr, conv_params(1, 1), 0.01f);
+  const Conv2dInt8 pointwise({1, 4, 10, 10}, w1, nullptr, conv_params(1, 0), 0.01f);
+  CHECK(im2col.method() == std::string("int8 im2col ") + qgemm_kernel().name);
+  CHECK(pointwise.method() == std::string("int8 1x1 ") + qgemm_kernel().name);
+  CHECK(im2col.workspace_floats(2) >= im2col.workspace_floats(1));
+  const Tensor x = random_tensor({1, 4, 10, 10}, 53);
+  Tensor out(im2col.output_shape());
+  CHECK_THROWS_WITH(im2col.run(x, out, nullptr, 1), Contains("needs a workspace"));
+  const Tensor wrong = random_tensor({1, 4, 9, 10}, 54);
+  std::vector<float> ws(im2col.workspace_floats(1));
+  CHECK_THROWS_WITH(im2col.run(wrong, out, ws.data(), 1), Contains("prepared for input"));
 }
