@@ -72,6 +72,16 @@ std::size_t qgemm_packed_b_bytes(const QgemmKernel& kernel, int64_t K, int64_t N
 // p of nr columns at out + p * ceil(K / 4) * nr * 4, each laid out as the kernels read it.
 void qgemm_pack_b(const QgemmKernel& kernel, int64_t K, int64_t N, const uint8_t* B, int64_t ldb, uint8_t* out);
 
+// Where column j of the group g of values of k (4 g .. 4 g + 3) lies in B packed for K rows: its
+// 4 bytes at packed + qgemm_packed_b_offset(kernel, K, g, j).
+inline int64_t qgemm_packed_b_offset(const QgemmKernel& kernel, int64_t K, int64_t g, int64_t j) {
+  return (j / kernel.nr) * ((K + 3) / 4) * kernel.nr * 4 + g * kernel.nr * 4 + (j % kernel.nr) * 4;
+}
+// 16 consecutive columns of one group, 16 bytes from each of rows[0..3] (values of k 4 g + t),
+// interleaved into the 64 bytes a packed B holds for them (at qgemm_packed_b_offset of the first,
+// a multiple of 16): for callers that build B's panels themselves (a convolution's im2col).
+void qgemm_interleave16(const uint8_t* const rows[4], uint8_t* out);
+
 // Rows [row0, row0 + rows) of C = those rows of A * (B - 128) [+ C], B packed by qgemm_pack_b for
 // a.cols() rows and N columns, C's first row at c (leading dimension ldc). row0 must be a
 // multiple of the kernel's mr.

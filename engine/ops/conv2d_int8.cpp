@@ -21,8 +21,6 @@ namespace {
 constexpr int64_t kTileBytes = 1 << 18;
 // Narrower tiles make the GEMM stream the weights from L2 too often for too little work.
 constexpr int64_t kMinTileCols = 96;
-// Floats quantised per parallel chunk of the input.
-constexpr int64_t kQuantizeChunk = 1 << 15;
 
 int64_t align64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
 
@@ -34,65 +32,70 @@ int quantize_clamped(float v) {
   return static_cast<int>(std::nearbyint(v));
 }
 
-// x quantised and shifted to the GEMM's unsigned B: q + 128 (quantize_clamped's rule, which this
-// loop repeats so that the compiler vectorises it; the tests compare the two).
-SPDINFER_VECTOR_CLONES
-void quantize_to_u8(const float* x, int64_t n, float input_scale, uint8_t* out) {
-  for (int64_t i = 0; i < n; ++i) {
-    float v = x[i] / input_scale;
-    v = v > -127.0f ? v : -127.0f;
-    v = v < 127.0f ? v : 127.0f;
-    out[i] = static_cast<uint8_t>(static_cast<int32_t>(std::nearbyint(v)) + 128);
-  }
-}
-
 // The epilogue of a row of sums: float(acc) * multiplier + bias, the reference's operations.
 SPDINFER_VECTOR_CLONES
 void dequantize_row(const int32_t* acc, int64_t n, float multiplier, float bias, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(acc[i]) * multiplier + bias;
 }
 
-// Output positions x whose input position x * stride + offset lies in [0, size): [first, last).
-struct Span {
-  int64_t first, last;
+// The quantised input of one image and group with its zero padding made real: planes of
+// (H + pad_top + pad_bottom) x (W + pad_left + pad_right) bytes, the border 128 (q = 0). Tap
+// (ky, kx) of output (oy, ox) is then byte (oy * stride_h + ky * dilation_h, ox * stride_w +
+// kx * dilation_w) of its plane, with no bounds to check.
+struct PaddedInput {
+  const uint8_t* data;
+  int64_t height, width;  // of a plane
 };
-Span inside(int64_t count, int64_t stride, int64_t offset, int64_t size) {
-  const int64_t first = offset >= 0 ? 0 : ceil_div(-offset, stride);
-  const int64_t last = size - offset <= 0 ? 0 : ceil_div(size - offset, stride);
-  return {std::min(first, count), std::max(std::min(first, count), std::min(last, count))};
-}
 
-// Columns [c0, c0 + cols) of the im2col matrix of one image and group, from its quantised planes
-// in (Cg, H, W) into col (Cg * kH * kW rows of `cols` bytes); padding is the zero point 128.
-void im2col_u8(const uint8_t* in, int64_t Cg, int64_t H, int64_t W, int64_t OW, int64_t kH, int64_t kW,
-               const Conv2dParams& p, int64_t c0, int64_t cols, uint8_t* col) {
-  const int64_t sh = p.stride_h, sw = p.stride_w;
-  for (int64_t c = 0; c < Cg; ++c)
-    for (int64_t ky = 0; ky < kH; ++ky)
-      for (int64_t kx = 0; kx < kW; ++kx, col += cols) {
-        const int64_t yoff = ky * p.dilation_h - p.pad_top, xoff = kx * p.dilation_w - p.pad_left;
-        const Span xs = inside(OW, sw, xoff, W);
-        // One output row at a time: j is the tile column of output position (oy, ox).
-        for (int64_t j = 0, oy = c0 / OW, ox = c0 % OW; j < cols; ++oy, ox = 0) {
-          const int64_t end = std::min(OW, ox + cols - j);
-          uint8_t* dst = col + j - ox;  // dst[x]: output column x of this row, for x in [ox, end)
-          j += end - ox;
-          const int64_t iy = oy * sh + yoff;
-          if (iy < 0 || iy >= H) {
-            std::memset(dst + ox, 128, static_cast<std::size_t>(end - ox));
-            continue;
-          }
-          const uint8_t* src = in + (c * H + iy) * W;
-          const int64_t a = std::clamp(xs.first, ox, end), b = std::clamp(xs.last, ox, end);
-          std::memset(dst + ox, 128, static_cast<std::size_t>(a - ox));
-          if (sw == 1) {
-            std::memcpy(dst + a, src + a + xoff, static_cast<std::size_t>(b - a));
-          } else {
-            for (int64_t x = a; x < b; ++x) dst[x] = src[x * sw + xoff];
-          }
-          std::memset(dst + b, 128, static_cast<std::size_t>(end - b));
-        }
+// Columns [c0, c0 + cols) of the im2col matrix of one image and group (rows (c, ky, kx), column
+// j = output position c0 + j), built straight into qgemm's packed layout: 16 columns of 4 rows at
+// a time, each row's 16 bytes read where they lie in the padded planes when the 16 output
+// positions are consecutive in one output row (stride 1), else gathered first. c0 is a multiple
+// of 16. chunk_src: ceil(cols / 16) entries of scratch.
+void pack_im2col_tile(const QgemmKernel& kernel, const PaddedInput& in, int64_t Cg, int64_t kH, int64_t kW,
+                      int64_t OW, const Conv2dParams& p, int64_t c0, int64_t cols, int64_t* chunk_src,
+                      uint8_t* packed) {
+  const int64_t K = Cg * kH * kW, groups = (K + 3) / 4, plane = in.height * in.width;
+  const int64_t padded_cols = ceil_div(cols, kernel.nr) * kernel.nr, chunks = ceil_div(cols, 16);
+  // Where each chunk's first output position reads (tap 0), or -1 when its 16 positions are not
+  // consecutive bytes of one row.
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t pos = c0 + 16 * c, oy = pos / OW, ox = pos % OW;
+    const bool run = p.stride_w == 1 && ox + 16 <= OW && 16 * c + 16 <= cols;
+    chunk_src[c] = run ? oy * p.stride_h * in.width + ox : -1;
+  }
+  alignas(16) uint8_t gathered[4][16];
+  for (int64_t g = 0; g < groups; ++g) {
+    // The group's 4 rows of im2col: the byte of tap (c, ky, kx) for output (0, 0); null past K.
+    const uint8_t* tap[4];
+    for (int t = 0; t < 4; ++t) {
+      const int64_t k = 4 * g + t;
+      if (k >= K) {
+        tap[t] = nullptr;
+        continue;
       }
+      const int64_t c = k / (kH * kW), ky = k / kW % kH, kx = k % kW;
+      tap[t] = in.data + c * plane + ky * p.dilation_h * in.width + kx * p.dilation_w;
+    }
+    for (int64_t chunk = 0; chunk < ceil_div(padded_cols, 16); ++chunk) {
+      uint8_t* out = packed + qgemm_packed_b_offset(kernel, K, g, 16 * chunk);
+      if (chunk < chunks && chunk_src[chunk] >= 0 && tap[3]) {
+        const int64_t src = chunk_src[chunk];
+        const uint8_t* const rows[4] = {tap[0] + src, tap[1] + src, tap[2] + src, tap[3] + src};
+        qgemm_interleave16(rows, out);
+        continue;
+      }
+      for (int t = 0; t < 4; ++t)
+        for (int64_t i = 0; i < 16; ++i) {
+          const int64_t j = 16 * chunk + i, pos = c0 + j;
+          gathered[t][i] = tap[t] && j < cols
+                               ? tap[t][pos / OW * p.stride_h * in.width + pos % OW * p.stride_w]
+                               : uint8_t{128};
+        }
+      const uint8_t* const rows[4] = {gathered[0], gathered[1], gathered[2], gathered[3]};
+      qgemm_interleave16(rows, out);
+    }
+  }
 }
 
 }  // namespace
@@ -217,19 +220,22 @@ Conv2dInt8::Plan Conv2dInt8::plan(int threads) const {
   // same amount of work (the bits do not depend on the tiles: the sums are exact).
   if (threads > 1)
     while (planes * pieces % threads != 0 && pieces < OHW) ++pieces;
-  plan.tile_cols = ceil_div(OHW, std::max<int64_t>(pieces, 1));
+  // Tiles start on a multiple of 16 columns: pack_im2col_tile's chunks.
+  plan.tile_cols = ceil_div(ceil_div(OHW, std::max<int64_t>(pieces, 1)), 16) * 16;
   plan.col_tiles = ceil_div(OHW, plan.tile_cols);
   plan.slots = std::max<int64_t>(1, std::min<int64_t>(threads, planes * plan.col_tiles));
   return plan;
 }
 
-int64_t Conv2dInt8::input_bytes() const { return align64(N_ * C_ * H_ * W_); }
-int64_t Conv2dInt8::im2col_bytes(const Plan& plan) const { return pointwise_ ? 0 : align64(K_ * plan.tile_cols); }
+int64_t Conv2dInt8::padded_height() const { return H_ + p_.pad_top + p_.pad_bottom; }
+int64_t Conv2dInt8::padded_width() const { return W_ + p_.pad_left + p_.pad_right; }
+int64_t Conv2dInt8::input_bytes() const { return align64(N_ * C_ * padded_height() * padded_width()); }
+int64_t Conv2dInt8::chunk_bytes(const Plan& plan) const { return align64(ceil_div(plan.tile_cols, 16) * 8); }
 int64_t Conv2dInt8::packed_bytes(const Plan& plan) const {
   return align64(static_cast<int64_t>(qgemm_packed_b_bytes(*kernel_, K_, plan.tile_cols)));
 }
 int64_t Conv2dInt8::slot_bytes(const Plan& plan) const {
-  return im2col_bytes(plan) + packed_bytes(plan) + align64(Og_ * plan.tile_cols * 4);
+  return chunk_bytes(plan) + packed_bytes(plan) + align64(Og_ * plan.tile_cols * 4);
 }
 
 std::size_t Conv2dInt8::workspace_floats(int threads) const {
@@ -248,38 +254,54 @@ void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int thr
   if (out.shape() != output_shape_)
     throw Error("int8 conv2d: output tensor must have shape " + shape_to_string(output_shape_) + ", found " +
                 shape_to_string(out.shape()));
-  if (!workspace) throw Error("int8 conv2d: needs a workspace of " + std::to_string(workspace_floats(threads)) + " floats, got none");
+  if (!workspace)
+    throw Error("int8 conv2d: needs a workspace of " + std::to_string(workspace_floats(threads)) +
+                " floats, got none");
   const Plan plan = this->plan(threads);
-  const int64_t OHW = OH_ * OW_, HW = H_ * W_;
+  const int64_t OHW = OH_ * OW_, HW = H_ * W_, PH = padded_height(), PW = padded_width();
   uint8_t* bytes = reinterpret_cast<uint8_t*>(workspace);
-  uint8_t* quantized = bytes;
+  uint8_t* quantized = bytes;  // (N, C, PH, PW)
   const float* in = input.data();
   float* o = out.data();
 
-  // The input quantised once (not once per tap, as quantising inside im2col would).
-  const int64_t total = N_ * C_ * HW;
-  parallel_for(ceil_div(total, kQuantizeChunk), threads, [&](int64_t chunk) {
-    const int64_t begin = chunk * kQuantizeChunk;
-    quantize_to_u8(in + begin, std::min(kQuantizeChunk, total - begin), input_scale_, quantized + begin);
+  // The input quantised once (not once per tap, as quantising inside im2col would), into planes
+  // with the padding written out.
+  parallel_for(N_ * C_, threads, [&](int64_t plane) {
+    const float* src = in + plane * HW;
+    uint8_t* dst = quantized + plane * PH * PW;
+    if (PW == W_) {
+      std::memset(dst, 128, static_cast<std::size_t>(p_.pad_top * PW));
+      kernel_->quantize(src, HW, input_scale_, dst + p_.pad_top * PW);
+      std::memset(dst + (p_.pad_top + H_) * PW, 128, static_cast<std::size_t>(p_.pad_bottom * PW));
+      return;
+    }
+    for (int64_t y = 0; y < PH; ++y, dst += PW) {
+      const int64_t iy = y - p_.pad_top;
+      if (iy < 0 || iy >= H_) {
+        std::memset(dst, 128, static_cast<std::size_t>(PW));
+        continue;
+      }
+      std::memset(dst, 128, static_cast<std::size_t>(p_.pad_left));
+      kernel_->quantize(src + iy * W_, W_, input_scale_, dst + p_.pad_left);
+      std::memset(dst + p_.pad_left + W_, 128, static_cast<std::size_t>(p_.pad_right));
+    }
   });
 
   const int64_t items = N_ * groups_ * plan.col_tiles;
   parallel_for(plan.slots, threads, [&](int64_t slot) {
-    uint8_t* col = bytes + input_bytes() + slot * slot_bytes(plan);
-    uint8_t* packed = col + im2col_bytes(plan);
+    uint8_t* slot_base = bytes + input_bytes() + slot * slot_bytes(plan);
+    int64_t* chunk_src = reinterpret_cast<int64_t*>(slot_base);
+    uint8_t* packed = slot_base + chunk_bytes(plan);
     int32_t* sums = reinterpret_cast<int32_t*>(packed + packed_bytes(plan));
     for (int64_t item = slot * items / plan.slots; item < (slot + 1) * items / plan.slots; ++item) {
       const int64_t ct = item % plan.col_tiles, plane = item / plan.col_tiles;
       const int64_t n = plane / groups_, g = plane % groups_;
       const int64_t c0 = ct * plan.tile_cols, cols = std::min(plan.tile_cols, OHW - c0);
-      const uint8_t* q_g = quantized + (n * C_ + g * Cg_) * HW;  // (C/groups, H, W)
-      const uint8_t* B = q_g + c0;
-      int64_t ldb = HW;
-      if (!pointwise_) {
-        im2col_u8(q_g, Cg_, H_, W_, OW_, kH_, kW_, p_, c0, cols, col);
-        B = col, ldb = cols;
-      }
-      qgemm_pack_b(*kernel_, K_, cols, B, ldb, packed);
+      const uint8_t* q_g = quantized + (n * C_ + g * Cg_) * PH * PW;  // (C/groups, PH, PW)
+      if (pointwise_)  // the planes are B (K = C/groups rows of H*W) as they lie
+        qgemm_pack_b(*kernel_, K_, cols, q_g + c0, HW, packed);
+      else
+        pack_im2col_tile(*kernel_, PaddedInput{q_g, PH, PW}, Cg_, kH_, kW_, OW_, p_, c0, cols, chunk_src, packed);
       qgemm_packed(weights_[g], 0, Og_, cols, packed, sums, cols);
       // The epilogue while the tile's sums are in cache.
       for (int64_t r = 0; r < Og_; ++r) {

@@ -20,11 +20,12 @@
 // The fast path (Conv2dInt8) computes the same integers and applies the same float operations
 // in the same order, so it equals the reference bit for bit.
 //
-// Fast path, per (image, group, column tile): the input is quantised once per run into uint8
-// (q_x + 128: the GEMM's B is unsigned, engine/kernels/qgemm.h), im2col copies bytes of that into
-// the tile (padding = 128, the zero point) or, for 1x1 stride-1 unpadded convolutions, the
-// quantised planes are B as they lie; the int8 GEMM gives the tile's int32 sums, and the epilogue
-// (scale, bias, activation) turns them into the output while they are in cache.
+// Fast path: the input is quantised once per run into uint8 planes (q_x + 128: the GEMM's B is
+// unsigned, engine/kernels/qgemm.h) with the zero padding written out as 128, the zero point.
+// Then per (image, group, column tile): im2col reads those bytes straight into the GEMM's packed
+// layout (for 1x1 stride-1 unpadded convolutions the planes are B as they lie and are only
+// packed), the int8 GEMM gives the tile's int32 sums, and the epilogue (scale, bias, activation)
+// turns them into the output while they are in cache.
 #pragma once
 
 #include <cstddef>
@@ -89,11 +90,15 @@ class Conv2dInt8 {
     int64_t slots = 1;
   };
   Plan plan(int threads) const;
-  // Bytes of one slot's workspace: [im2col tile][packed tile][int32 sums], each 64-byte aligned.
-  int64_t im2col_bytes(const Plan& plan) const;
+  // The quantised input, padding included: (N, C, padded_height, padded_width) bytes.
+  int64_t padded_height() const;
+  int64_t padded_width() const;
+  int64_t input_bytes() const;
+  // Bytes of one slot's workspace: [chunk offsets][packed im2col tile][int32 sums], each
+  // 64-byte aligned.
+  int64_t chunk_bytes(const Plan& plan) const;
   int64_t packed_bytes(const Plan& plan) const;
   int64_t slot_bytes(const Plan& plan) const;
-  int64_t input_bytes() const;
 
   Conv2dParams p_;
   Shape input_, output_shape_;

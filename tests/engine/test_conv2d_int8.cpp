@@ -4,7 +4,10 @@
 // error.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
+#include <cstdio>
 
 #include <cmath>
 #include <cstring>
@@ -14,6 +17,7 @@
 
 #include "engine/error.h"
 #include "engine/graph.h"
+#include "engine/kernels/cpu_features.h"
 #include "engine/ops/conv2d.h"
 #include "engine/ops/conv2d_int8.h"
 #include "test_util.h"
@@ -292,4 +296,49 @@ TEST_CASE("int8 conv2d: the method names the path and family; a workspace is req
   const Tensor wrong = random_tensor({1, 4, 9, 10}, 54);
   std::vector<float> ws(im2col.workspace_floats(1));
   CHECK_THROWS_WITH(im2col.run(wrong, out, ws.data(), 1), Contains("prepared for input"));
+}
+
+// A measurement, not a check (hidden: run it by its tag, `spdinfer_tests "[bench_int8]"`): the
+// median time of one convolution through the graph, float (whatever path it chooses: Winograd,
+// im2col, 1x1) against int8, for layers of SPD-YOLOv5n/s at 640x640, on 1 and 2 threads.
+TEST_CASE("int8 against float conv2d on SPD-YOLOv5 layers (timing)", "[.][bench_int8]") {
+  struct Layer {
+    int64_t C, O, size;
+    int k;
+  };
+  const Layer layers[] = {{32, 64, 160, 3}, {64, 64, 160, 1}, {64, 64, 80, 3}, {128, 128, 80, 3},
+                          {256, 256, 40, 3}, {128, 256, 40, 1}, {512, 512, 20, 3}};
+  auto median_ms = [](const Graph& g, const Tensor& x, int threads) {
+    std::vector<double> times;
+    for (int i = 0; i < 12; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      g.forward({&x}, RunOptions{threads, {}});
+      times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+  };
+  std::printf("CPU: %s; int8 kernel %s\n", cpu_features().model_name.c_str(), qgemm_kernel().name);
+  for (const Layer& l : layers) {
+    const Tensor x = random_tensor({1, l.C, l.size, l.size}, 61, -1.0f, 1.0f);
+    for (int threads : {1, 2}) {
+      double ms[2];
+      std::string method[2];
+      for (int int8 = 0; int8 < 2; ++int8) {
+        GraphDef def;
+        def.inputs = {"x"};
+        def.outputs = {"y"};
+        Node n{"c", "conv2d", {{"padding", l.k / 2}, {"activation", "silu"}}, {"x"}, {"c.weight", "c.bias"}, {"y"}};
+        if (int8) n.attrs["input_scale"] = 1.0 / 127.0;
+        def.nodes = {n};
+        const Graph g(def, conv_weights(l.O, l.C, l.k));
+        method[int8] = g.plan({x.shape()})->kernel(0).method();
+        ms[int8] = median_ms(g, x, threads);
+      }
+      std::printf("%dx%d %3lld->%3lld at %3lldx%-3lld threads %d: float %7.2f ms (%s), int8 %7.2f ms (%s): %.2fx\n", l.k,
+                  l.k, static_cast<long long>(l.C), static_cast<long long>(l.O), static_cast<long long>(l.size),
+                  static_cast<long long>(l.size), threads, ms[0], method[0].c_str(), ms[1], method[1].c_str(),
+                  ms[0] / ms[1]);
+    }
+  }
 }
