@@ -10,10 +10,6 @@
 #include <cstring>
 #include <string>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "engine/error.h"
 
 namespace spdinfer {
@@ -101,26 +97,6 @@ const void* QgemmPackedA::panel(int64_t row, int64_t g0) const {
 std::size_t qgemm_packed_b_bytes(const QgemmKernel& kernel, int64_t K, int64_t N) {
   const int64_t panels = (N + kernel.nr - 1) / kernel.nr;
   return static_cast<std::size_t>(panels * kernel.nr * ((K + 3) / 4) * 4);
-}
-
-void qgemm_interleave16(const uint8_t* const rows[4], uint8_t* out) {
-#if defined(__SSE2__)
-  // Interleaving bytes, then pairs, puts each column's 4 bytes together (a 4 x 16 byte transpose).
-  const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[0]));
-  const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[1]));
-  const __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2]));
-  const __m128i x3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[3]));
-  const __m128i lo01 = _mm_unpacklo_epi8(x0, x1), hi01 = _mm_unpackhi_epi8(x0, x1);
-  const __m128i lo23 = _mm_unpacklo_epi8(x2, x3), hi23 = _mm_unpackhi_epi8(x2, x3);
-  __m128i* dst = reinterpret_cast<__m128i*>(out);
-  _mm_storeu_si128(dst, _mm_unpacklo_epi16(lo01, lo23));
-  _mm_storeu_si128(dst + 1, _mm_unpackhi_epi16(lo01, lo23));
-  _mm_storeu_si128(dst + 2, _mm_unpacklo_epi16(hi01, hi23));
-  _mm_storeu_si128(dst + 3, _mm_unpackhi_epi16(hi01, hi23));
-#else
-  for (int j = 0; j < 16; ++j)
-    for (int t = 0; t < 4; ++t) out[j * 4 + t] = rows[t][j];
-#endif
 }
 
 void qgemm_pack_b(const QgemmKernel& kernel, int64_t K, int64_t N, const uint8_t* B, int64_t ldb, uint8_t* out) {

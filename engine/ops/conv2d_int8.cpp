@@ -47,23 +47,38 @@ struct PaddedInput {
   int64_t height, width;  // of a plane
 };
 
+// Where each column of a tile reads in its tap's padded plane, per chunk of 16 columns: the
+// offset of output position c0 + j from tap (0, 0)'s byte, or -1 past the tile's columns; and
+// whether the chunk's 16 offsets are consecutive bytes (one output row, stride 1), so that the
+// chunk can be read as 16-byte rows.
+struct TileColumns {
+  int32_t* offset;  // 16 per chunk
+  bool* consecutive;  // 1 per chunk
+};
+
+void map_tile_columns(int64_t OW, int64_t width, const Conv2dParams& p, int64_t c0, int64_t cols,
+                      const TileColumns& map) {
+  int64_t oy = c0 / OW, ox = c0 % OW;
+  for (int64_t chunk = 0; chunk < ceil_div(cols, 16); ++chunk) {
+    int32_t* offset = map.offset + 16 * chunk;
+    for (int64_t i = 0; i < 16; ++i) {
+      const bool inside = 16 * chunk + i < cols;
+      offset[i] = inside ? static_cast<int32_t>(oy * p.stride_h * width + ox * p.stride_w) : -1;
+      if (inside && ++ox == OW) ox = 0, ++oy;
+    }
+    map.consecutive[chunk] = offset[15] >= 0 && offset[15] - offset[0] == 15;
+  }
+}
+
 // Columns [c0, c0 + cols) of the im2col matrix of one image and group (rows (c, ky, kx), column
 // j = output position c0 + j), built straight into qgemm's packed layout: 16 columns of 4 rows at
-// a time, each row's 16 bytes read where they lie in the padded planes when the 16 output
-// positions are consecutive in one output row (stride 1), else gathered first. c0 is a multiple
-// of 16. chunk_src: ceil(cols / 16) entries of scratch.
+// a time, each row's 16 bytes read where they lie in the padded planes when the chunk's columns
+// are consecutive there, else gathered first. c0 is a multiple of 16; `map` is the tile's
+// (map_tile_columns).
 void pack_im2col_tile(const QgemmKernel& kernel, const PaddedInput& in, int64_t Cg, int64_t kH, int64_t kW,
-                      int64_t OW, const Conv2dParams& p, int64_t c0, int64_t cols, int64_t* chunk_src,
-                      uint8_t* packed) {
+                      const Conv2dParams& p, int64_t cols, const TileColumns& map, uint8_t* packed) {
   const int64_t K = Cg * kH * kW, groups = (K + 3) / 4, plane = in.height * in.width;
   const int64_t padded_cols = ceil_div(cols, kernel.nr) * kernel.nr, chunks = ceil_div(cols, 16);
-  // Where each chunk's first output position reads (tap 0), or -1 when its 16 positions are not
-  // consecutive bytes of one row.
-  for (int64_t c = 0; c < chunks; ++c) {
-    const int64_t pos = c0 + 16 * c, oy = pos / OW, ox = pos % OW;
-    const bool run = p.stride_w == 1 && ox + 16 <= OW && 16 * c + 16 <= cols;
-    chunk_src[c] = run ? oy * p.stride_h * in.width + ox : -1;
-  }
   alignas(16) uint8_t gathered[4][16];
   for (int64_t g = 0; g < groups; ++g) {
     // The group's 4 rows of im2col: the byte of tap (c, ky, kx) for output (0, 0); null past K.
@@ -79,19 +94,16 @@ void pack_im2col_tile(const QgemmKernel& kernel, const PaddedInput& in, int64_t 
     }
     for (int64_t chunk = 0; chunk < ceil_div(padded_cols, 16); ++chunk) {
       uint8_t* out = packed + qgemm_packed_b_offset(kernel, K, g, 16 * chunk);
-      if (chunk < chunks && chunk_src[chunk] >= 0 && tap[3]) {
-        const int64_t src = chunk_src[chunk];
-        const uint8_t* const rows[4] = {tap[0] + src, tap[1] + src, tap[2] + src, tap[3] + src};
+      const int32_t* offset = map.offset + 16 * chunk;
+      if (chunk < chunks && map.consecutive[chunk] && tap[3]) {
+        const uint8_t* const rows[4] = {tap[0] + offset[0], tap[1] + offset[0], tap[2] + offset[0],
+                                        tap[3] + offset[0]};
         qgemm_interleave16(rows, out);
         continue;
       }
       for (int t = 0; t < 4; ++t)
-        for (int64_t i = 0; i < 16; ++i) {
-          const int64_t j = 16 * chunk + i, pos = c0 + j;
-          gathered[t][i] = tap[t] && j < cols
-                               ? tap[t][pos / OW * p.stride_h * in.width + pos % OW * p.stride_w]
-                               : uint8_t{128};
-        }
+        for (int64_t i = 0; i < 16; ++i)
+          gathered[t][i] = tap[t] && chunk < chunks && offset[i] >= 0 ? tap[t][offset[i]] : uint8_t{128};
       const uint8_t* const rows[4] = {gathered[0], gathered[1], gathered[2], gathered[3]};
       qgemm_interleave16(rows, out);
     }
@@ -230,7 +242,9 @@ Conv2dInt8::Plan Conv2dInt8::plan(int threads) const {
 int64_t Conv2dInt8::padded_height() const { return H_ + p_.pad_top + p_.pad_bottom; }
 int64_t Conv2dInt8::padded_width() const { return W_ + p_.pad_left + p_.pad_right; }
 int64_t Conv2dInt8::input_bytes() const { return align64(N_ * C_ * padded_height() * padded_width()); }
-int64_t Conv2dInt8::chunk_bytes(const Plan& plan) const { return align64(ceil_div(plan.tile_cols, 16) * 8); }
+int64_t Conv2dInt8::chunk_bytes(const Plan& plan) const {
+  return align64(ceil_div(plan.tile_cols, 16) * (16 * sizeof(int32_t) + sizeof(bool)));
+}
 int64_t Conv2dInt8::packed_bytes(const Plan& plan) const {
   return align64(static_cast<int64_t>(qgemm_packed_b_bytes(*kernel_, K_, plan.tile_cols)));
 }
@@ -290,7 +304,9 @@ void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int thr
   const int64_t items = N_ * groups_ * plan.col_tiles;
   parallel_for(plan.slots, threads, [&](int64_t slot) {
     uint8_t* slot_base = bytes + input_bytes() + slot * slot_bytes(plan);
-    int64_t* chunk_src = reinterpret_cast<int64_t*>(slot_base);
+    const int64_t chunks = ceil_div(plan.tile_cols, 16);
+    const TileColumns map{reinterpret_cast<int32_t*>(slot_base),
+                          reinterpret_cast<bool*>(slot_base + chunks * 16 * sizeof(int32_t))};
     uint8_t* packed = slot_base + chunk_bytes(plan);
     int32_t* sums = reinterpret_cast<int32_t*>(packed + packed_bytes(plan));
     for (int64_t item = slot * items / plan.slots; item < (slot + 1) * items / plan.slots; ++item) {
@@ -300,8 +316,10 @@ void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int thr
       const uint8_t* q_g = quantized + (n * C_ + g * Cg_) * PH * PW;  // (C/groups, PH, PW)
       if (pointwise_)  // the planes are B (K = C/groups rows of H*W) as they lie
         qgemm_pack_b(*kernel_, K_, cols, q_g + c0, HW, packed);
-      else
-        pack_im2col_tile(*kernel_, PaddedInput{q_g, PH, PW}, Cg_, kH_, kW_, OW_, p_, c0, cols, chunk_src, packed);
+      else {
+        map_tile_columns(OW_, PW, p_, c0, cols, map);  // once per tile: small next to the packing
+        pack_im2col_tile(*kernel_, PaddedInput{q_g, PH, PW}, Cg_, kH_, kW_, p_, cols, map, packed);
+      }
       qgemm_packed(weights_[g], 0, Og_, cols, packed, sums, cols);
       // The epilogue while the tile's sums are in cache.
       for (int64_t r = 0; r < Og_; ++r) {
