@@ -283,7 +283,7 @@ TEST_CASE("int8 conv2d fast path quantises as the reference: ties, clamping, NaN
   }
 }
 
-TEST_CASE("int8 conv2d: the method names the path and family; a workspace is required", "[conv2d_int8]") {
+TEST_CASE("int8 conv2d: the method names the path and family, and a workspace is required", "[conv2d_int8]") {
   const Tensor w3 = random_tensor({8, 4, 3, 3}, 51), w1 = random_tensor({8, 4, 1, 1}, 52);
   const Conv2dInt8 im2col({1, 4, 10, 10}, w3, nullptr, conv_params(1, 1), 0.01f);
   const Conv2dInt8 pointwise({1, 4, 10, 10}, w1, nullptr, conv_params(1, 0), 0.01f);
