@@ -10,10 +10,6 @@
 #include <cstring>
 #include <string>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "engine/error.h"
 
 namespace spdinfer {
@@ -110,24 +106,11 @@ void qgemm_pack_b(const QgemmKernel& kernel, int64_t K, int64_t N, const uint8_t
     const uint8_t* row[4];
     for (int t = 0; t < 4; ++t) row[t] = 4 * g + t < K ? B + (4 * g + t) * ldb : nullptr;
     int64_t j = 0;
-#if defined(__SSE2__)
-    // 16 columns of 4 rows at a time: interleaving bytes, then pairs, puts each column's 4 bytes
-    // together (a 4 x 16 byte transpose). nr is a multiple of 16, so the 16 stay in one panel.
     if (row[3])
       for (; j + 16 <= N; j += 16) {
-        const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row[0] + j));
-        const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row[1] + j));
-        const __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row[2] + j));
-        const __m128i x3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row[3] + j));
-        const __m128i lo01 = _mm_unpacklo_epi8(x0, x1), hi01 = _mm_unpackhi_epi8(x0, x1);
-        const __m128i lo23 = _mm_unpacklo_epi8(x2, x3), hi23 = _mm_unpackhi_epi8(x2, x3);
-        __m128i* dst = reinterpret_cast<__m128i*>(out + (j / nr) * panel_bytes + g * nr * 4 + (j % nr) * 4);
-        _mm_storeu_si128(dst, _mm_unpacklo_epi16(lo01, lo23));
-        _mm_storeu_si128(dst + 1, _mm_unpackhi_epi16(lo01, lo23));
-        _mm_storeu_si128(dst + 2, _mm_unpacklo_epi16(hi01, hi23));
-        _mm_storeu_si128(dst + 3, _mm_unpackhi_epi16(hi01, hi23));
+        const uint8_t* const rows[4] = {row[0] + j, row[1] + j, row[2] + j, row[3] + j};
+        qgemm_interleave16(rows, out + (j / nr) * panel_bytes + g * nr * 4 + (j % nr) * 4);
       }
-#endif
     // The rest, and the padding: 128 (the zero point) past K and past N.
     for (; j < padded_n; ++j) {
       uint8_t* dst = out + (j / nr) * panel_bytes + g * nr * 4 + (j % nr) * 4;

@@ -17,6 +17,10 @@
 #include <cstdint>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "engine/kernels/cpu_features.h"
 #include "engine/kernels/qgemm_kernels.h"
 
@@ -71,6 +75,35 @@ std::size_t qgemm_packed_b_bytes(const QgemmKernel& kernel, int64_t K, int64_t N
 // B (K x N, uint8, row-major with leading dimension ldb) into `out` (qgemm_packed_b_bytes): panel
 // p of nr columns at out + p * ceil(K / 4) * nr * 4, each laid out as the kernels read it.
 void qgemm_pack_b(const QgemmKernel& kernel, int64_t K, int64_t N, const uint8_t* B, int64_t ldb, uint8_t* out);
+
+// Where column j of the group g of values of k (4 g .. 4 g + 3) lies in B packed for K rows: its
+// 4 bytes at packed + qgemm_packed_b_offset(kernel, K, g, j).
+inline int64_t qgemm_packed_b_offset(const QgemmKernel& kernel, int64_t K, int64_t g, int64_t j) {
+  return (j / kernel.nr) * ((K + 3) / 4) * kernel.nr * 4 + g * kernel.nr * 4 + (j % kernel.nr) * 4;
+}
+// 16 consecutive columns of one group, 16 bytes from each of rows[0..3] (values of k 4 g + t),
+// interleaved into the 64 bytes a packed B holds for them (at qgemm_packed_b_offset of the first,
+// a multiple of 16): for callers that build B's panels themselves (a convolution's im2col).
+// Inline: it runs once per 64 bytes of B. SSE2, the x86-64 baseline, so any file may include it.
+inline void qgemm_interleave16(const uint8_t* const rows[4], uint8_t* out) {
+#if defined(__SSE2__)
+  // Interleaving bytes, then pairs, puts each column's 4 bytes together (a 4 x 16 byte transpose).
+  const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[0]));
+  const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[1]));
+  const __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2]));
+  const __m128i x3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[3]));
+  const __m128i lo01 = _mm_unpacklo_epi8(x0, x1), hi01 = _mm_unpackhi_epi8(x0, x1);
+  const __m128i lo23 = _mm_unpacklo_epi8(x2, x3), hi23 = _mm_unpackhi_epi8(x2, x3);
+  __m128i* dst = reinterpret_cast<__m128i*>(out);
+  _mm_storeu_si128(dst, _mm_unpacklo_epi16(lo01, lo23));
+  _mm_storeu_si128(dst + 1, _mm_unpackhi_epi16(lo01, lo23));
+  _mm_storeu_si128(dst + 2, _mm_unpacklo_epi16(hi01, hi23));
+  _mm_storeu_si128(dst + 3, _mm_unpackhi_epi16(hi01, hi23));
+#else
+  for (int j = 0; j < 16; ++j)
+    for (int t = 0; t < 4; ++t) out[j * 4 + t] = rows[t][j];
+#endif
+}
 
 // Rows [row0, row0 + rows) of C = those rows of A * (B - 128) [+ C], B packed by qgemm_pack_b for
 // a.cols() rows and N columns, C's first row at c (leading dimension ldc). row0 must be a

@@ -37,6 +37,9 @@ struct QgemmKernel {
   // 1 <= cols <= nr, C row-major with leading dimension ldc.
   void (*run)(int64_t kgroups, const void* a, const uint8_t* b, const int32_t* init, int32_t* c, int64_t ldc,
               int rows, int cols, bool accumulate);
+  // out[i] = 128 + clamp(round(x[i] / scale), -127, 127) for i < n: engine/ops/conv2d_int8.h's
+  // input rule (rounding to nearest, ties to even; NaN -> -127), B's values for a quantised input.
+  void (*quantize)(const float* x, int64_t n, float scale, uint8_t* out);
 };
 
 // Each family's kernel. Calling one the CPU lacks is an illegal instruction: see qgemm.h's

@@ -72,7 +72,28 @@ void run(int64_t kgroups, const void* a_panel, const uint8_t* b, const int32_t* 
   store_block(tile, kCols, init, c, ldc, rows, cols, accumulate);
 }
 
-const QgemmKernel kKernel{QgemmFamily::Avx2, "avx2", kRows, kCols, true, run};
+// 32 values at a time: divide, clamp (maxps / minps: NaN -> -127), round to nearest even
+// (vcvtps2dq), add the zero point, then narrow to bytes (the packs do not saturate: 1..255 fit).
+void quantize(const float* x, int64_t n, float scale, uint8_t* out) {
+  const __m256 s = _mm256_set1_ps(scale), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  const __m256i zero_point = _mm256_set1_epi32(128);
+  auto one = [&](const float* p) {
+    const __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_div_ps(_mm256_loadu_ps(p), s), lo), hi);
+    return _mm256_add_epi32(_mm256_cvtps_epi32(v), zero_point);
+  };
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i w01 = _mm256_packs_epi32(one(x + i), one(x + i + 8));        // int16, lanes interleaved
+    const __m256i w23 = _mm256_packs_epi32(one(x + i + 16), one(x + i + 24));
+    const __m256i bytes = _mm256_packus_epi16(w01, w23);
+    // packs work within 128-bit halves: dwords 0, 4, 1, 5, 2, 6, 3, 7 back into order.
+    const __m256i ordered = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), ordered);
+  }
+  for (; i < n; ++i) out[i] = quantize_one(x[i], scale);
+}
+
+const QgemmKernel kKernel{QgemmFamily::Avx2, "avx2", kRows, kCols, true, run, quantize};
 
 }  // namespace
 

@@ -17,6 +17,8 @@ namespace {
 
 constexpr int kRows = 8, kVectors = 3, kCols = kVectors * 16;
 
+#include "engine/kernels/qgemm_store.inc"
+
 __m512i broadcast_quad(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, sizeof v);
@@ -63,7 +65,24 @@ void run(int64_t kgroups, const void* a_panel, const uint8_t* b, const int32_t* 
   }
 }
 
-const QgemmKernel kKernel{QgemmFamily::Avx512Vnni, "avx512-vnni", kRows, kCols, false, run};
+// 16 values at a time: divide, clamp (maxps / minps: NaN -> -127), round to nearest even
+// (vcvtps2dq), add the zero point, narrow to bytes (vpmovdb).
+void quantize(const float* x, int64_t n, float scale, uint8_t* out) {
+  const __m512 s = _mm512_set1_ps(scale), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+  const __m512i zero_point = _mm512_set1_epi32(128);
+  // The zero-masked forms with every lane set: GCC 12's plain ones pass an undefined vector that
+  // -Wmaybe-uninitialized reports (a false report); the instructions are the same.
+  const __mmask16 all = 0xffff;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_maskz_min_ps(all, _mm512_maskz_max_ps(all, _mm512_div_ps(_mm512_loadu_ps(x + i), s), lo), hi);
+    const __m512i q = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(all, v), zero_point);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_maskz_cvtepi32_epi8(all, q));
+  }
+  for (; i < n; ++i) out[i] = quantize_one(x[i], scale);
+}
+
+const QgemmKernel kKernel{QgemmFamily::Avx512Vnni, "avx512-vnni", kRows, kCols, false, run, quantize};
 
 }  // namespace
 

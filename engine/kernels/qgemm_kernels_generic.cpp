@@ -28,7 +28,11 @@ void run(int64_t kgroups, const void* a_panel, const uint8_t* b, const int32_t* 
   store_block(reinterpret_cast<const int32_t*>(&acc[0][0]), kCols, init, c, ldc, rows, cols, accumulate);
 }
 
-const QgemmKernel kKernel{QgemmFamily::Generic, "generic", kRows, kCols, false, run};
+void quantize(const float* x, int64_t n, float scale, uint8_t* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = quantize_one(x[i], scale);
+}
+
+const QgemmKernel kKernel{QgemmFamily::Generic, "generic", kRows, kCols, false, run, quantize};
 
 }  // namespace
 

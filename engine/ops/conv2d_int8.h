@@ -20,11 +20,12 @@
 // The fast path (Conv2dInt8) computes the same integers and applies the same float operations
 // in the same order, so it equals the reference bit for bit.
 //
-// Fast path, per (image, group, column tile): the input is quantised once per run into uint8
-// (q_x + 128: the GEMM's B is unsigned, engine/kernels/qgemm.h), im2col copies bytes of that into
-// the tile (padding = 128, the zero point) or, for 1x1 stride-1 unpadded convolutions, the
-// quantised planes are B as they lie; the int8 GEMM gives the tile's int32 sums, and the epilogue
-// (scale, bias, activation) turns them into the output while they are in cache.
+// Fast path: the input is quantised once per run into uint8 planes (q_x + 128: the GEMM's B is
+// unsigned, engine/kernels/qgemm.h) with the zero padding written out as 128, the zero point.
+// Then per (image, group, column tile): im2col reads those bytes straight into the GEMM's packed
+// layout (for 1x1 stride-1 unpadded convolutions the planes are B as they lie and are only
+// packed), the int8 GEMM gives the tile's int32 sums, and the epilogue (scale, bias, activation)
+// turns them into the output while they are in cache.
 #pragma once
 
 #include <cstddef>
@@ -33,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/kernels/qgemm.h"
 #include "engine/ops/conv2d.h"
 #include "engine/tensor.h"
 
@@ -62,5 +64,52 @@ Int8Weights quantize_conv_weights(const Tensor& weight);
 // Plain loops: the semantics above. bias may be null; out must have conv2d_output_shape's shape.
 void conv2d_int8_reference(const Tensor& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& params,
                            float input_scale, Tensor& out);
+
+// The fast path for one input shape, prepared once (weights quantised and packed for the int8
+// GEMM family `kernel`) and then immutable: run may be called from several threads at once, each
+// with its own workspace.
+class Conv2dInt8 {
+ public:
+  Conv2dInt8(const Shape& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& params,
+             float input_scale, const QgemmKernel& kernel = qgemm_kernel());
+
+  const Shape& output_shape() const { return output_shape_; }
+  // Floats of workspace run needs on `threads` threads (the bytes it uses, rounded up): the
+  // quantised input, and per thread an im2col tile, its packed copy and the tile's int32 sums.
+  std::size_t workspace_floats(int threads) const;
+  // "int8 im2col avx512-vnni", "int8 1x1 avx2", ...: for per-layer reports.
+  std::string method() const;
+  // out = the convolution of input (of the shape given at construction); workspace holds
+  // workspace_floats(threads) floats. The bits do not depend on `threads`.
+  void run(const Tensor& input, Tensor& out, float* workspace, int threads) const;
+
+ private:
+  // Work items are (image, group, column tile); each slot (thread) takes a contiguous run of them.
+  struct Plan {
+    int64_t col_tiles = 1, tile_cols = 0;
+    int64_t slots = 1;
+  };
+  Plan plan(int threads) const;
+  // The quantised input, padding included: (N, C, padded_height, padded_width) bytes.
+  int64_t padded_height() const;
+  int64_t padded_width() const;
+  int64_t input_bytes() const;
+  // Bytes of one slot's workspace: [chunk offsets][packed im2col tile][int32 sums], each
+  // 64-byte aligned.
+  int64_t chunk_bytes(const Plan& plan) const;
+  int64_t packed_bytes(const Plan& plan) const;
+  int64_t slot_bytes(const Plan& plan) const;
+
+  Conv2dParams p_;
+  Shape input_, output_shape_;
+  int64_t N_ = 0, C_ = 0, H_ = 0, W_ = 0, O_ = 0, kH_ = 0, kW_ = 0, OH_ = 0, OW_ = 0;
+  int64_t groups_ = 1, Cg_ = 0, Og_ = 0, K_ = 0;
+  bool pointwise_ = false;  // 1x1, stride 1, unpadded: the quantised planes are B as they lie
+  float input_scale_ = 1.0f;
+  const QgemmKernel* kernel_ = nullptr;
+  std::vector<QgemmPackedA> weights_;  // one per group
+  std::vector<float> multiplier_;      // input_scale * s_w[o]
+  std::vector<float> bias_;            // bias[o], or 0 as in the reference
+};
 
 }  // namespace spdinfer
