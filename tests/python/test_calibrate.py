@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.python.cli_support import CliErrorAssertions, cli, run
+from tests.python.cli_support import CliErrorAssertions, cli, edited_model, run
 from tests.python.helpers import REPO
 
 DETECTOR = REPO / 'assets' / 'scenes_spd_yolov5n.safetensors'
@@ -191,6 +191,37 @@ class CalibrateTest(unittest.TestCase, CliErrorAssertions):
         self.assertOneLineError(run(cli(), 'calibrate', DETECTOR, self.images, '-o', out, '--method', 'mse'),
                                 '--method')
         self.assertFalse(out.exists())
+
+    def test_bad_int8_files(self):
+        def edited(name, edit):
+            return edited_model(self.int8, self.dir / name, edit)
+
+        def quantization(edit_q):
+            def edit(header):
+                q = json.loads(header['__metadata__']['quantization'])
+                edit_q(q)
+                header['__metadata__']['quantization'] = json.dumps(q)
+            return edit
+
+        def no_scale(q):
+            del q['input_scales']['model.1']
+
+        def extra_scale(q):
+            q['input_scales']['model.30.m.0'] = 0.1
+
+        def zero_scale(q):
+            q['input_scales']['model.1'] = 0
+
+        def version_1(header):
+            header['__metadata__']['format_version'] = '1'
+
+        cases = [(quantization(no_scale), "tensor 'model.1.weight_int8' but no input scale for node 'model.1'"),
+                 (quantization(extra_scale), "input scale for 'model.30.m.0', which is not a convolution stored in int8"),
+                 (quantization(zero_scale), "input scale of 'model.1' is 0 (must be a finite number > 0)"),
+                 (version_1, "metadata 'quantization' in a format version 1 file")]
+        for i, (edit, problem) in enumerate(cases):
+            path = edited(f'edited{i}.safetensors', edit)
+            self.assertOneLineError(run(cli(), 'info', path, '--no-layers'), f'{path}: ', problem)
 
     def test_help(self):
         done = run(cli(), 'calibrate', '--help')
