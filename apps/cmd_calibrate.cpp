@@ -18,6 +18,7 @@
 #include "apps/calibration_table.h"
 #include "apps/commands.h"
 #include "apps/image_batch.h"
+#include "apps/number_checks.h"
 #include "apps/terminal_text.h"
 #include "engine/error.h"
 #include "engine/model_file.h"
@@ -86,6 +87,9 @@ void quantise_weights(const Tensor& w, std::vector<std::int8_t>& q, Tensor& scal
 
 void run_calibrate(const CalibrateOptions& o) {
   const CalibrationMethod method = calibration_method(o.method);
+  std::error_code same_error;
+  if (fs::equivalent(o.model, o.out, same_error))
+    throw CLI::ValidationError("-o " + o.out + ": is the model file itself; write the int8 model to another file");
   ModelFile file = read_model_file(o.model);
   if (file.metadata.count("quantization"))
     throw Error(o.model + ": already an int8 model (made by spdinfer calibrate); calibrate the fp32 model file");
@@ -233,7 +237,7 @@ void add_calibrate_command(CLI::App& app) {
                   "percentile (--percentile of |x|)")
       ->check(CLI::IsMember({"kl", "minmax", "percentile"}));
   cmd->add_option("--percentile", opts->percentile, "with --method percentile: the percentile of |x| kept")
-      ->check(CLI::Range(50.0, 100.0));
+      ->check(finite_range(50.0, 100.0));
   cmd->add_option("--table", opts->table,
                   "write the scale table here (default: OUT with .table for .safetensors)")
       ->type_name("FILE");

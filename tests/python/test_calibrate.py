@@ -190,6 +190,11 @@ class CalibrateTest(unittest.TestCase, CliErrorAssertions):
             'give no images')
         self.assertOneLineError(run(cli(), 'calibrate', DETECTOR, self.images, '-o', out, '--method', 'mse'),
                                 '--method')
+        self.assertOneLineError(run(cli(), 'calibrate', DETECTOR, self.images, '-o', DETECTOR), 'the model file itself')
+        self.assertOneLineError(run(cli(), 'calibrate', DETECTOR, self.images, '-o', out, '--percentile', 'nan'),
+                                '--percentile')
+        self.assertOneLineError(run(cli(), 'calibrate', DETECTOR, self.images, '-o', self.dir / 'no' / 'm.safetensors'),
+                                str(self.dir / 'no' / 'm.safetensors'), 'cannot write')
         self.assertFalse(out.exists())
 
     def test_bad_int8_files(self):
