@@ -34,7 +34,8 @@ std::unique_ptr<CLI::App> make_app() {
   add_bench_command(*app);
   add_classify_command(*app);
   add_detect_command(*app);
-  for (const char* runs_a_model : {"run", "golden", "val", "bench", "classify", "detect"})
+  add_calibrate_command(*app);
+  for (const char* runs_a_model : {"run", "golden", "val", "bench", "classify", "detect", "calibrate"})
     add_memory_limit_option(*app->get_subcommand(runs_a_model));
   // Set last: a footer given before add_subcommand would be inherited by every command.
   app->footer("Run `spdinfer COMMAND --help` for a command's arguments and their defaults.");

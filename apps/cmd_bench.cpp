@@ -17,6 +17,7 @@
 #include "apps/figures.h"
 #include "apps/input_size.h"
 #include "apps/machine_report.h"
+#include "apps/precision_option.h"
 #include "engine/error.h"
 #include "engine/memory_budget.h"
 #include "models/model.h"
@@ -25,7 +26,7 @@ namespace spdinfer::cli {
 namespace {
 
 struct BenchOptions {
-  std::string model, plot;
+  std::string model, plot, precision;
   InputSize size;  // not given: the model's
   int batch = 1, threads = 1, runs = 20, warmup = 3;
   bool per_layer = false, json = false;
@@ -76,7 +77,7 @@ void run_bench(const BenchOptions& o) {
   if (!o.plot.empty() && !names_png(o.plot))
     throw CLI::ValidationError("--plot " + o.plot + ": writes a PNG; give the file a .png name");
   if (!o.plot.empty()) check_plotting(o.plot);
-  Model m = load_model(o.model);
+  Model m = load_model(o.model, precision_load_options(o.precision));
   const int h = o.size.given() ? o.size.height : m.preprocess.height;
   const int w = o.size.given() ? o.size.width : m.preprocess.width;
   if (o.size.given()) check_input_multiple(m, h, w, "--size " + o.size.text());
@@ -112,6 +113,7 @@ void run_bench(const BenchOptions& o) {
     nlohmann::json report = {{"model", o.model},
                                    {"shape", {o.batch, 3, h, w}},
                                    {"threads", o.threads},
+                                   {"precision", m.precision()},
                                    {"runs", o.runs},
                                    {"median_ms", med},
                                    {"min_ms", mn},
@@ -125,8 +127,8 @@ void run_bench(const BenchOptions& o) {
     report.update(machine_json());
     std::printf("%s\n", json_text(report).c_str());
   } else {
-    std::printf("model %s, input (%d, 3, %d, %d), %d threads, %d runs after %d warm-up\n", o.model.c_str(), o.batch,
-                h, w, o.threads, o.runs, o.warmup);
+    std::printf("model %s, %s, input (%d, 3, %d, %d), %d threads, %d runs after %d warm-up\n", o.model.c_str(),
+                m.precision(), o.batch, h, w, o.threads, o.runs, o.warmup);
     for (const auto& [label, value] : machine_lines()) std::printf("%s: %s\n", label.c_str(), value.c_str());
     std::printf("latency ms: min %.3f  median %.3f  max %.3f\n", mn, med, mx);
     std::printf("throughput: %.1f images/s, %.2f GFLOP per run, %.1f GFLOP/s\n", 1000.0 * o.batch / med, gflop,
@@ -179,6 +181,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--plot", opts->plot, "with --per-layer: draw the slowest nodes as a bar chart in this PNG file")
       ->type_name("FILE.png")
       ->needs(per_layer);
+  add_precision_option(cmd, opts->precision);
   cmd->add_flag("--json", opts->json, "one JSON object instead of text");
   cmd->callback([opts] { run_bench(*opts); });
 }

@@ -63,6 +63,8 @@ nlohmann::json info_json(const Model& m, const InfoOptions& o) {
                       {"architecture", summary(m)},
                       {"parameters", m.graph->parameter_count()},
                       {"stored_tensors", m.tensors.size()},
+                      {"precision", m.precision()},
+                      {"int8_convolutions", m.quantized_nodes.size()},
                       {"input",
                        {{"height", p.height},
                         {"width", p.width},
@@ -92,6 +94,21 @@ nlohmann::json info_json(const Model& m, const InfoOptions& o) {
   return j;
 }
 
+// "fp32", or for an int8 file "int8: 57 of 60 convolutions (kl, 200 images)".
+std::string precision_text(const Model& m) {
+  if (!m.int8_file) return "fp32";
+  int convs = 0;
+  for (const Node& n : m.graph->nodes()) convs += n.op == "conv2d";
+  std::string text = std::string(m.precision()) + (m.runs_int8 ? ": " : " (int8 weights in float): ") +
+                     std::to_string(m.quantized_nodes.size()) + " of " + std::to_string(convs) +
+                     " convolutions int8";
+  const nlohmann::json q = nlohmann::json::parse(m.metadata.at("quantization"), nullptr, false);
+  if (q.is_object() && q.value("method", nlohmann::json()).is_string())
+    text += " (" + q["method"].get<std::string>() + ", " + std::to_string(q.value("images", 0)) +
+            (q.value("images", 0) == 1 ? " image)" : " images)");
+  return text;
+}
+
 void print_info(const Model& m, const InfoOptions& o) {
   const Preprocess& p = m.preprocess;
   std::printf("model:        %s\n", terminal_text(m.path).c_str());
@@ -99,6 +116,7 @@ void print_info(const Model& m, const InfoOptions& o) {
   std::printf("architecture: %s\n", summary(m).c_str());
   std::printf("parameters:   %lld (stored: %zu tensors)\n", static_cast<long long>(m.graph->parameter_count()),
               m.tensors.size());
+  std::printf("precision:    %s\n", precision_text(m).c_str());
   std::printf("input:        %dx%d RGB, %s, scale %g, mean (%g, %g, %g), std (%g, %g, %g); sides multiples of %d\n",
               p.height, p.width, p.resize.c_str(), p.scale, p.mean[0], p.mean[1], p.mean[2], p.std[0], p.std[1],
               p.std[2], input_multiple(m));
@@ -138,7 +156,8 @@ void add_info_command(CLI::App& app) {
   cmd->add_option("model", opts->model, "spdinfer model file (.safetensors)")->required();
   cmd->add_flag("!--no-layers", opts->layers, "omit the layer table");
   cmd->add_flag("--json", opts->json,
-                "one JSON object instead of text: model, family, architecture, parameters, stored_tensors, input "
+                "one JSON object instead of text: model, family, architecture, parameters, stored_tensors, precision "
+                "(int8 or fp32), int8_convolutions, input "
                 "{height, width, multiple, resize, scale, mean, std}, classes, source {name, sha256}, machine, "
                 "layers {input, activation_mb, activation_mb_without_reuse, gflop, nodes [{name, op, output, "
                 "parameters, method}]} (no layers with --no-layers)");

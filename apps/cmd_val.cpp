@@ -18,6 +18,7 @@
 #include "apps/image_batch.h"
 #include "apps/input_size.h"
 #include "apps/number_checks.h"
+#include "apps/precision_option.h"
 #include "apps/slice_options.h"
 #include "apps/val_detection.h"
 #include "engine/error.h"
@@ -31,7 +32,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct ValOptions {
-  std::string model, dataset, predictions;
+  std::string model, dataset, predictions, precision;
   int batch = 32;
   int threads = 1;
   bool json = false;
@@ -44,7 +45,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 void run_val(const ValOptions& o) {
   const auto start = Clock::now();
-  Model model = load_model(o.model);
+  Model model = load_model(o.model, precision_load_options(o.precision));
   if (model.family == Family::kYoloV5) {
     // A detector letterboxes to a square of the longest side: one number.
     if (o.size.given() && !o.size.square())
@@ -189,6 +190,7 @@ void add_val_command(CLI::App& app) {
   add_slice_options(cmd, det.slice);
   cmd->add_option("--batch", opts->batch, "images per forward pass")->check(CLI::Range(1, 4096));
   cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
+  add_precision_option(cmd, opts->precision);
   cmd->add_flag("--json", opts->json, "one JSON object with the results on stdout (the table goes to stderr)");
   cmd->add_option("--predictions", opts->predictions,
                   "classifier: write the predicted class id of every image, one per line; detector: write every "

@@ -19,6 +19,7 @@ void add_val_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_classify_command(CLI::App& app);
 void add_detect_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);
 
 // JSON output: one line, with bytes that are not UTF-8 (a path or class name) replaced by U+FFFD
 // instead of nlohmann's type_error.

@@ -72,6 +72,7 @@ std::string describe(const nlohmann::json& v) {
 std::size_t dtype_size(const std::string& dtype) {
   if (dtype == "F32") return 4;
   if (dtype == "F16") return 2;
+  if (dtype == "I8") return 1;
   return 0;
 }
 
@@ -93,7 +94,7 @@ Entry parse_entry(const std::string& path, const std::string& name, const nlohma
   if (dtype == j.end() || !dtype->is_string()) fail(path, where + ": missing or non-string dtype");
   e.info.dtype = dtype->get<std::string>();
   if (!dtype_size(e.info.dtype))
-    fail(path, where + ": unsupported dtype '" + shorten(e.info.dtype) + "' (expected F32 or F16)");
+    fail(path, where + ": unsupported dtype '" + shorten(e.info.dtype) + "' (expected F32, F16 or I8)");
   auto shape = j.find("shape");
   if (shape == j.end() || !shape->is_array()) fail(path, where + ": missing or non-list shape");
   if (shape->size() > 8) fail(path, where + ": shape has " + std::to_string(shape->size()) + " dimensions");
@@ -140,6 +141,9 @@ void widen(const Entry& e, const std::uint8_t* src, Tensor& out) {
   const int64_t n = out.numel();
   if (e.info.dtype == "F32") {
     if (n) std::memcpy(out.data(), src, static_cast<std::size_t>(n) * sizeof(float));
+  } else if (e.info.dtype == "I8") {
+    float* dst = out.data();
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(static_cast<std::int8_t>(src[i]));
   } else {
     halves_to_floats(src, out.data(), n);
   }
@@ -210,17 +214,15 @@ ModelFile parse_model(const std::string& path, const std::uint8_t* header, std::
   std::vector<Entry> entries;
   if (j.size() > kMaxTensors + 1)
     fail(path, "more than " + std::to_string(kMaxTensors) + " tensors (not a model file?)");
-  for (const auto& [name, value] : j.items()) {
-    if (name == "__metadata__") {
-      if (!value.is_object()) fail(path, "__metadata__ is not a JSON object");
-      for (const auto& [key, v] : value.items()) {
-        if (!v.is_string())
-          fail(path, "metadata '" + shorten(key) + "' is " + describe(v) + ", not a string");
-        file.metadata[key] = v.get<std::string>();
-      }
-      continue;
+  // Metadata first, so that a file of a newer format version is refused by its version
+  // before any of its tensors is judged.
+  auto meta = j.find("__metadata__");
+  if (meta != j.end()) {
+    if (!meta->is_object()) fail(path, "__metadata__ is not a JSON object");
+    for (const auto& [key, v] : meta->items()) {
+      if (!v.is_string()) fail(path, "metadata '" + shorten(key) + "' is " + describe(v) + ", not a string");
+      file.metadata[key] = v.get<std::string>();
     }
-    entries.push_back(parse_entry(path, name, value));
   }
 
   if (require_spdinfer_metadata) {
@@ -232,12 +234,21 @@ ModelFile parse_model(const std::string& path, const std::uint8_t* header, std::
                           : "metadata 'format' is '" + shorten(format->second) + "', expected 'spdinfer'") +
                      "); convert the checkpoint with python3 -m weights_tools.convert");
     auto version = file.metadata.find("format_version");
-    if (version == file.metadata.end() || version->second != std::to_string(kModelFormatVersion))
+    const bool v1 = version != file.metadata.end() && version->second == std::to_string(kModelFormatVersion);
+    const bool v2 = version != file.metadata.end() && version->second == std::to_string(kQuantizedModelFormatVersion);
+    if (!v1 && !v2)
       fail(path, "unknown model format version '" +
                      (version == file.metadata.end() ? std::string("(none)") : shorten(version->second)) +
-                     "' (this spdinfer reads version " + std::to_string(kModelFormatVersion) +
-                     "); re-run python3 -m weights_tools.convert");
+                     "' (this spdinfer reads versions " + std::to_string(kModelFormatVersion) + " and " +
+                     std::to_string(kQuantizedModelFormatVersion) + "); re-run python3 -m weights_tools.convert");
+    const bool quantized = file.metadata.count("quantization") > 0;
+    if (v2 && !quantized)
+      fail(path, "format version 2 (an int8 model) without metadata 'quantization'");
+    if (v1 && quantized)
+      fail(path, "metadata 'quantization' in a format version 1 file (an int8 model is version 2)");
   }
+  for (const auto& [name, value] : j.items())
+    if (name != "__metadata__") entries.push_back(parse_entry(path, name, value));
 
   // Data layout: tensors packed back to back from offset 0, covering the
   // data section exactly.
@@ -268,7 +279,7 @@ ModelFile parse_model(const std::string& path, const std::uint8_t* header, std::
     fail(path, std::to_string(data_size - expected) + " trailing bytes after the last tensor");
 
   // Every size is now known to lie within the file: allocation is bounded by it. Float32
-  // tensors are read straight into their storage, float16 ones through one reused buffer.
+  // tensors are read straight into their storage, float16 and int8 ones through one reused buffer.
   std::vector<std::uint8_t> half_bytes;
   for (const Entry* e : by_offset) {
     Tensor t(e->info.shape);

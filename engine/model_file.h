@@ -21,6 +21,9 @@ namespace spdinfer {
 
 constexpr const char* kModelFormatName = "spdinfer";
 constexpr int kModelFormatVersion = 1;
+// A file with int8 convolutions (`spdinfer calibrate`): metadata `quantization`, I8 tensors.
+// Readers of version 1 refuse it by its version rather than by a tensor's dtype.
+constexpr int kQuantizedModelFormatVersion = 2;
 // A header larger than this is refused before anything is allocated for it.
 constexpr std::uint64_t kMaxHeaderBytes = 64ull << 20;
 // The header's JSON (tensor entries are 3 deep), and the most tensors a file may hold.
@@ -31,7 +34,7 @@ constexpr JsonLimits kMetadataJsonLimits{64, 1'000'000};
 
 struct TensorInfo {
   std::string name;
-  std::string dtype;  // as stored: "F32" or "F16"
+  std::string dtype;  // as stored: "F32", "F16" or "I8"
   Shape shape;
 };
 
@@ -50,7 +53,7 @@ ModelFile read_model_file(const std::string& path);
 // `require_spdinfer_metadata` false accepts any safetensors file (golden dumps).
 ModelFile parse_model_file(const std::string& path, const std::uint8_t* bytes, std::size_t size,
                            bool require_spdinfer_metadata = true);
-// Reads any safetensors file of F32/F16 tensors with the same checks, without
+// Reads any safetensors file of F32/F16/I8 tensors with the same checks, without
 // requiring spdinfer metadata (golden files use their own format name).
 ModelFile read_safetensors(const std::string& path);
 

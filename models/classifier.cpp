@@ -17,7 +17,9 @@ Classifier::Classifier(std::shared_ptr<const Model> model) : model_(std::move(mo
 
 Classifier::Classifier(Model model) : Classifier(std::make_shared<const Model>(std::move(model))) {}
 
-Classifier Classifier::load(const std::string& path) { return Classifier(load_model(path)); }
+Classifier Classifier::load(const std::string& path, const LoadOptions& options) {
+  return Classifier(load_model(path, options));
+}
 
 Tensor Classifier::input(const Image& image) const {
   return image_to_tensor(resize_for_classifier(image, preprocess_), preprocess_);

@@ -30,7 +30,7 @@ class Classifier {
   explicit Classifier(std::shared_ptr<const Model> model);
   explicit Classifier(Model model);
   // load_model, then the above.
-  static Classifier load(const std::string& path);
+  static Classifier load(const std::string& path, const LoadOptions& options = {});
 
   const Model& model() const { return *model_; }
   const std::vector<std::string>& class_names() const { return model_->class_names; }

@@ -18,7 +18,9 @@ Detector::Detector(std::shared_ptr<const Model> model) : model_(std::move(model)
 
 Detector::Detector(Model model) : Detector(std::make_shared<const Model>(std::move(model))) {}
 
-Detector Detector::load(const std::string& path) { return Detector(load_model(path)); }
+Detector Detector::load(const std::string& path, const LoadOptions& options) {
+  return Detector(load_model(path, options));
+}
 
 int Detector::input_size(int img_size) const { return round_up_to_multiple(img_size, stride_); }
 

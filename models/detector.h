@@ -34,7 +34,7 @@ class Detector {
   explicit Detector(std::shared_ptr<const Model> model);
   explicit Detector(Model model);
   // load_model, then the above.
-  static Detector load(const std::string& path);
+  static Detector load(const std::string& path, const LoadOptions& options = {});
 
   const Model& model() const { return *model_; }
   const std::vector<std::string>& class_names() const { return model_->class_names; }

@@ -34,8 +34,45 @@ std::string GraphBuilder::input(const std::string& name) {
   return name;
 }
 
+std::string GraphBuilder::quantized_conv(const std::string& name, const std::string& input, const ConvSpec& spec) {
+  if (!weights_.has(name + ".weight_int8")) return "";
+  auto scale = input_scales_.find(name);
+  if (scale == input_scales_.end())
+    throw Error(weights_.path() + ": tensor '" + name + ".weight_int8' but no input scale for node '" + name +
+                "' in metadata 'quantization'");
+  const Shape c{spec.out_channels};
+  Tensor weight = weights_.take(name + ".weight_int8", conv_weight_shape(spec));
+  Tensor weight_scale = weights_.take(name + ".weight_scale", c);
+  Tensor bias = weights_.take(name + ".bias", c);
+  const int64_t per_channel = spec.out_channels ? weight.numel() / spec.out_channels : 0;
+  for (int64_t o = 0; o < spec.out_channels; ++o) {
+    const float s = weight_scale[o];
+    if (!(s >= 0))
+      throw Error(weights_.path() + ": tensor '" + name + ".weight_scale' holds " + std::to_string(s) +
+                  " at index " + std::to_string(o) + " (scales must be >= 0)");
+    for (int64_t i = o * per_channel; i < (o + 1) * per_channel; ++i) {
+      if (weight[i] < -127 || weight[i] > 127)
+        throw Error(weights_.path() + ": tensor '" + name + ".weight_int8' holds " +
+                    std::to_string(static_cast<int>(weight[i])) + " at index " + std::to_string(i) +
+                    " (symmetric int8 weights lie in [-127, 127])");
+      weight[i] *= s;
+    }
+  }
+  store_.emplace(name + ".weight", std::move(weight));
+  store_.emplace(name + ".bias", std::move(bias));
+  nlohmann::json attrs = conv_attrs(spec);
+  if (run_int8_) attrs["input_scale"] = scale->second;
+  quantized_nodes_.push_back(name);
+  conv_tensors_[name] = {name + ".weight_int8", name + ".weight_scale", name + ".bias"};
+  return add_node(Node{name, "conv2d", std::move(attrs), {input}, {name + ".weight", name + ".bias"}, {}});
+}
+
 std::string GraphBuilder::conv_bn(const std::string& name, const std::string& input, const std::string& conv_prefix,
                                   const std::string& bn_prefix, const ConvSpec& spec, float eps) {
+  std::string quantized = quantized_conv(name, input, spec);
+  if (!quantized.empty()) return quantized;
+  conv_tensors_[name] = {conv_prefix + ".weight", bn_prefix + ".weight", bn_prefix + ".bias",
+                         bn_prefix + ".running_mean", bn_prefix + ".running_var"};
   Tensor weight = weights_.take(conv_prefix + ".weight", conv_weight_shape(spec));
   const Shape c{spec.out_channels};
   Tensor gamma = weights_.take(bn_prefix + ".weight", c);
@@ -55,6 +92,10 @@ std::string GraphBuilder::conv_bn(const std::string& name, const std::string& in
 
 std::string GraphBuilder::conv(const std::string& name, const std::string& input, const std::string& prefix,
                                const ConvSpec& spec, bool with_bias) {
+  std::string quantized = quantized_conv(name, input, spec);
+  if (!quantized.empty()) return quantized;
+  conv_tensors_[name] = {prefix + ".weight"};
+  if (with_bias) conv_tensors_[name].push_back(prefix + ".bias");
   store_.emplace(name + ".weight", weights_.take(prefix + ".weight", conv_weight_shape(spec)));
   Node node{name, "conv2d", conv_attrs(spec), {input}, {name + ".weight"}, {}};
   if (with_bias) {

@@ -1,10 +1,13 @@
 // Model loading: file -> metadata -> family builder -> graph.
 #include "models/model.h"
 
+#include <algorithm>
+
 #include "engine/error.h"
 #include "engine/json_checked.h"
 #include "engine/memory_budget.h"
 #include "models/detect_strides.h"
+#include "models/quantization.h"
 #include "models/resnet_spd.h"
 #include "models/yolov5.h"
 
@@ -80,9 +83,17 @@ std::vector<Tensor> forward_input(const Model& m, const Tensor& x, int threads) 
   return blaming_model(m, x.shape(), [&] { return m.graph->forward({&x}, run); });
 }
 
-Model load_model(const std::string& path) { return build_model(read_model_file(path)); }
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::kFp32;
+  if (name == "int8") return Precision::kInt8;
+  throw Error("unknown precision '" + name + "' (expected int8 or fp32)");
+}
 
-Model build_model(ModelFile file) {
+Model load_model(const std::string& path, const LoadOptions& options) {
+  return build_model(read_model_file(path), options);
+}
+
+Model build_model(ModelFile file, const LoadOptions& options) {
   const std::string path = file.path;
   Model m;
   m.path = path;
@@ -115,8 +126,16 @@ Model build_model(ModelFile file) {
     m.family = Family::kYoloV5;
   else
     throw Error(path + ": unknown model family '" + family + "' (expected resnet_spd or yolov5)");
+  QuantizationInfo quantization;
+  m.int8_file = file.metadata.count("quantization") > 0;
+  if (m.int8_file) quantization = parse_quantization(path, file.metadata.at("quantization"));
+  if (options.precision == Precision::kInt8 && !m.int8_file)
+    throw Error(path + ": an fp32 model file; for int8, make an int8 file first with "
+                "`spdinfer calibrate " + path + " IMAGES... -o MODEL.int8.safetensors`");
+  m.runs_int8 = m.int8_file && options.precision != Precision::kFp32;
   WeightBinder binder(path, file.weights);
   GraphBuilder builder(binder);
+  builder.set_quantization(quantization.input_scales, m.runs_int8);
   try {
     if (m.family == Family::kResNetSpd)
       build_resnet_spd(m.architecture, builder);
@@ -129,6 +148,12 @@ Model build_model(ModelFile file) {
     throw naming_file(path, e);
   }
   m.aliases = std::move(builder.aliases());
+  m.quantized_nodes = builder.quantized_nodes();
+  m.conv_tensors = builder.conv_tensors();
+  for (const auto& [node, scale] : quantization.input_scales)
+    if (std::find(m.quantized_nodes.begin(), m.quantized_nodes.end(), node) == m.quantized_nodes.end())
+      throw Error(path + ": metadata 'quantization' gives an input scale for '" + node +
+                  "', which is not a convolution stored in int8");
   const int64_t classes = m.family == Family::kYoloV5 ? m.architecture.value("nc", 0) : m.architecture.value("num_classes", 0);
   if (!m.class_names.empty() && static_cast<int64_t>(m.class_names.size()) != classes)
     throw Error(path + ": " + std::to_string(m.class_names.size()) + " class names for " + std::to_string(classes) +

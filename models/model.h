@@ -25,6 +25,18 @@ enum class Family {
 // The name the model file's metadata uses: "resnet_spd" or "yolov5".
 const char* family_name(Family family);
 
+// Which precision a model runs in. kFile: the file's own (int8 convolutions when it is an int8
+// file from `spdinfer calibrate`, else fp32). kFp32 on an int8 file: its int8 weights
+// dequantised, computed in float (weight error without activation error). kInt8 on an fp32
+// file is refused (there are no scales to run it with).
+enum class Precision { kFile, kFp32, kInt8 };
+// "fp32" -> kFp32, "int8" -> kInt8; throws spdinfer::Error otherwise.
+Precision parse_precision(const std::string& name);
+
+struct LoadOptions {
+  Precision precision = Precision::kFile;
+};
+
 struct Model {
   std::string path;
   Family family = Family::kResNetSpd;
@@ -38,6 +50,16 @@ struct Model {
   // modules that end in a node named after an inner module.
   std::map<std::string, std::string> aliases;
   std::vector<int> strides;  // YOLO: per detection level
+  // int8: the file's quantised convolutions, and whether they run in int8 (their nodes carry
+  // `input_scale`) or in float.
+  bool int8_file = false;
+  bool runs_int8 = false;
+  std::vector<std::string> quantized_nodes;
+  // Convolution node -> the stored tensors it was built from (what calibrate replaces).
+  std::map<std::string, std::vector<std::string>> conv_tensors;
+
+  // "int8" or "fp32": what the convolutions compute in.
+  const char* precision() const { return runs_int8 ? "int8" : "fp32"; }
 
   // The node that computes PyTorch module `module`'s output, or "" if none.
   std::string node_for_module(const std::string& module) const;
@@ -60,8 +82,8 @@ auto blaming_model(const Model& m, const Shape& input, F&& f) -> decltype(f()) {
 std::vector<Tensor> forward_input(const Model& m, const Tensor& x, int threads);
 
 // Reads, validates and builds; throws spdinfer::Error("PATH: ...").
-Model load_model(const std::string& path);
+Model load_model(const std::string& path, const LoadOptions& options = {});
 // Builds from a model file already read (its weights are moved into the graph).
-Model build_model(ModelFile file);
+Model build_model(ModelFile file, const LoadOptions& options = {});
 
 }  // namespace spdinfer

@@ -17,6 +17,8 @@
 #include "engine/ops/conv2d.h"
 
 #include <algorithm>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/attributes.h"
@@ -26,6 +28,7 @@
 #include "engine/kernels/blas.h"
 #include "engine/kernels/sgemm.h"
 #include "engine/kernels/vector_clones.h"
+#include "engine/ops/conv2d_int8.h"
 #include "engine/ops/conv_path.h"
 #include "engine/ops/winograd.h"
 #include "engine/parallel.h"
@@ -478,21 +481,29 @@ class Conv2dKernel : public Kernel {
       throw Error("bias shape " + shape_to_string(bias_->shape()) + " does not match " +
                   std::to_string(weight_shape_.at(0)) + " output channels");
     output_shape_ = conv2d_output_shape(input, weight_shape_, p_);
+    // "input_scale" makes the node an int8 convolution (engine/ops/conv2d_int8.h).
+    if (const std::optional<float> input_scale = input_scale_attr(node)) {
+      int8_ = std::make_unique<Conv2dInt8>(input_, *weight_, bias_, p_, *input_scale);
+      return;
+    }
     // Weights laid out for Winograd once, here, rather than on every run.
     path_ = choose_conv_path(input_, weight_shape_, p_);
     if (path_.method == ConvMethod::Winograd) winograd_weights_ = WinogradWeights(*weight_);
   }
   std::size_t workspace_floats(int threads) const override {
+    if (int8_) return int8_->workspace_floats(threads);
     if (!winograd_weights_.empty()) return winograd_workspace_floats(input_, weight_shape_, p_, threads);
     return conv2d_workspace_floats(input_, weight_shape_, p_, threads, path_);
   }
-  std::string method() const override { return path_.name(); }
+  std::string method() const override { return int8_ ? int8_->method() : path_.name(); }
   double macs() const override {
     return static_cast<double>(shape_numel(output_shape_)) *
            static_cast<double>(weight_shape_[1] * weight_shape_[2] * weight_shape_[3]);
   }
   void run(const std::vector<const Tensor*>& inputs, Tensor& out, float* ws, int threads) const override {
-    if (!winograd_weights_.empty()) {
+    if (int8_) {
+      int8_->run(*inputs[0], out, ws, threads);
+    } else if (!winograd_weights_.empty()) {
       conv2d_winograd(*inputs[0], winograd_weights_, bias_, p_, out, ws, threads);
     } else {
       conv2d(*inputs[0], *weight_, bias_, p_, out, ws, threads, path_);
@@ -504,6 +515,7 @@ class Conv2dKernel : public Kernel {
   Shape input_, weight_shape_;
   const Tensor* weight_;
   const Tensor* bias_;
+  std::unique_ptr<Conv2dInt8> int8_;  // set ("input_scale"): the int8 path runs this convolution
   WinogradWeights winograd_weights_;  // empty unless the Winograd path runs this convolution
   ConvPath path_;
 };

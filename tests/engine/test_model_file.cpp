@@ -106,6 +106,17 @@ std::uint32_t float_bits(float f) {
 
 }  // namespace
 
+TEST_CASE("I8 tensors are widened to float exactly, -128..127", "[model_file]") {
+  const Bytes data = {0x00, 0x01, 0x7F, 0x80, 0x81, 0xFF};
+  const ModelFile file = parse(make_file(with_meta(entry("q", "I8", "[2, 3]", "[0, 6]")), data));
+  REQUIRE(file.tensors.size() == 1);
+  CHECK(file.tensors[0].dtype == "I8");
+  const Tensor& q = file.weights.at("q");
+  REQUIRE(q.shape() == Shape{2, 3});
+  const float expected[] = {0, 1, 127, -128, -127, -1};
+  for (int i = 0; i < 6; ++i) CHECK(q[i] == expected[i]);
+}
+
 TEST_CASE("a valid file with F32 and F16 tensors reads back exactly", "[model_file]") {
   const std::vector<float> f32 = {1.5f,
                                   -0.0f,
@@ -329,6 +340,9 @@ TEST_CASE("tensor entries are checked", "[model_file]") {
                     "tensor 'w': shape (2, 3) of F32 needs 24 bytes, data_offsets span 20");
     REQUIRE_REFUSED(file_w("F16", "[3]", "[0, 12]", 12),
                     "tensor 'w': shape (3) of F16 needs 6 bytes, data_offsets span 12");
+    REQUIRE_REFUSED(file_w("I8", "[2, 3]", "[0, 12]", 12),
+                    "tensor 'w': shape (2, 3) of I8 needs 6 bytes, data_offsets span 12");
+    REQUIRE_REFUSED(file_w("I8", "[5]", "[0, 4]", 4), "tensor 'w': shape (5) of I8 needs 5 bytes, data_offsets span 4");
   }
   SECTION("data_offsets malformed") {
     const std::string offsets = GENERATE(as<std::string>{}, "[0]", "[0, 4, 8]", "[-1, 4]", "[0, 4.0]",
@@ -417,10 +431,23 @@ TEST_CASE("the metadata is checked", "[model_file]") {
                     "not a spdinfer model file (metadata 'format' is 'pt', expected 'spdinfer')");
   }
   SECTION("unknown format_version") {
-    REQUIRE_REFUSED(make_file(R"({"__metadata__": {"format": "spdinfer", "format_version": "2"}})"),
-                    "unknown model format version '2' (this spdinfer reads version 1)");
+    REQUIRE_REFUSED(make_file(R"({"__metadata__": {"format": "spdinfer", "format_version": "3"}})"),
+                    "unknown model format version '3' (this spdinfer reads versions 1 and 2)");
+    // A newer file is refused by its version before any tensor of an unknown dtype is judged.
+    REQUIRE_REFUSED(make_file(R"({"__metadata__": {"format": "spdinfer", "format_version": "3"}, )" +
+                              entry("w", "Q4", "[2]", "[0, 1]") + "}", Bytes(1)),
+                    "unknown model format version '3'");
     REQUIRE_REFUSED(make_file(R"({"__metadata__": {"format": "spdinfer"}})"),
                     "unknown model format version '(none)'");
+  }
+  SECTION("version 2 is the int8 format: with metadata 'quantization', and only then") {
+    REQUIRE_REFUSED(make_file(R"({"__metadata__": {"format": "spdinfer", "format_version": "2"}})"),
+                    "format version 2 (an int8 model) without metadata 'quantization'");
+    REQUIRE_REFUSED(
+        make_file(R"({"__metadata__": {"format": "spdinfer", "format_version": "1", "quantization": "{}"}})"),
+        "metadata 'quantization' in a format version 1 file (an int8 model is version 2)");
+    CHECK(parse(make_file(R"({"__metadata__": {"format": "spdinfer", "format_version": "2", "quantization": "{}"}})"))
+              .tensors.empty());
   }
 }
 

@@ -185,8 +185,8 @@ class CliHelpTest(CliErrorAssertions, unittest.TestCase):
 
     def test_info_json(self):
         [info] = self.json_lines("info", RESNET)
-        self.assertEqual(set(info), {"model", "family", "architecture", "parameters", "stored_tensors", "input",
-                                     "classes", "source", "machine", "layers"})
+        self.assertEqual(set(info), {"model", "family", "architecture", "parameters", "stored_tensors", "precision",
+                                     "int8_convolutions", "input", "classes", "source", "machine", "layers"})
         self.assertEqual(info["family"], "resnet_spd")
         self.assertEqual(set(info["input"]), {"height", "width", "multiple", "resize", "scale", "mean", "std"})
         self.assertEqual((info["input"]["height"], info["input"]["width"], info["input"]["multiple"]), (32, 32, 16))

@@ -1,0 +1,91 @@
+// The AVX-512 VNNI int8 GEMM micro-kernel: 8 rows x 48 columns (three zmm registers per row,
+// 16 columns of 32-bit sums each), 24 accumulators. Per group of 4 values of k: three loads of
+// B (64 bytes each) and, per row, 4 bytes of A broadcast from memory into every lane; vpdpbusd
+// multiplies each lane's 4 unsigned bytes of B by its 4 signed bytes of A and adds the 4 products
+// to the lane's int32 sum (no saturation: vpdpbusds would be the saturating one).
+// Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni (CMakeLists.txt); called only when
+// the CPU has them.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "engine/kernels/qgemm_kernels.h"
+
+namespace spdinfer {
+namespace {
+
+constexpr int kRows = 8, kVectors = 3, kCols = kVectors * 16;
+
+#include "engine/kernels/qgemm_store.inc"
+
+__m512i broadcast_quad(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return _mm512_set1_epi32(v);
+}
+
+void run(int64_t kgroups, const void* a_panel, const uint8_t* b, const int32_t* init, int32_t* c, int64_t ldc,
+         int rows, int cols, bool accumulate) {
+  const int8_t* a = static_cast<const int8_t*>(a_panel);
+  __m512i acc[kRows][kVectors];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_setzero_si512();
+  for (int64_t g = 0; g < kgroups; ++g, a += kRows * 4, b += kCols * 4) {
+    __m512i bv[kVectors];
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectors; ++v) bv[v] = _mm512_loadu_si512(b + v * 64);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const __m512i ar = broadcast_quad(a + r * 4);
+#pragma GCC unroll 4
+      for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], bv[v], ar);
+    }
+  }
+  // Column tails by masked loads and stores, row tails by stopping early.
+  __mmask16 mask[kVectors];
+#pragma GCC unroll 4
+  for (int v = 0; v < kVectors; ++v) {
+    const int n = cols - v * 16;
+    mask[v] = n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r) {
+    if (r >= rows) break;
+    const __m512i offset = init ? _mm512_set1_epi32(init[r]) : _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectors; ++v) {
+      int32_t* p = c + r * ldc + v * 16;
+      __m512i sum = _mm512_add_epi32(acc[r][v], offset);
+      if (accumulate) sum = _mm512_add_epi32(sum, _mm512_maskz_loadu_epi32(mask[v], p));
+      _mm512_mask_storeu_epi32(p, mask[v], sum);
+    }
+  }
+}
+
+// 16 values at a time: divide, clamp (maxps / minps: NaN -> -127), round to nearest even
+// (vcvtps2dq), add the zero point, narrow to bytes (vpmovdb).
+void quantize(const float* x, int64_t n, float scale, uint8_t* out) {
+  const __m512 s = _mm512_set1_ps(scale), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+  const __m512i zero_point = _mm512_set1_epi32(128);
+  // The zero-masked forms with every lane set: GCC 12's plain ones pass an undefined vector that
+  // -Wmaybe-uninitialized reports (a false report); the instructions are the same.
+  const __mmask16 all = 0xffff;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_maskz_min_ps(all, _mm512_maskz_max_ps(all, _mm512_div_ps(_mm512_loadu_ps(x + i), s), lo), hi);
+    const __m512i q = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(all, v), zero_point);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_maskz_cvtepi32_epi8(all, q));
+  }
+  for (; i < n; ++i) out[i] = quantize_one(x[i], scale);
+}
+
+const QgemmKernel kKernel{QgemmFamily::Avx512Vnni, "avx512-vnni", kRows, kCols, false, run, quantize};
+
+}  // namespace
+
+const QgemmKernel& qgemm_kernel_avx512_vnni() { return kKernel; }
+
+}  // namespace spdinfer

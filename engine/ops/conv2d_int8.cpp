@@ -1,0 +1,335 @@
+// conv2d in int8: the quantisation rules, the attribute, and the reference (conv2d_int8.h).
+#include "engine/ops/conv2d_int8.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "engine/error.h"
+#include "engine/graph.h"
+#include "engine/int_math.h"
+#include "engine/kernels/vector_clones.h"
+#include "engine/parallel.h"
+
+namespace spdinfer {
+
+namespace {
+
+// Target size of one thread's im2col tile (bytes, K x columns): a quarter of a 1 MiB L2, with its
+// packed copy and the tile's int32 sums beside it.
+constexpr int64_t kTileBytes = 1 << 18;
+// Narrower tiles make the GEMM stream the weights from L2 too often for too little work.
+constexpr int64_t kMinTileCols = 96;
+
+int64_t align64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// v clamped to [-127, 127] (NaN -> -127, as x86's maxps(v, -127) gives), then rounded to the
+// nearest integer, ties to even.
+int quantize_clamped(float v) {
+  v = v > -127.0f ? v : -127.0f;
+  v = v < 127.0f ? v : 127.0f;
+  return static_cast<int>(std::nearbyint(v));
+}
+
+// The epilogue of a row of sums: float(acc) * multiplier + bias, the reference's operations.
+SPDINFER_VECTOR_CLONES
+void dequantize_row(const int32_t* acc, int64_t n, float multiplier, float bias, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(acc[i]) * multiplier + bias;
+}
+
+// The quantised input of one image and group with its zero padding made real: planes of
+// (H + pad_top + pad_bottom) x (W + pad_left + pad_right) bytes, the border 128 (q = 0). Tap
+// (ky, kx) of output (oy, ox) is then byte (oy * stride_h + ky * dilation_h, ox * stride_w +
+// kx * dilation_w) of its plane, with no bounds to check.
+struct PaddedInput {
+  const uint8_t* data;
+  int64_t height, width;  // of a plane
+};
+
+// Where each column of a tile reads in its tap's padded plane, per chunk of 16 columns: the
+// offset of output position c0 + j from tap (0, 0)'s byte, or -1 past the tile's columns; and
+// whether the chunk's 16 offsets are consecutive bytes (one output row, stride 1), so that the
+// chunk can be read as 16-byte rows.
+struct TileColumns {
+  int32_t* offset;  // 16 per chunk
+  bool* consecutive;  // 1 per chunk
+};
+
+void map_tile_columns(int64_t OW, int64_t width, const Conv2dParams& p, int64_t c0, int64_t cols,
+                      const TileColumns& map) {
+  int64_t oy = c0 / OW, ox = c0 % OW;
+  for (int64_t chunk = 0; chunk < ceil_div(cols, 16); ++chunk) {
+    int32_t* offset = map.offset + 16 * chunk;
+    for (int64_t i = 0; i < 16; ++i) {
+      const bool inside = 16 * chunk + i < cols;
+      offset[i] = inside ? static_cast<int32_t>(oy * p.stride_h * width + ox * p.stride_w) : -1;
+      if (inside && ++ox == OW) ox = 0, ++oy;
+    }
+    map.consecutive[chunk] = offset[15] >= 0 && offset[15] - offset[0] == 15;
+  }
+}
+
+// Columns [c0, c0 + cols) of the im2col matrix of one image and group (rows (c, ky, kx), column
+// j = output position c0 + j), built straight into qgemm's packed layout: 16 columns of 4 rows at
+// a time, each row's 16 bytes read where they lie in the padded planes when the chunk's columns
+// are consecutive there, else gathered first. c0 is a multiple of 16; `map` is the tile's
+// (map_tile_columns).
+void pack_im2col_tile(const QgemmKernel& kernel, const PaddedInput& in, int64_t Cg, int64_t kH, int64_t kW,
+                      const Conv2dParams& p, int64_t cols, const TileColumns& map, uint8_t* packed) {
+  const int64_t K = Cg * kH * kW, groups = (K + 3) / 4, plane = in.height * in.width;
+  const int64_t padded_cols = ceil_div(cols, kernel.nr) * kernel.nr, chunks = ceil_div(cols, 16);
+  alignas(16) uint8_t gathered[4][16];
+  for (int64_t g = 0; g < groups; ++g) {
+    // The group's 4 rows of im2col: the byte of tap (c, ky, kx) for output (0, 0); null past K.
+    const uint8_t* tap[4];
+    for (int t = 0; t < 4; ++t) {
+      const int64_t k = 4 * g + t;
+      if (k >= K) {
+        tap[t] = nullptr;
+        continue;
+      }
+      const int64_t c = k / (kH * kW), ky = k / kW % kH, kx = k % kW;
+      tap[t] = in.data + c * plane + ky * p.dilation_h * in.width + kx * p.dilation_w;
+    }
+    for (int64_t chunk = 0; chunk < ceil_div(padded_cols, 16); ++chunk) {
+      uint8_t* out = packed + qgemm_packed_b_offset(kernel, K, g, 16 * chunk);
+      const int32_t* offset = map.offset + 16 * chunk;
+      if (chunk < chunks && map.consecutive[chunk] && tap[3]) {
+        const uint8_t* const rows[4] = {tap[0] + offset[0], tap[1] + offset[0], tap[2] + offset[0],
+                                        tap[3] + offset[0]};
+        qgemm_interleave16(rows, out);
+        continue;
+      }
+      for (int t = 0; t < 4; ++t)
+        for (int64_t i = 0; i < 16; ++i)
+          gathered[t][i] = tap[t] && chunk < chunks && offset[i] >= 0 ? tap[t][offset[i]] : uint8_t{128};
+      const uint8_t* const rows[4] = {gathered[0], gathered[1], gathered[2], gathered[3]};
+      qgemm_interleave16(rows, out);
+    }
+  }
+}
+
+}  // namespace
+
+int8_t quantize_input_value(float x, float input_scale) {
+  return static_cast<int8_t>(quantize_clamped(x / input_scale));
+}
+
+std::optional<float> input_scale_attr(const Node& node) {
+  auto it = node.attrs.find("input_scale");
+  if (it == node.attrs.end()) return std::nullopt;
+  if (!it->is_number())
+    throw Error("attribute 'input_scale' must be a finite number > 0, found " + it->dump());
+  const double value = it->get<double>();
+  const float scale = static_cast<float>(value);
+  if (!std::isfinite(value) || !std::isfinite(scale) || !(scale > 0.0f))
+    throw Error("attribute 'input_scale' must be a finite number > 0 (as a float), found " + it->dump());
+  return scale;
+}
+
+Int8Weights quantize_conv_weights(const Tensor& weight) {
+  if (weight.shape().size() != 4)
+    throw Error("int8 conv2d: weight must be rank 4 (O, C/groups, kH, kW), found " +
+                shape_to_string(weight.shape()));
+  Int8Weights q;
+  q.rows = weight.shape()[0];
+  q.cols = weight.shape()[1] * weight.shape()[2] * weight.shape()[3];
+  q.q.resize(static_cast<std::size_t>(q.rows * q.cols));
+  q.scale.resize(static_cast<std::size_t>(q.rows));
+  const float* w = weight.data();
+  for (int64_t o = 0; o < q.rows; ++o) {
+    const float* row = w + o * q.cols;
+    float max_abs = 0.0f;
+    for (int64_t k = 0; k < q.cols; ++k) max_abs = std::max(max_abs, std::fabs(row[k]));
+    const float s = max_abs > 0.0f ? max_abs / 127.0f : 1.0f;
+    q.scale[o] = s;
+    for (int64_t k = 0; k < q.cols; ++k) q.q[o * q.cols + k] = static_cast<int8_t>(quantize_clamped(row[k] / s));
+  }
+  return q;
+}
+
+void conv2d_int8_reference(const Tensor& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& p,
+                           float input_scale, Tensor& out) {
+  const Shape out_shape = conv2d_output_shape(input.shape(), weight.shape(), p);
+  if (out.shape() != out_shape)
+    throw Error("int8 conv2d: output tensor must have shape " + shape_to_string(out_shape) + ", found " +
+                shape_to_string(out.shape()));
+  if (bias && bias->shape() != Shape{weight.shape()[0]})
+    throw Error("int8 conv2d: bias must have shape (" + std::to_string(weight.shape()[0]) + "), found " +
+                shape_to_string(bias->shape()));
+  if (!(input_scale > 0.0f) || !std::isfinite(input_scale))
+    throw Error("int8 conv2d: input_scale must be a finite number > 0, found " + std::to_string(input_scale));
+  const Int8Weights w = quantize_conv_weights(weight);
+  const int64_t N = input.shape()[0], C = input.shape()[1], H = input.shape()[2], W = input.shape()[3];
+  const int64_t O = out_shape[1], OH = out_shape[2], OW = out_shape[3];
+  const int64_t kH = weight.shape()[2], kW = weight.shape()[3];
+  const int64_t Og = O / p.groups, Cg = C / p.groups;
+  if (w.cols > kInt8MaxDepth)
+    throw Error("int8 conv2d: depth C/groups*kH*kW = " + std::to_string(w.cols) + " exceeds " +
+                std::to_string(kInt8MaxDepth) + ", where int32 sums could overflow");
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o) {
+      const int64_t g = o / Og;
+      const float multiplier = input_scale * w.scale[o];
+      const float b = bias ? (*bias)[o] : 0.0f;
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int32_t acc = 0;
+          for (int64_t ci = 0; ci < Cg; ++ci)
+            for (int64_t ky = 0; ky < kH; ++ky) {
+              const int64_t iy = oy * p.stride_h - p.pad_top + ky * p.dilation_h;
+              if (iy < 0 || iy >= H) continue;
+              for (int64_t kx = 0; kx < kW; ++kx) {
+                const int64_t ix = ox * p.stride_w - p.pad_left + kx * p.dilation_w;
+                if (ix < 0 || ix >= W) continue;
+                const int32_t qx = quantize_input_value(input[((n * C + g * Cg + ci) * H + iy) * W + ix], input_scale);
+                acc += qx * w.q[o * w.cols + (ci * kH + ky) * kW + kx];
+              }
+            }
+          out[((n * O + o) * OH + oy) * OW + ox] = static_cast<float>(acc) * multiplier + b;
+        }
+    }
+  apply_activation(out.data(), out.numel(), p.activation);
+}
+
+Conv2dInt8::Conv2dInt8(const Shape& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& params,
+                       float input_scale, const QgemmKernel& kernel)
+    : p_(params), input_(input), input_scale_(input_scale), kernel_(&kernel) {
+  output_shape_ = conv2d_output_shape(input, weight.shape(), params);
+  if (bias && bias->shape() != Shape{weight.shape()[0]})
+    throw Error("int8 conv2d: bias must have shape (" + std::to_string(weight.shape()[0]) + "), found " +
+                shape_to_string(bias->shape()));
+  if (!(input_scale > 0.0f) || !std::isfinite(input_scale))
+    throw Error("int8 conv2d: input_scale must be a finite number > 0, found " + std::to_string(input_scale));
+  N_ = input[0], C_ = input[1], H_ = input[2], W_ = input[3];
+  O_ = weight.shape()[0], kH_ = weight.shape()[2], kW_ = weight.shape()[3];
+  OH_ = output_shape_[2], OW_ = output_shape_[3];
+  groups_ = params.groups, Cg_ = C_ / groups_, Og_ = O_ / groups_, K_ = Cg_ * kH_ * kW_;
+  if (K_ > kInt8MaxDepth)
+    throw Error("int8 conv2d: depth C/groups*kH*kW = " + std::to_string(K_) + " exceeds " +
+                std::to_string(kInt8MaxDepth) + ", where int32 sums could overflow");
+  pointwise_ = kH_ == 1 && kW_ == 1 && params.stride_h == 1 && params.stride_w == 1 && params.pad_top == 0 &&
+               params.pad_left == 0 && params.pad_bottom == 0 && params.pad_right == 0;
+  const Int8Weights q = quantize_conv_weights(weight);
+  for (int64_t g = 0; g < groups_; ++g) weights_.emplace_back(kernel, q.q.data() + g * Og_ * K_, Og_, K_, K_);
+  multiplier_.resize(static_cast<std::size_t>(O_));
+  bias_.assign(static_cast<std::size_t>(O_), 0.0f);
+  for (int64_t o = 0; o < O_; ++o) {
+    multiplier_[o] = input_scale * q.scale[o];
+    if (bias) bias_[o] = (*bias)[o];
+  }
+}
+
+Conv2dInt8::Plan Conv2dInt8::plan(int threads) const {
+  threads = std::max(threads, 1);
+  const int64_t OHW = OH_ * OW_, planes = N_ * groups_;
+  Plan plan;
+  int64_t tile = std::max(kMinTileCols, kTileBytes / std::max<int64_t>(K_, 1));
+  tile = std::max<int64_t>(kernel_->nr, tile / kernel_->nr * kernel_->nr);
+  int64_t pieces = ceil_div(OHW, tile);
+  // Pieces per plane so that planes * pieces is a multiple of threads: every thread gets the
+  // same amount of work (the bits do not depend on the tiles: the sums are exact).
+  if (threads > 1)
+    while (planes * pieces % threads != 0 && pieces < OHW) ++pieces;
+  // Tiles start on a multiple of 16 columns: pack_im2col_tile's chunks.
+  plan.tile_cols = ceil_div(ceil_div(OHW, std::max<int64_t>(pieces, 1)), 16) * 16;
+  plan.col_tiles = ceil_div(OHW, plan.tile_cols);
+  plan.slots = std::max<int64_t>(1, std::min<int64_t>(threads, planes * plan.col_tiles));
+  return plan;
+}
+
+int64_t Conv2dInt8::padded_height() const { return H_ + p_.pad_top + p_.pad_bottom; }
+int64_t Conv2dInt8::padded_width() const { return W_ + p_.pad_left + p_.pad_right; }
+int64_t Conv2dInt8::input_bytes() const { return align64(N_ * C_ * padded_height() * padded_width()); }
+int64_t Conv2dInt8::chunk_bytes(const Plan& plan) const {
+  return align64(ceil_div(plan.tile_cols, 16) * (16 * sizeof(int32_t) + sizeof(bool)));
+}
+int64_t Conv2dInt8::packed_bytes(const Plan& plan) const {
+  return align64(static_cast<int64_t>(qgemm_packed_b_bytes(*kernel_, K_, plan.tile_cols)));
+}
+int64_t Conv2dInt8::slot_bytes(const Plan& plan) const {
+  return chunk_bytes(plan) + packed_bytes(plan) + align64(Og_ * plan.tile_cols * 4);
+}
+
+std::size_t Conv2dInt8::workspace_floats(int threads) const {
+  const Plan plan = this->plan(threads);
+  return static_cast<std::size_t>(ceil_div(input_bytes() + plan.slots * slot_bytes(plan), sizeof(float)));
+}
+
+std::string Conv2dInt8::method() const {
+  return std::string("int8 ") + (pointwise_ ? "1x1 " : "im2col ") + kernel_->name;
+}
+
+void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int threads) const {
+  if (input.shape() != input_)
+    throw Error("int8 conv2d: prepared for input " + shape_to_string(input_) + ", given " +
+                shape_to_string(input.shape()));
+  if (out.shape() != output_shape_)
+    throw Error("int8 conv2d: output tensor must have shape " + shape_to_string(output_shape_) + ", found " +
+                shape_to_string(out.shape()));
+  if (!workspace)
+    throw Error("int8 conv2d: needs a workspace of " + std::to_string(workspace_floats(threads)) +
+                " floats, got none");
+  const Plan plan = this->plan(threads);
+  const int64_t OHW = OH_ * OW_, HW = H_ * W_, PH = padded_height(), PW = padded_width();
+  uint8_t* bytes = reinterpret_cast<uint8_t*>(workspace);
+  uint8_t* quantized = bytes;  // (N, C, PH, PW)
+  const float* in = input.data();
+  float* o = out.data();
+
+  // The input quantised once (not once per tap, as quantising inside im2col would), into planes
+  // with the padding written out.
+  parallel_for(N_ * C_, threads, [&](int64_t plane) {
+    const float* src = in + plane * HW;
+    uint8_t* dst = quantized + plane * PH * PW;
+    if (PW == W_) {
+      std::memset(dst, 128, static_cast<std::size_t>(p_.pad_top * PW));
+      kernel_->quantize(src, HW, input_scale_, dst + p_.pad_top * PW);
+      std::memset(dst + (p_.pad_top + H_) * PW, 128, static_cast<std::size_t>(p_.pad_bottom * PW));
+      return;
+    }
+    for (int64_t y = 0; y < PH; ++y, dst += PW) {
+      const int64_t iy = y - p_.pad_top;
+      if (iy < 0 || iy >= H_) {
+        std::memset(dst, 128, static_cast<std::size_t>(PW));
+        continue;
+      }
+      std::memset(dst, 128, static_cast<std::size_t>(p_.pad_left));
+      kernel_->quantize(src + iy * W_, W_, input_scale_, dst + p_.pad_left);
+      std::memset(dst + p_.pad_left + W_, 128, static_cast<std::size_t>(p_.pad_right));
+    }
+  });
+
+  const int64_t items = N_ * groups_ * plan.col_tiles;
+  parallel_for(plan.slots, threads, [&](int64_t slot) {
+    uint8_t* slot_base = bytes + input_bytes() + slot * slot_bytes(plan);
+    const int64_t chunks = ceil_div(plan.tile_cols, 16);
+    const TileColumns map{reinterpret_cast<int32_t*>(slot_base),
+                          reinterpret_cast<bool*>(slot_base + chunks * 16 * sizeof(int32_t))};
+    uint8_t* packed = slot_base + chunk_bytes(plan);
+    int32_t* sums = reinterpret_cast<int32_t*>(packed + packed_bytes(plan));
+    for (int64_t item = slot * items / plan.slots; item < (slot + 1) * items / plan.slots; ++item) {
+      const int64_t ct = item % plan.col_tiles, plane = item / plan.col_tiles;
+      const int64_t n = plane / groups_, g = plane % groups_;
+      const int64_t c0 = ct * plan.tile_cols, cols = std::min(plan.tile_cols, OHW - c0);
+      const uint8_t* q_g = quantized + (n * C_ + g * Cg_) * PH * PW;  // (C/groups, PH, PW)
+      if (pointwise_)  // the planes are B (K = C/groups rows of H*W) as they lie
+        qgemm_pack_b(*kernel_, K_, cols, q_g + c0, HW, packed);
+      else {
+        map_tile_columns(OW_, PW, p_, c0, cols, map);  // once per tile: small next to the packing
+        pack_im2col_tile(*kernel_, PaddedInput{q_g, PH, PW}, Cg_, kH_, kW_, p_, cols, map, packed);
+      }
+      qgemm_packed(weights_[g], 0, Og_, cols, packed, sums, cols);
+      // The epilogue while the tile's sums are in cache.
+      for (int64_t r = 0; r < Og_; ++r) {
+        const int64_t oc = g * Og_ + r;
+        float* dst = o + (n * O_ + oc) * OHW + c0;
+        dequantize_row(sums + r * cols, cols, multiplier_[oc], bias_[oc], dst);
+        apply_activation(dst, cols, p_.activation);
+      }
+    }
+  });
+}
+
+}  // namespace spdinfer

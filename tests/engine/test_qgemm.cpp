@@ -1,0 +1,133 @@
+// The int8 GEMM (engine/kernels/qgemm.h), every family this CPU has, against the reference, bit
+// for bit: sizes around each kernel's panels (partial row panels, column tails, K not a multiple
+// of 4, K = 1, one and several blocks of k), leading dimensions wider than the product (nothing
+// written outside it), accumulation, the extreme values (-127 * 255 everywhere), products split
+// by rows between calls, and which family the engine picks. A family the CPU lacks is skipped with
+// a line naming what it lacks.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/kernels/cpu_features.h"
+#include "engine/kernels/qgemm.h"
+
+using namespace spdinfer;
+
+namespace {
+
+// n values uniform in [lo, hi], reproducible from the seed.
+template <typename T>
+std::vector<T> random_values(int64_t n, std::uint32_t seed, int32_t lo, int32_t hi) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int32_t> dist(lo, hi);
+  std::vector<T> v(static_cast<std::size_t>(n));
+  for (T& x : v) x = static_cast<T>(dist(rng));
+  return v;
+}
+// A's weights in [-127, 127]; B's activations q + 128 for q in [-127, 127].
+std::vector<int8_t> random_weights(int64_t n, std::uint32_t seed) { return random_values<int8_t>(n, seed, -127, 127); }
+std::vector<uint8_t> random_activations(int64_t n, std::uint32_t seed) {
+  return random_values<uint8_t>(n, seed, 1, 255);
+}
+
+// The family's kernel, or null (after a line saying why) when this CPU lacks it.
+const QgemmKernel* kernel_if_supported(QgemmFamily family) {
+  const char* missing = nullptr;
+  if (qgemm_supported(family, &missing)) return &qgemm_kernel(family);
+  WARN("skipped: this CPU lacks " << missing << " for the " << qgemm_kernel(family).name
+                                  << " int8 kernel (it has: " << cpu_feature_list(cpu_features()) << ")");
+  return nullptr;
+}
+
+// Elements of C (M x ldc) that differ from `want`, with the first few named.
+int count_wrong(const std::vector<int32_t>& got, const std::vector<int32_t>& want, int64_t M, int64_t ldc) {
+  int wrong = 0;
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t n = 0; n < ldc; ++n)
+      if (got[r * ldc + n] != want[r * ldc + n] && ++wrong <= 5)
+        FAIL_CHECK("C[" << r << "][" << n << "] = " << got[r * ldc + n] << ", want " << want[r * ldc + n]);
+  return wrong;
+}
+
+// qgemm against the reference for one product of random operands.
+void check_product(const QgemmKernel& kernel, int64_t M, int64_t N, int64_t K, int64_t pad, bool accumulate,
+                   std::uint32_t seed) {
+  const int64_t lda = K + pad, ldb = N + 2 * pad, ldc = N + pad;
+  const auto a = random_weights(M * lda, seed);
+  const auto b = random_activations(K * ldb, seed + 1);
+  std::vector<int32_t> got = random_values<int32_t>(M * ldc, seed + 2, -1000000, 1000000), want = got;
+  qgemm(kernel, M, N, K, a.data(), lda, b.data(), ldb, got.data(), ldc, accumulate);
+  qgemm_reference(M, N, K, a.data(), lda, b.data(), ldb, want.data(), ldc, accumulate);
+  CHECK(count_wrong(got, want, M, ldc) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("qgemm matches the reference bit for bit in every family", "[qgemm]") {
+  const QgemmFamily family = GENERATE(QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::Avx512Vnni);
+  const int64_t M = GENERATE(1, 3, 8, 13, 37);
+  const int64_t N = GENERATE(1, 5, 16, 47, 49, 100);
+  const int64_t K = GENERATE(1, 3, 4, 7, 515, 1030);
+  const bool accumulate = GENERATE(false, true);
+  const QgemmKernel* kernel = kernel_if_supported(family);
+  if (!kernel) return;
+  CAPTURE(kernel->name, M, N, K, accumulate);
+  check_product(*kernel, M, N, K, 3, accumulate, 1);
+}
+
+TEST_CASE("qgemm over large products: many panels and blocks of k", "[qgemm]") {
+  const QgemmFamily family = GENERATE(QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::Avx512Vnni);
+  const QgemmKernel* kernel = kernel_if_supported(family);
+  if (!kernel) return;
+  CAPTURE(kernel->name);
+  check_product(*kernel, 70, 333, 2311, 0, false, 4);
+}
+
+TEST_CASE("qgemm is exact at the extremes of int8 and of its depth", "[qgemm]") {
+  const QgemmFamily family = GENERATE(QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::Avx512Vnni);
+  const QgemmKernel* kernel = kernel_if_supported(family);
+  if (!kernel) return;
+  // Every product -127 * (255 - 128) or 127 * (1 - 128): with vpmaddubsw these pairs would
+  // saturate int16; over K = 130000 the unsigned partial sums pass 2^31 while the result fits.
+  const int64_t M = 9, N = 17, K = 130000;
+  for (const auto& [w, x] : {std::pair<int8_t, uint8_t>{-127, 255}, {127, 1}, {127, 255}, {-127, 1}}) {
+    CAPTURE(kernel->name, int{w}, int{x});
+    const std::vector<int8_t> a(M * K, w);
+    const std::vector<uint8_t> b(K * N, x);
+    std::vector<int32_t> got(M * N), want(M * N);
+    qgemm(*kernel, M, N, K, a.data(), K, b.data(), N, got.data(), N);
+    qgemm_reference(M, N, K, a.data(), K, b.data(), N, want.data(), N);
+    CHECK(want[0] == int64_t{w} * (int64_t{x} - 128) * K);
+    CHECK(count_wrong(got, want, M, N) == 0);
+  }
+}
+
+TEST_CASE("qgemm_packed gives the same bits however the rows are split", "[qgemm]") {
+  const QgemmKernel& kernel = qgemm_kernel();
+  const int64_t M = 45, N = 61, K = 77;
+  const auto a = random_weights(M * K, 6);
+  const auto b = random_activations(K * N, 7);
+  const QgemmPackedA packed(kernel, a.data(), M, K, K);
+  std::vector<uint8_t> pb(qgemm_packed_b_bytes(kernel, K, N));
+  qgemm_pack_b(kernel, K, N, b.data(), N, pb.data());
+  std::vector<int32_t> whole(M * N), parts(M * N), want(M * N);
+  qgemm_packed(packed, 0, M, N, pb.data(), whole.data(), N);
+  for (int64_t r0 = 0; r0 < M; r0 += kernel.mr)
+    qgemm_packed(packed, r0, std::min<int64_t>(kernel.mr, M - r0), N, pb.data(), parts.data() + r0 * N, N);
+  qgemm_reference(M, N, K, a.data(), K, b.data(), N, want.data(), N);
+  CHECK(count_wrong(whole, want, M, N) == 0);
+  CHECK(count_wrong(parts, want, M, N) == 0);
+  CHECK_THROWS_AS(qgemm_packed(packed, 1, 2, N, pb.data(), parts.data(), N), Error);
+}
+
+TEST_CASE("the int8 family follows the instruction family", "[qgemm]") {
+  CHECK(qgemm_family_for(Isa::Generic) == QgemmFamily::Generic);
+  CHECK(qgemm_family_for(Isa::Avx2) == QgemmFamily::Avx2);
+  CHECK(qgemm_family_for(Isa::Avx512) ==
+        (cpu_features().avx512_vnni ? QgemmFamily::Avx512Vnni : QgemmFamily::Avx2));
+  CHECK(qgemm_kernel().family == qgemm_family_for(active_isa()));
+  INFO("active: " << active_isa_description() << ", int8: " << qgemm_kernel().name);
+  CHECK(qgemm_supported(QgemmFamily::Generic));
+}
