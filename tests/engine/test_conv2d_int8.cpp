@@ -205,7 +205,8 @@ void check_fast_path(const QgemmKernel& kernel, const Tensor& x, const Tensor& w
 // The int8 families this CPU has (a line for each it lacks).
 std::vector<const QgemmKernel*> supported_kernels() {
   std::vector<const QgemmKernel*> kernels;
-  for (QgemmFamily family : {QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::Avx512Vnni}) {
+  for (QgemmFamily family :
+       {QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::AvxVnni, QgemmFamily::Avx512Vnni}) {
     const char* missing = nullptr;
     if (qgemm_supported(family, &missing))
       kernels.push_back(&qgemm_kernel(family));
