@@ -227,14 +227,14 @@ Conv2dInt8::Plan Conv2dInt8::plan(int threads) const {
   Plan plan;
   int64_t tile = std::max(kMinTileCols, kTileBytes / std::max<int64_t>(K_, 1));
   tile = std::max<int64_t>(kernel_->nr, tile / kernel_->nr * kernel_->nr);
-  int64_t pieces = ceil_div(OHW, tile);
-  // Pieces per plane so that planes * pieces is a multiple of threads: every thread gets the
-  // same amount of work (the bits do not depend on the tiles: the sums are exact).
-  if (threads > 1)
-    while (planes * pieces % threads != 0 && pieces < OHW) ++pieces;
-  // Tiles start on a multiple of 16 columns: pack_im2col_tile's chunks.
-  plan.tile_cols = ceil_div(ceil_div(OHW, std::max<int64_t>(pieces, 1)), 16) * 16;
-  plan.col_tiles = ceil_div(OHW, plan.tile_cols);
+  // Tiles of a multiple of 16 columns (pack_im2col_tile's chunks), as many per plane as make
+  // planes * tiles a multiple of threads, so that every thread gets the same work, unless that
+  // takes tiles of 16 columns (the bits do not depend on the tiles: the sums are exact).
+  for (int64_t pieces = ceil_div(OHW, tile);; ++pieces) {
+    plan.tile_cols = ceil_div(ceil_div(OHW, pieces), 16) * 16;
+    plan.col_tiles = ceil_div(OHW, plan.tile_cols);
+    if (threads == 1 || planes * plan.col_tiles % threads == 0 || plan.tile_cols <= 16) break;
+  }
   plan.slots = std::max<int64_t>(1, std::min<int64_t>(threads, planes * plan.col_tiles));
   return plan;
 }
