@@ -7,6 +7,7 @@
 #include "engine/kernels/qgemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -22,6 +23,10 @@ bool qgemm_supported(QgemmFamily family, const char** missing) {
     case QgemmFamily::Avx2:
       if (!isa_supported(Isa::Avx2)) lacks = "avx2";
       break;
+    case QgemmFamily::AvxVnni:
+      if (!isa_supported(Isa::Avx2)) lacks = "avx2";
+      else if (!f.avx_vnni) lacks = "avx_vnni";
+      break;
     case QgemmFamily::Avx512Vnni:
       if (!isa_supported(Isa::Avx512)) lacks = "avx512";
       else if (!f.avx512_vnni) lacks = "avx512_vnni";
@@ -31,11 +36,13 @@ bool qgemm_supported(QgemmFamily family, const char** missing) {
   return lacks == nullptr;
 }
 
-QgemmFamily qgemm_family_for(Isa isa) {
+QgemmFamily qgemm_family_for(Isa isa, bool isa_forced) {
   switch (isa) {
     case Isa::Avx512:
-      return qgemm_supported(QgemmFamily::Avx512Vnni) ? QgemmFamily::Avx512Vnni : QgemmFamily::Avx2;
-    case Isa::Avx2: return QgemmFamily::Avx2;
+      if (qgemm_supported(QgemmFamily::Avx512Vnni)) return QgemmFamily::Avx512Vnni;
+      return qgemm_supported(QgemmFamily::AvxVnni) ? QgemmFamily::AvxVnni : QgemmFamily::Avx2;
+    case Isa::Avx2:
+      return !isa_forced && qgemm_supported(QgemmFamily::AvxVnni) ? QgemmFamily::AvxVnni : QgemmFamily::Avx2;
     case Isa::Generic: break;
   }
   return QgemmFamily::Generic;
@@ -45,13 +52,17 @@ const QgemmKernel& qgemm_kernel(QgemmFamily family) {
   switch (family) {
     case QgemmFamily::Avx512Vnni: return qgemm_kernel_avx512_vnni();
     case QgemmFamily::Avx2: return qgemm_kernel_avx2();
+    case QgemmFamily::AvxVnni: return qgemm_kernel_avx_vnni();
     case QgemmFamily::Generic: break;
   }
   return qgemm_kernel_generic();
 }
 
 const QgemmKernel& qgemm_kernel() {
-  static const QgemmKernel& kernel = qgemm_kernel(qgemm_family_for(active_isa()));
+  static const QgemmKernel& kernel = [] () -> const QgemmKernel& {
+    const char* forced = std::getenv("SPDINFER_ISA");
+    return qgemm_kernel(qgemm_family_for(active_isa(), forced && *forced));
+  }();
   return kernel;
 }
 

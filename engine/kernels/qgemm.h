@@ -30,12 +30,13 @@ namespace spdinfer {
 bool qgemm_supported(QgemmFamily family, const char** missing = nullptr);
 
 // The family of int8 kernels that goes with an instruction family (engine/kernels/cpu_features.h):
-// avx512 -> avx512-vnni when the CPU has AVX512-VNNI, else avx2's; avx2 -> avx2; generic ->
-// generic. So SPDINFER_ISA=avx2 runs the AVX2 kernel even on a VNNI CPU.
-QgemmFamily qgemm_family_for(Isa isa);
+// avx512 -> avx512-vnni when the CPU has AVX512-VNNI, else as avx2; avx2 -> avx-vnni when the
+// CPU has AVX-VNNI and avx2 was not forced (SPDINFER_ISA), else avx2; generic -> generic. So
+// SPDINFER_ISA=avx2 runs the AVX2 kernel even on a VNNI CPU, and tests reach every family.
+QgemmFamily qgemm_family_for(Isa isa, bool isa_forced = false);
 
 // The kernel of a family (any; the caller checks qgemm_supported), and the one this process uses:
-// qgemm_family_for(active_isa()).
+// qgemm_family_for(active_isa(), whether SPDINFER_ISA chose it).
 const QgemmKernel& qgemm_kernel(QgemmFamily family);
 const QgemmKernel& qgemm_kernel();
 

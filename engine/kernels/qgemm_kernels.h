@@ -23,12 +23,13 @@ namespace spdinfer {
 enum class QgemmFamily {
   Generic,     // portable C++: every CPU; the others are compared with it
   Avx2,        // AVX2: bytes widened to 16 bits, vpmaddwd (exact: no int16 saturation)
+  AvxVnni,     // AVX-VNNI: vpdpbusd on ymm (VEX), for CPUs with it and without AVX-512
   Avx512Vnni,  // AVX-512 VNNI: vpdpbusd on zmm
 };
 
 struct QgemmKernel {
   QgemmFamily family;
-  const char* name;  // "generic", "avx2", "avx512-vnni"
+  const char* name;  // "generic", "avx2", "avx-vnni", "avx512-vnni"
   int mr;            // rows of C per call (A panel height)
   int nr;            // columns of C per call (B panel width), a multiple of 16
   bool a_int16;      // A panels hold int16 in the order above, else int8
@@ -46,6 +47,7 @@ struct QgemmKernel {
 // qgemm_supported.
 const QgemmKernel& qgemm_kernel_generic();
 const QgemmKernel& qgemm_kernel_avx2();
+const QgemmKernel& qgemm_kernel_avx_vnni();
 const QgemmKernel& qgemm_kernel_avx512_vnni();
 
 }  // namespace spdinfer

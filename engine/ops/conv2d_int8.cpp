@@ -21,6 +21,9 @@ namespace {
 constexpr int64_t kTileBytes = 1 << 18;
 // Narrower tiles make the GEMM stream the weights from L2 too often for too little work.
 constexpr int64_t kMinTileCols = 96;
+// Tiles split for threads keep at least this many columns: the weights stream from L2 once per
+// tile, and the kernels' column panels (48 wide) want filling.
+constexpr int64_t kMinSplitCols = 64;
 
 int64_t align64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
 
@@ -227,15 +230,30 @@ Conv2dInt8::Plan Conv2dInt8::plan(int threads) const {
   Plan plan;
   int64_t tile = std::max(kMinTileCols, kTileBytes / std::max<int64_t>(K_, 1));
   tile = std::max<int64_t>(kernel_->nr, tile / kernel_->nr * kernel_->nr);
-  int64_t pieces = ceil_div(OHW, tile);
-  // Pieces per plane so that planes * pieces is a multiple of threads: every thread gets the
-  // same amount of work (the bits do not depend on the tiles: the sums are exact).
-  if (threads > 1)
-    while (planes * pieces % threads != 0 && pieces < OHW) ++pieces;
-  // Tiles start on a multiple of 16 columns: pack_im2col_tile's chunks.
-  plan.tile_cols = ceil_div(ceil_div(OHW, std::max<int64_t>(pieces, 1)), 16) * 16;
-  plan.col_tiles = ceil_div(OHW, plan.tile_cols);
-  plan.slots = std::max<int64_t>(1, std::min<int64_t>(threads, planes * plan.col_tiles));
+  // Tiles of a multiple of 16 columns (pack_im2col_tile's chunks), as many per plane as make
+  // planes * tiles a multiple of threads, so that every thread gets the same work, while tiles
+  // keep kMinSplitCols columns; else the output channels are split as well (the bits do not
+  // depend on the tiles: the sums are exact).
+  auto tile_columns = [&](int64_t pieces) {
+    plan.tile_cols = ceil_div(ceil_div(OHW, pieces), 16) * 16;
+    plan.col_tiles = ceil_div(OHW, plan.tile_cols);
+  };
+  const int64_t first = ceil_div(OHW, tile);
+  tile_columns(first);
+  bool balanced = threads == 1 || planes * plan.col_tiles % threads == 0;
+  for (int64_t pieces = first + 1; !balanced; ++pieces) {
+    tile_columns(pieces);
+    if (plan.tile_cols < kMinSplitCols) break;
+    balanced = planes * plan.col_tiles % threads == 0;
+  }
+  if (!balanced) {
+    tile_columns(first);
+    const int64_t mr = kernel_->mr;
+    plan.tile_rows = std::max(mr, ceil_div(ceil_div(Og_, threads), mr) * mr);
+  }
+  plan.tile_rows = plan.tile_rows > 0 ? std::min(plan.tile_rows, Og_) : Og_;
+  plan.row_tiles = ceil_div(Og_, plan.tile_rows);
+  plan.slots = std::max<int64_t>(1, std::min<int64_t>(threads, planes * plan.col_tiles * plan.row_tiles));
   return plan;
 }
 
@@ -249,7 +267,7 @@ int64_t Conv2dInt8::packed_bytes(const Plan& plan) const {
   return align64(static_cast<int64_t>(qgemm_packed_b_bytes(*kernel_, K_, plan.tile_cols)));
 }
 int64_t Conv2dInt8::slot_bytes(const Plan& plan) const {
-  return chunk_bytes(plan) + packed_bytes(plan) + align64(Og_ * plan.tile_cols * 4);
+  return chunk_bytes(plan) + packed_bytes(plan) + align64(plan.tile_rows * plan.tile_cols * 4);
 }
 
 std::size_t Conv2dInt8::workspace_floats(int threads) const {
@@ -301,7 +319,7 @@ void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int thr
     }
   });
 
-  const int64_t items = N_ * groups_ * plan.col_tiles;
+  const int64_t tiles = plan.col_tiles * plan.row_tiles, items = N_ * groups_ * tiles;
   parallel_for(plan.slots, threads, [&](int64_t slot) {
     uint8_t* slot_base = bytes + input_bytes() + slot * slot_bytes(plan);
     const int64_t chunks = ceil_div(plan.tile_cols, 16);
@@ -309,21 +327,26 @@ void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int thr
                           reinterpret_cast<bool*>(slot_base + chunks * 16 * sizeof(int32_t))};
     uint8_t* packed = slot_base + chunk_bytes(plan);
     int32_t* sums = reinterpret_cast<int32_t*>(packed + packed_bytes(plan));
+    int64_t built = -1;  // the (plane, column tile) whose B `packed` holds
     for (int64_t item = slot * items / plan.slots; item < (slot + 1) * items / plan.slots; ++item) {
-      const int64_t ct = item % plan.col_tiles, plane = item / plan.col_tiles;
+      const int64_t rt = item % plan.row_tiles, ct = item / plan.row_tiles % plan.col_tiles, plane = item / tiles;
       const int64_t n = plane / groups_, g = plane % groups_;
       const int64_t c0 = ct * plan.tile_cols, cols = std::min(plan.tile_cols, OHW - c0);
-      const uint8_t* q_g = quantized + (n * C_ + g * Cg_) * PH * PW;  // (C/groups, PH, PW)
-      if (pointwise_)  // the planes are B (K = C/groups rows of H*W) as they lie
-        qgemm_pack_b(*kernel_, K_, cols, q_g + c0, HW, packed);
-      else {
-        map_tile_columns(OW_, PW, p_, c0, cols, map);  // once per tile: small next to the packing
-        pack_im2col_tile(*kernel_, PaddedInput{q_g, PH, PW}, Cg_, kH_, kW_, p_, cols, map, packed);
+      const int64_t r0 = rt * plan.tile_rows, rows = std::min(plan.tile_rows, Og_ - r0);
+      if (built != item / plan.row_tiles) {
+        built = item / plan.row_tiles;
+        const uint8_t* q_g = quantized + (n * C_ + g * Cg_) * PH * PW;  // (C/groups, PH, PW)
+        if (pointwise_) {  // the planes are B (K = C/groups rows of H*W) as they lie
+          qgemm_pack_b(*kernel_, K_, cols, q_g + c0, HW, packed);
+        } else {
+          map_tile_columns(OW_, PW, p_, c0, cols, map);  // once per tile: small next to the packing
+          pack_im2col_tile(*kernel_, PaddedInput{q_g, PH, PW}, Cg_, kH_, kW_, p_, cols, map, packed);
+        }
       }
-      qgemm_packed(weights_[g], 0, Og_, cols, packed, sums, cols);
+      qgemm_packed(weights_[g], r0, rows, cols, packed, sums, cols);
       // The epilogue while the tile's sums are in cache.
-      for (int64_t r = 0; r < Og_; ++r) {
-        const int64_t oc = g * Og_ + r;
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t oc = g * Og_ + r0 + r;
         float* dst = o + (n * O_ + oc) * OHW + c0;
         dequantize_row(sums + r * cols, cols, multiplier_[oc], bias_[oc], dst);
         apply_activation(dst, cols, p_.activation);

@@ -84,9 +84,13 @@ class Conv2dInt8 {
   void run(const Tensor& input, Tensor& out, float* workspace, int threads) const;
 
  private:
-  // Work items are (image, group, column tile); each slot (thread) takes a contiguous run of them.
+  // Work items are (image, group, column tile, row tile), row tile fastest; each slot (thread)
+  // takes a contiguous run of them and packs a column tile once for its row tiles. Row tiles
+  // (output channels, a multiple of the kernel's rows) only when column tiles alone cannot give
+  // the threads equal shares.
   struct Plan {
     int64_t col_tiles = 1, tile_cols = 0;
+    int64_t row_tiles = 1, tile_rows = 0;
     int64_t slots = 1;
   };
   Plan plan(int threads) const;

@@ -6,6 +6,7 @@
 // a line naming what it lacks.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -66,7 +67,8 @@ void check_product(const QgemmKernel& kernel, int64_t M, int64_t N, int64_t K, i
 }  // namespace
 
 TEST_CASE("qgemm matches the reference bit for bit in every family", "[qgemm]") {
-  const QgemmFamily family = GENERATE(QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::Avx512Vnni);
+  const QgemmFamily family = GENERATE(QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::AvxVnni,
+                                      QgemmFamily::Avx512Vnni);
   const int64_t M = GENERATE(1, 3, 8, 13, 37);
   const int64_t N = GENERATE(1, 5, 16, 47, 49, 100);
   const int64_t K = GENERATE(1, 3, 4, 7, 515, 1030);
@@ -78,7 +80,8 @@ TEST_CASE("qgemm matches the reference bit for bit in every family", "[qgemm]") 
 }
 
 TEST_CASE("qgemm over large products: many panels and blocks of k", "[qgemm]") {
-  const QgemmFamily family = GENERATE(QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::Avx512Vnni);
+  const QgemmFamily family = GENERATE(QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::AvxVnni,
+                                      QgemmFamily::Avx512Vnni);
   const QgemmKernel* kernel = kernel_if_supported(family);
   if (!kernel) return;
   CAPTURE(kernel->name);
@@ -86,7 +89,8 @@ TEST_CASE("qgemm over large products: many panels and blocks of k", "[qgemm]") {
 }
 
 TEST_CASE("qgemm is exact at the extremes of int8 and of its depth", "[qgemm]") {
-  const QgemmFamily family = GENERATE(QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::Avx512Vnni);
+  const QgemmFamily family = GENERATE(QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::AvxVnni,
+                                      QgemmFamily::Avx512Vnni);
   const QgemmKernel* kernel = kernel_if_supported(family);
   if (!kernel) return;
   // Every product -127 * (255 - 128) or 127 * (1 - 128): with vpmaddubsw these pairs would
@@ -123,11 +127,17 @@ TEST_CASE("qgemm_packed gives the same bits however the rows are split", "[qgemm
 }
 
 TEST_CASE("the int8 family follows the instruction family", "[qgemm]") {
+  const CpuFeatures& f = cpu_features();
   CHECK(qgemm_family_for(Isa::Generic) == QgemmFamily::Generic);
-  CHECK(qgemm_family_for(Isa::Avx2) == QgemmFamily::Avx2);
-  CHECK(qgemm_family_for(Isa::Avx512) ==
-        (cpu_features().avx512_vnni ? QgemmFamily::Avx512Vnni : QgemmFamily::Avx2));
-  CHECK(qgemm_kernel().family == qgemm_family_for(active_isa()));
+  // avx2 forced (SPDINFER_ISA) is always the AVX2 kernel; chosen as the best, AVX-VNNI where the
+  // CPU has it.
+  CHECK(qgemm_family_for(Isa::Avx2, true) == QgemmFamily::Avx2);
+  CHECK(qgemm_family_for(Isa::Avx2, false) == (f.avx_vnni ? QgemmFamily::AvxVnni : QgemmFamily::Avx2));
+  CHECK(qgemm_family_for(Isa::Avx512) == (f.avx512_vnni ? QgemmFamily::Avx512Vnni
+                                          : f.avx_vnni  ? QgemmFamily::AvxVnni
+                                                        : QgemmFamily::Avx2));
+  const char* forced = std::getenv("SPDINFER_ISA");
+  CHECK(qgemm_kernel().family == qgemm_family_for(active_isa(), forced && *forced));
   INFO("active: " << active_isa_description() << ", int8: " << qgemm_kernel().name);
   CHECK(qgemm_supported(QgemmFamily::Generic));
 }
