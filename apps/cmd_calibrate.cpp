@@ -15,6 +15,7 @@
 #include <map>
 #include <set>
 
+#include "apps/calibration_check.h"
 #include "apps/calibration_table.h"
 #include "apps/commands.h"
 #include "apps/image_batch.h"
@@ -23,6 +24,7 @@
 #include "engine/error.h"
 #include "engine/model_file.h"
 #include "engine/model_file_writer.h"
+#include "engine/ops/conv2d_int8.h"
 #include "engine/quant/activation_stats.h"
 #include "image/image.h"
 #include "image/preprocess.h"
@@ -36,6 +38,8 @@ namespace fs = std::filesystem;
 
 struct CalibrateOptions {
   std::string model, out, table, from_table, method = "kl";
+  std::string check, check_split = "val";  // --check: a labelled dataset scored fp32 against int8
+  double max_drop = 1.0;                   // points of the gated metrics --check warns above
   std::vector<std::string> inputs;
   int images = 200;
   double percentile = 99.99;
@@ -67,24 +71,6 @@ std::string megabytes(std::uintmax_t bytes) {
   return buf;
 }
 
-// Per output channel: s[o] = max |w[o]| / 127, q = round(w / s[o]).
-void quantise_weights(const Tensor& w, std::vector<std::int8_t>& q, Tensor& scales) {
-  const int64_t out = w.shape().at(0);
-  const int64_t per = out ? w.numel() / out : 0;
-  q.assign(static_cast<std::size_t>(w.numel()), 0);
-  scales = Tensor::zeros({out});
-  for (int64_t o = 0; o < out; ++o) {
-    float max_abs = 0;
-    for (int64_t i = o * per; i < (o + 1) * per; ++i) max_abs = std::max(max_abs, std::fabs(w[i]));
-    const float s = max_abs / 127.0f;
-    scales[o] = s;
-    if (s == 0) continue;
-    for (int64_t i = o * per; i < (o + 1) * per; ++i)
-      q[static_cast<std::size_t>(i)] =
-          static_cast<std::int8_t>(std::clamp<long>(std::lround(w[i] / s), -127, 127));
-  }
-}
-
 void run_calibrate(const CalibrateOptions& o) {
   const CalibrationMethod method = calibration_method(o.method);
   std::error_code same_error;
@@ -93,6 +79,7 @@ void run_calibrate(const CalibrateOptions& o) {
   ModelFile file = read_model_file(o.model);
   if (file.metadata.count("quantization"))
     throw Error(o.model + ": already an int8 model (made by spdinfer calibrate); calibrate the fp32 model file");
+  if (!o.check.empty()) check_accuracy_dataset(o.model, o.check, o.check_split);
   const std::map<std::string, std::string> metadata = file.metadata;
   const std::vector<TensorInfo> stored = file.tensors;
   WeightStore originals;
@@ -177,11 +164,13 @@ void run_calibrate(const CalibrateOptions& o) {
   for (const Node* n : convs) {
     if (!scales.count(n->name)) continue;
     const Tensor& w = m.graph->weight(n->weights.at(0));
-    std::vector<std::int8_t> q;
-    Tensor weight_scale;
-    quantise_weights(w, q, weight_scale);
+    // The engine's own rule (engine/ops/conv2d_int8.h), which the int8 kernel applies again to
+    // q * scale at load and so gets back exactly these q.
+    const Int8Weights q = quantize_conv_weights(w);
+    Tensor weight_scale = Tensor::zeros({q.rows});
+    std::copy(q.scale.begin(), q.scale.end(), weight_scale.data());
     Tensor bias = n->weights.size() > 1 ? m.graph->weight(n->weights[1]).clone() : Tensor::zeros({w.shape().at(0)});
-    tensors.push_back(i8_tensor(n->name + ".weight_int8", w.shape(), q));
+    tensors.push_back(i8_tensor(n->name + ".weight_int8", w.shape(), q.q));
     tensors.push_back(f32_tensor(n->name + ".weight_scale", weight_scale));
     tensors.push_back(f32_tensor(n->name + ".bias", bias));
   }
@@ -219,6 +208,10 @@ void run_calibrate(const CalibrateOptions& o) {
   std::printf("model file: %s -> %s (%s)\n", megabytes(fs::file_size(o.model)).c_str(),
               megabytes(fs::file_size(o.out)).c_str(), terminal_text(o.out).c_str());
   std::printf("scale table: %s\n", terminal_text(table).c_str());
+  std::fflush(stdout);
+  if (!o.check.empty())
+    report_accuracy_changes(compare_accuracy(o.model, o.out, o.check, o.check_split, o.threads), o.check, o.max_drop,
+                            table);
 }
 
 }  // namespace
@@ -245,6 +238,14 @@ void add_calibrate_command(CLI::App& app) {
                   "take the scales from this table (as --table writes it) instead of images; a node without a "
                   "line stays fp32")
       ->type_name("FILE");
+  cmd->add_option("--check", opts->check,
+                  "score the fp32 and the int8 model on this labelled dataset as val does (a detector's dataset "
+                  "file, a classifier's idx files or class folders) and warn when int8 loses more than --max-drop "
+                  "points of mAP@0.5, AP-small or top-1")
+      ->type_name("DATASET");
+  cmd->add_option("--check-split", opts->check_split, "with --check on a detector's dataset file: the split");
+  cmd->add_option("--max-drop", opts->max_drop, "with --check: the points of accuracy int8 may lose without a warning")
+      ->check(finite_range(0.0, 100.0));
   cmd->add_option("--threads", opts->threads, "threads the engine uses")->check(CLI::Range(1, 256));
   cmd->add_flag("--quiet", opts->quiet, "no progress bar");
   cmd->callback([opts] { run_calibrate(*opts); });

@@ -21,6 +21,7 @@
 #include "apps/precision_option.h"
 #include "apps/slice_options.h"
 #include "apps/val_detection.h"
+#include "apps/val_scoring.h"
 #include "engine/error.h"
 #include "eval/accuracy.h"
 #include "eval/dataset.h"
@@ -91,25 +92,12 @@ void run_val(const ValOptions& o) {
   std::fflush(human);
 
   AccuracyCounter counter(classes, 5);
-  ProgressBar bar(data.size());
-  double pre_s = 0, infer_s = 0;
-  std::vector<int> predictions;
-  for (std::size_t begin = 0; begin < data.size(); begin += static_cast<std::size_t>(o.batch)) {
-    const std::size_t end = std::min(data.size(), begin + static_cast<std::size_t>(o.batch));
-    bar.update(begin);
-    auto t0 = Clock::now();
-    const Tensor x = dataset_batch(data, begin, end, p, o.threads);
-    pre_s += seconds_since(t0);
-    auto t1 = Clock::now();
-    const Tensor logits = naming_image(data.sample_name(begin), [&] { return classifier.logits(x, o.threads); });
-    infer_s += seconds_since(t1);
-    predictions.clear();
-    counter.add_batch(logits.data(), std::vector<int>(data.labels.begin() + begin, data.labels.begin() + end),
-                      &predictions);
-    if (predictions_out)
-      for (int c : predictions) predictions_out << c << '\n';
-  }
-  bar.clear();
+  const ClassificationScoring scoring =
+      score_classifications(classifier, data, o.batch, o.threads, counter, [&](const std::vector<int>& predictions) {
+        if (predictions_out)
+          for (int c : predictions) predictions_out << c << '\n';
+      });
+  const double pre_s = scoring.preprocess_s, infer_s = scoring.inference_s;
   if (predictions_out) {
     predictions_out.close();
     if (!predictions_out) throw Error(o.predictions + ": write failed");

@@ -15,6 +15,7 @@
 #include "apps/slice_options.h"
 #include "apps/stage_times.h"
 #include "apps/val_detection.h"
+#include "apps/val_scoring.h"
 #include "detect/detection.h"
 #include "engine/error.h"
 #include "eval/confusion_matrix.h"
@@ -116,21 +117,9 @@ void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
   if (!data.class_names.empty() && data.class_names != names)
     std::fprintf(stderr, "spdinfer: warning: %s: class names differ from the model's; scoring by class id\n",
                  data.description.c_str());
-  DetectOptions options;
-  options.nms.conf_threshold = o.conf;
-  options.nms.iou_threshold = o.iou;
-  options.nms.max_det = o.max_det;
-  const Preprocess& p = detector.model().preprocess;
-  options.img_size = o.img > 0 ? o.img : std::max(p.height, p.width);
-  options.slice = o.slice;
-  options.threads = o.threads;
-  const int img_size = detector.input_size(options.img_size);
-  if (img_size != options.img_size)  // as `spdinfer detect` and YOLOv5's check_img_size
-    std::fprintf(stderr, "spdinfer: warning: --img %d must be a multiple of max stride %d, updating to %d\n",
-                 options.img_size, detector.stride(), img_size);
-
-  // Every label file is checked before any inference: a typo should not cost a long run.
-  for (const DetectionSample& s : data.samples) read_yolo_labels(s.labels, 1, 1, nc);
+  const DetectOptions options = detection_val_options(o, detector);
+  const int img_size = options.img_size;
+  check_detection_labels(data, nc);
 
   const bool sliced = o.slice.enabled();
   std::ofstream predictions_out;
@@ -148,27 +137,13 @@ void run_detection_val(const DetectionValOptions& o, const Detector& detector) {
   DetectionEvaluator evaluator(nc, o.max_dets_coco);
   ConfusionMatrix confusion(nc);  // drawn by --plots
   nlohmann::json predictions = nlohmann::json::array();
-  ProgressBar bar(data.samples.size());
-  DetectionReport total;
-  double decode_ms = 0;
-  for (std::size_t i = 0; i < data.samples.size(); ++i) {
-    const DetectionSample& s = data.samples[i];
-    bar.update(i);
-    auto t0 = Clock::now();
-    const Image img = load_image(s.image);
-    decode_ms += ms_since(t0);
-    const std::vector<Detection> dets =
-        naming_image(s.image, [&] { return detector.detect(img, options, &total); });
-    try {
-      const std::vector<LabelledBox> truth = read_yolo_labels(s.labels, img.width, img.height, nc);
-      evaluator.add_image(truth, dets);
-      if (o.plots) confusion.add_image(truth, dets);
-    } catch (const Error& e) {
-      throw Error(s.image + ": " + e.what());
-    }
-    if (predictions_out.is_open()) predictions.push_back(predictions_json(s, img, dets));
-  }
-  bar.clear();
+  const DetectionScoring scoring = score_detections(
+      detector, data, options, evaluator, o.plots ? &confusion : nullptr,
+      [&](const DetectionSample& s, const Image& img, const std::vector<Detection>& dets) {
+        if (predictions_out.is_open()) predictions.push_back(predictions_json(s, img, dets));
+      });
+  const DetectionReport& total = scoring.stages;
+  const double decode_ms = scoring.decode_ms;
   const DetectionMetrics r = evaluator.compute();
   if (predictions_out.is_open()) {
     predictions_out << json_text(nlohmann::json{{"model", o.model},

@@ -7,8 +7,8 @@ the one OpenVINO reads as int8), weights int8 per output channel, activations ui
 calibrated on the same images `spdinfer calibrate` is given: each image is read, turned into the
 model's input exactly as the spdinfer model file's `preprocess` metadata says (the images are
 already of the input's size, so letterbox / resize / crop leave them as they are; what remains is
-scale, mean and std), and fed one at a time. The calibration method matches spdinfer's: minmax ->
-MinMax, percentile -> Percentile, kl -> Entropy. The model goes through ORT's
+scale, mean and std), and fed in batches of the model's batch size. The calibration method matches
+spdinfer's: minmax -> MinMax, percentile -> Percentile, kl -> Entropy. The model goes through ORT's
 `quant_pre_process` (shape inference and graph clean-up, the step ONNX Runtime's documentation puts
 before quantize_static) first; without it OpenVINO 2026.4 crashes compiling the ResNet-SPD QDQ
 models.
@@ -63,26 +63,36 @@ def main(argv=None):
     if not files:
         p.error(f'{args.images}: no images')
 
+    import onnx
+    graph_input = onnx.load(args.model, load_external_data=False).graph.input[0]
+    input_name = graph_input.name
+    # The export has a fixed batch: the images go in batches of it (the last one filled by
+    # starting over), so that a batch-32 model sees the same images as a batch-1 one.
+    batch = max(1, graph_input.type.tensor_type.shape.dim[0].dim_value)
+    batches = [[files[(b + i) % len(files)] for i in range(batch)] for b in range(0, len(files), batch)]
+
     class Reader(q.CalibrationDataReader):
         def __init__(self, name):
-            self.name, self.pending = name, iter(files)
+            self.name, self.pending = name, iter(batches)
 
         def get_next(self):
-            path = next(self.pending, None)
-            return None if path is None else {self.name: image_tensor(path, pre)}
+            paths = next(self.pending, None)
+            return None if paths is None else {self.name: np.concatenate([image_tensor(p, pre) for p in paths])}
 
-    import onnx
-    input_name = onnx.load(args.model, load_external_data=False).graph.input[0].name
     method = {'minmax': q.CalibrationMethod.MinMax, 'percentile': q.CalibrationMethod.Percentile,
               'kl': q.CalibrationMethod.Entropy}[args.method]
     from onnxruntime.quantization.shape_inference import quant_pre_process
     prepared = args.output + '.prepared.onnx'
-    quant_pre_process(args.model, prepared)
     tmp = args.output + '.tmp.onnx'
-    q.quantize_static(prepared, tmp, Reader(input_name), quant_format=q.QuantFormat.QDQ, per_channel=True,
-                      activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8, calibrate_method=method)
-    os.replace(tmp, args.output)
-    os.remove(prepared)
+    try:
+        quant_pre_process(args.model, prepared)
+        q.quantize_static(prepared, tmp, Reader(input_name), quant_format=q.QuantFormat.QDQ, per_channel=True,
+                          activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8, calibrate_method=method)
+        os.replace(tmp, args.output)
+    finally:
+        for leftover in (prepared, tmp):
+            if os.path.exists(leftover):
+                os.remove(leftover)
     print(json.dumps({'output': args.output, 'images': len(files), 'method': args.method}))
     return 0
 

@@ -4,6 +4,8 @@
 // the refusals (no input scale, a weight outside [-127, 127], a negative weight scale).
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include "engine/error.h"
 #include "models/graph_builder.h"
 #include "models/weight_binder.h"
@@ -72,6 +74,8 @@ TEST_CASE("quantised conv tensors the builder refuses", "[quant]") {
                     Contains("'n.weight_int8' holds -128 at index 0 (symmetric int8 weights lie in [-127, 127])"));
   CHECK_THROWS_WITH(build(quantised_store(1, -0.5f), {{"n", 0.1f}}),
                     Contains("'n.weight_scale' holds -0.500000 at index 0 (scales must be >= 0)"));
+  CHECK_THROWS_WITH(build(quantised_store(1, std::numeric_limits<float>::infinity()), {{"n", 0.1f}}),
+                    Contains("'n.weight_scale' holds an infinity at index 0 (weights must be finite)"));
   CHECK_NOTHROW(build(quantised_store(), {{"n", 0.1f}}));
 }
 

@@ -166,6 +166,39 @@ class CalibrateTest(unittest.TestCase, CliErrorAssertions):
         agree = sum(a == b for a, b in zip(top1(out), top1(CLASSIFIER)))
         self.assertGreaterEqual(agree, 8)
 
+    def test_check_scores_fp32_against_int8(self):
+        # A class-folder dataset of the bundled samples, folders by class number
+        # (t10k_00000_9_ankle-boot.png -> 9/t10k_00000_9_ankle-boot.png).
+        folders = self.dir / 'fashion_folders'
+        for png in FASHION.glob('*.png'):
+            label = folders / png.name.split('_')[2]
+            label.mkdir(parents=True, exist_ok=True)
+            (label / png.name).write_bytes(png.read_bytes())
+        out = self.dir / 'checked.safetensors'
+        done = run(cli(), 'calibrate', CLASSIFIER, FASHION, '-o', out, '--check', folders)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        line = [l for l in done.stdout.splitlines() if l.startswith('check: ')]
+        self.assertEqual(len(line), 1, done.stdout)
+        self.assertRegex(line[0], r'top-1 1\.0000 -> [01]\.\d{4} \([+-]\d+\.\d\d points\), top-5 ')
+        # Scales a thousand times too small saturate every activation: the warning names the table.
+        table = self.dir / 'tiny.table'
+        lines = table_lines(self.dir / 'checked.table')
+        table.write_text(''.join(f'{l.split()[0]} {float(l.split()[1]) / 1000:g}\n' for l in lines))
+        done = run(cli(), 'calibrate', CLASSIFIER, '--from-table', table, '-o', self.dir / 'ruined.safetensors',
+                   '--check', folders)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn('spdinfer: warning: int8 loses', done.stderr)
+        self.assertIn(f'points of top-1 on {folders} (more than 1)', done.stderr)
+        self.assertIn('ruined.table', done.stderr)
+        # A dataset that does not open fails before any calibration.
+        self.assertOneLineError(run(cli(), 'calibrate', CLASSIFIER, FASHION, '-o', self.dir / 'never.safetensors',
+                                    '--check', FASHION), f'{FASHION}: neither idx files')
+        self.assertFalse((self.dir / 'never.safetensors').exists())
+        self.assertOneLineError(run(cli(), 'calibrate', DETECTOR, self.images, '-o', self.dir / 'never.safetensors',
+                                    '--check', self.dir / 'no_dataset.json'), 'no_dataset.json')
+        self.assertOneLineError(run(cli(), 'calibrate', CLASSIFIER, FASHION, '-o', self.dir / 'never.safetensors',
+                                    '--check', folders, '--max-drop', '-1'), '--max-drop')
+
     def test_bad_input(self):
         out = self.dir / 'bad.safetensors'
         self.assertOneLineError(run(cli(), 'calibrate', DETECTOR, '-o', out), 'no calibration images')
