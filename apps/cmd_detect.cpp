@@ -63,20 +63,14 @@ struct DetectArgs {
 
 const CLI::Validator kUnitInterval = finite_range(0.0, 1.0);
 
-// One batch of decoded images through the detector: a single image (or a
-// sliced one) alone, several in as few forwards as their shapes allow.
+// One batch of decoded images through the detector (Detector::detect_images).
 std::vector<std::vector<Detection>> detect_loaded(const Detector& detector, const DetectOptions& options,
-                                                  std::vector<LoadedImage>& loaded,
+                                                  const std::vector<LoadedImage>& loaded,
                                                   std::vector<DetectionReport>& reports) {
-  if (loaded.size() == 1)
-    return {naming_image(loaded[0].path, [&] { return detector.detect(loaded[0].image, options, &reports[0]); })};
-  std::vector<Image> images;
-  for (LoadedImage& in : loaded) images.push_back(std::move(in.image));
-  std::vector<std::vector<Detection>> results =
-      naming_image(loaded[0].path + " and the rest of its batch",
-                   [&] { return detector.detect_batch(images, options, &reports); });
-  for (std::size_t k = 0; k < loaded.size(); ++k) loaded[k].image = std::move(images[k]);
-  return results;
+  std::vector<const Image*> images;
+  for (const LoadedImage& in : loaded) images.push_back(&in.image);
+  return naming_image(loaded[0].path + (loaded.size() > 1 ? " and the rest of its batch" : ""),
+                      [&] { return detector.detect_images(images, options, &reports); });
 }
 
 // --print-boxes: one indented line per box under the image's line.

@@ -94,18 +94,10 @@ void detect_one_video(const Detector& detector, const DetectOptions& options, co
   std::vector<double> decode_ms;
   auto frame_name = [&](const VideoFrame& f) { return source + " frame " + std::to_string(f.index + 1); };
   auto detect_frames = [&]() -> std::vector<std::vector<Detection>> {
-    if (frames.size() == 1)
-      return {naming_image(frame_name(frames[0]), [&] { return detector.detect(frames[0].image, options, &reports[0]); })};
-    std::vector<Image> images;
-    for (VideoFrame& f : frames) images.push_back(std::move(f.image));
-    std::vector<DetectionReport> batch_reports;
-    auto dets = naming_image(frame_name(frames[0]) + " and the rest of its batch",
-                             [&] { return detector.detect_batch(images, options, &batch_reports); });
-    for (std::size_t i = 0; i < frames.size(); ++i) {
-      frames[i].image = std::move(images[i]);
-      reports[i] = batch_reports[i];
-    }
-    return dets;
+    std::vector<const Image*> images;
+    for (const VideoFrame& f : frames) images.push_back(&f.image);
+    return naming_image(frame_name(frames[0]) + (frames.size() > 1 ? " and the rest of its batch" : ""),
+                        [&] { return detector.detect_images(images, options, &reports); });
   };
   for (bool more = true; more;) {
     frames.clear();

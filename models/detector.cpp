@@ -45,13 +45,22 @@ std::vector<Detection> Detector::detect(const Image& image, const DetectOptions&
   return detect_objects(image, model_->preprocess, pipeline_options(options), forward(options.threads), report);
 }
 
-std::vector<std::vector<Detection>> Detector::detect_batch(const std::vector<Image>& images,
+std::vector<std::vector<Detection>> Detector::detect_batch(const std::vector<const Image*>& images,
                                                            const DetectOptions& options,
                                                            std::vector<DetectionReport>* reports) const {
-  std::vector<const Image*> pointers;
-  for (const Image& image : images) pointers.push_back(&image);
-  return detect_objects_batch(pointers, model_->preprocess, pipeline_options(options), forward(options.threads),
+  return detect_objects_batch(images, model_->preprocess, pipeline_options(options), forward(options.threads),
                               reports);
+}
+
+std::vector<std::vector<Detection>> Detector::detect_images(const std::vector<const Image*>& images,
+                                                            const DetectOptions& options,
+                                                            std::vector<DetectionReport>* reports) const {
+  if (images.size() > 1 && !options.slice.enabled()) return detect_batch(images, options, reports);
+  if (reports) reports->assign(images.size(), DetectionReport{});
+  std::vector<std::vector<Detection>> results;
+  for (std::size_t i = 0; i < images.size(); ++i)
+    results.push_back(detect(*images[i], options, reports ? &(*reports)[i] : nullptr));
+  return results;
 }
 
 }  // namespace spdinfer

@@ -55,8 +55,15 @@ class Detector {
   // detections detect() would give it. One report per image in `reports`
   // unless it is null (see detect_objects_batch). Throws spdinfer::Error when
   // options.slice is enabled: sliced inference batches its tiles instead.
-  std::vector<std::vector<Detection>> detect_batch(const std::vector<Image>& images, const DetectOptions& options,
+  std::vector<std::vector<Detection>> detect_batch(const std::vector<const Image*>& images,
+                                                   const DetectOptions& options,
                                                    std::vector<DetectionReport>* reports = nullptr) const;
+  // What a caller holding a batch of decoded images (files, video frames) wants: detect() on
+  // each when there is one or when slicing (which batches tiles instead), else detect_batch().
+  // `reports` (one per image) as detect_batch's.
+  std::vector<std::vector<Detection>> detect_images(const std::vector<const Image*>& images,
+                                                    const DetectOptions& options,
+                                                    std::vector<DetectionReport>* reports = nullptr) const;
 
  private:
   DetectionPipelineOptions pipeline_options(const DetectOptions& options) const;

@@ -108,7 +108,8 @@ TEST_CASE("detector: detect_batch gives each image what detect gives it", "[dete
   const Detector d(tiny_yolo());
   // Two shapes: 90x70 and 70x90 letterbox to 64x56 and 56x64 (two forwards);
   // the third image shares the first's.
-  const std::vector<Image> images = {noise_image(90, 70, 6), noise_image(70, 90, 7), noise_image(90, 70, 8)};
+  const std::vector<Image> owned = {noise_image(90, 70, 6), noise_image(70, 90, 7), noise_image(90, 70, 8)};
+  const std::vector<const Image*> images = {&owned[0], &owned[1], &owned[2]};
   DetectOptions o;
   o.img_size = 64;
   o.nms.conf_threshold = 0.0f;
@@ -119,7 +120,7 @@ TEST_CASE("detector: detect_batch gives each image what detect gives it", "[dete
   int forwards = 0;
   for (std::size_t i = 0; i < images.size(); ++i) {
     DetectionReport alone_report;
-    const std::vector<Detection> alone = d.detect(images[i], o, &alone_report);
+    const std::vector<Detection> alone = d.detect(*images[i], o, &alone_report);
     REQUIRE(got[i].size() == alone.size());
     for (std::size_t k = 0; k < alone.size(); ++k) {
       CHECK(got[i][k].x1 == Approx(alone[k].x1).margin(1e-3));
@@ -134,6 +135,21 @@ TEST_CASE("detector: detect_batch gives each image what detect gives it", "[dete
   CHECK(forwards == 2);
   CHECK(reports[0].forwards == 1);
   CHECK(reports[2].forwards == 0);  // ran in image 0's forward
+  // detect_images: the same batch, each image alone when there is one.
+  std::vector<DetectionReport> images_reports;
+  const std::vector<std::vector<Detection>> via_images = d.detect_images(images, o, &images_reports);
+  REQUIRE(via_images.size() == got.size());
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(via_images[i].size() == got[i].size());
+  CHECK(images_reports[2].forwards == 0);
+  std::vector<DetectionReport> one_report;
+  const auto one = d.detect_images({images[1]}, o, &one_report);
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].size() == got[1].size());
+  CHECK(one_report.at(0).forwards == 1);
   o.slice.width = o.slice.height = 32;
   CHECK_THROWS_WITH(d.detect_batch(images, o), Contains("sliced inference batches its tiles"));
+  // Sliced, detect_images runs detect() on each image: every one is sliced into its own tiles.
+  std::vector<DetectionReport> sliced_reports;
+  REQUIRE(d.detect_images(images, o, &sliced_reports).size() == images.size());
+  for (const DetectionReport& r : sliced_reports) CHECK(r.tiles > 1);
 }
