@@ -12,6 +12,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <map>
 #include <set>
 
@@ -26,6 +28,7 @@
 #include "engine/model_file_writer.h"
 #include "engine/ops/conv2d_int8.h"
 #include "engine/quant/activation_stats.h"
+#include "eval/dataset.h"
 #include "image/image.h"
 #include "image/preprocess.h"
 #include "models/detector.h"
@@ -71,6 +74,49 @@ std::string megabytes(std::uintmax_t bytes) {
   return buf;
 }
 
+// One calibration input, made into the network's input when its turn comes (so that only one is
+// in memory at a time); throws spdinfer::Error for an image that cannot be read.
+struct CalibrationInput {
+  std::function<Tensor()> prepare;
+};
+
+bool is_idx_images(const std::string& path) {
+  return fs::path(path).filename().string().find("images-idx3-ubyte") != std::string::npos;
+}
+
+// The first `limit` inputs of `args`: image files and folders (sorted, as detect lists them),
+// prepared as `detect` (letterbox at the model's input size) or `classify` prepares them; for a
+// classifier also idx image files (Fashion-MNIST's), each sample prepared as `val` prepares it,
+// centred on the input rather than resized, so that calibration sees what val will run.
+std::vector<CalibrationInput> calibration_inputs(const std::vector<std::string>& args, const Model& m,
+                                                 std::size_t limit) {
+  std::vector<CalibrationInput> inputs;
+  std::vector<std::string> images;
+  for (const std::string& arg : args) {
+    if (!is_idx_images(arg)) {
+      images.push_back(arg);
+      continue;
+    }
+    if (m.family == Family::kYoloV5)
+      throw CLI::ValidationError(arg + ": idx files hold a classifier's images; a detector calibrates on images");
+    auto data = std::make_shared<const LabelledDataset>(open_dataset(arg, m.class_names));
+    for (std::size_t i = 0; i < data->size() && inputs.size() < limit; ++i)
+      inputs.push_back({[data, i, &m] { return dataset_batch(*data, i, i + 1, m.preprocess); }});
+  }
+  const int stride = m.strides.empty() ? 32 : *std::max_element(m.strides.begin(), m.strides.end());
+  for (const std::string& file : images.empty() ? images : expand_image_inputs(images)) {
+    if (inputs.size() >= limit) break;
+    inputs.push_back({[file, stride, &m] {
+      const Image image = load_image(file);
+      const Preprocess& p = m.preprocess;
+      if (m.family != Family::kYoloV5) return image_to_tensor(resize_for_classifier(image, p), p);
+      const int size = round_up_to_multiple(std::max(p.height, p.width), stride);
+      return image_to_tensor(letterbox(image, letterbox_geometry(image.width, image.height, size, size, stride)), p);
+    }});
+  }
+  return inputs;
+}
+
 void run_calibrate(const CalibrateOptions& o) {
   const CalibrationMethod method = calibration_method(o.method);
   std::error_code same_error;
@@ -102,8 +148,7 @@ void run_calibrate(const CalibrateOptions& o) {
   } else {
     if (o.inputs.empty())
       throw CLI::ValidationError("no calibration images: give image files or folders, or --from-table FILE");
-    std::vector<std::string> files = expand_image_inputs(o.inputs);
-    if (files.size() > static_cast<std::size_t>(o.images)) files.resize(static_cast<std::size_t>(o.images));
+    const std::vector<CalibrationInput> inputs = calibration_inputs(o.inputs, m, static_cast<std::size_t>(o.images));
     // Statistics per value that some int8 convolution reads.
     std::map<std::string, ActivationStats> stats;
     for (const Node* n : convs) stats[n->inputs.at(0)];
@@ -114,24 +159,15 @@ void run_calibrate(const CalibrateOptions& o) {
       auto it = stats.find(node.outputs.at(0));
       if (it != stats.end()) it->second.add(output.data(), output.numel());
     };
-    ProgressBar bar(files.size(), "images", o.quiet);
-    const Preprocess& p = m.preprocess;
-    const int stride = m.strides.empty() ? 32 : *std::max_element(m.strides.begin(), m.strides.end());
-    for (std::size_t i = 0; i < files.size(); ++i) {
-      Image image;
+    ProgressBar bar(inputs.size(), "images", o.quiet);
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      Tensor x;
       try {
-        image = load_image(files[i]);
+        x = inputs[i].prepare();
       } catch (const Error& e) {
         bar.clear();
         std::fprintf(stderr, "spdinfer: warning: skipped %s\n", terminal_text(e.what()).c_str());
         continue;
-      }
-      Tensor x;
-      if (m.family == Family::kYoloV5) {
-        const int size = round_up_to_multiple(std::max(p.height, p.width), stride);
-        x = image_to_tensor(letterbox(image, letterbox_geometry(image.width, image.height, size, size, stride)), p);
-      } else {
-        x = image_to_tensor(resize_for_classifier(image, p), p);
       }
       auto in = stats.find(graph_input);
       if (in != stats.end()) in->second.add(x.data(), x.numel());
@@ -140,7 +176,7 @@ void run_calibrate(const CalibrateOptions& o) {
       bar.update(i + 1);
     }
     bar.clear();
-    if (used_images == 0) throw Error("no calibration image could be read (of " + std::to_string(files.size()) + ")");
+    if (used_images == 0) throw Error("no calibration image could be read (of " + std::to_string(inputs.size()) + ")");
     for (const Node* n : convs) {
       const ActivationStats& s = stats.at(n->inputs.at(0));
       const double threshold = s.threshold(method, o.percentile);
@@ -222,7 +258,8 @@ void add_calibrate_command(CLI::App& app) {
       "calibrate", "Make an int8 model file: per-channel int8 convolution weights, activation scales from images");
   cmd->add_option("model", opts->model, "spdinfer model file (fp32 or fp16 weights)")->required();
   cmd->add_option("images", opts->inputs,
-                  "calibration images: files, directories or glob patterns (JPEG, PNG, BMP), as detect takes them");
+                  "calibration images: files, directories or glob patterns (JPEG, PNG, BMP), as detect takes them; "
+                  "for a classifier also idx image files (*images-idx3-ubyte*, prepared as val prepares them)");
   cmd->add_option("-o,--out", opts->out, "the int8 model file to write")->required()->type_name("FILE");
   cmd->add_option("--images", opts->images, "use the first N images (in sorted order)")->check(CLI::Range(1, 1000000));
   cmd->add_option("--method", opts->method,

@@ -199,6 +199,17 @@ class CalibrateTest(unittest.TestCase, CliErrorAssertions):
         self.assertOneLineError(run(cli(), 'calibrate', CLASSIFIER, FASHION, '-o', self.dir / 'never.safetensors',
                                     '--check', folders, '--max-drop', '-1'), '--max-drop')
 
+    def test_idx_images(self):
+        train = Path('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz')
+        if not train.exists():
+            self.skipTest(f"needs Debian's dataset-fashion-mnist ({train} absent; scripts/bootstrap installs it)")
+        out = self.dir / 'idx.int8.safetensors'
+        done = run(cli(), 'calibrate', CLASSIFIER, train, '-o', out, '--images', '20')
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn('kl, 20 images', done.stdout)
+        self.assertOneLineError(run(cli(), 'calibrate', DETECTOR, train, '-o', out),
+                                f"{train}: idx files hold a classifier's images")
+
     def test_bad_input(self):
         out = self.dir / 'bad.safetensors'
         self.assertOneLineError(run(cli(), 'calibrate', DETECTOR, '-o', out), 'no calibration images')

@@ -71,18 +71,9 @@ class Int8AccuracyTest(unittest.TestCase):
 
     def test_classifier_int8_keeps_top1(self):
         need_fashion_mnist()
-        from PIL import Image
-        from weights_tools.train.classifier import to_network_pixels
-        from weights_tools.train.fashion_mnist import load_split
-        images, _ = load_split(str(DATA), 'train')
-        # As val makes an input of an idx image (28x28 grey centred on a black 32x32, eval/dataset.h),
-        # so that calibration sees the inputs val runs.
-        pixels = to_network_pixels(images[:CALIBRATION_IMAGES])
         with tempfile.TemporaryDirectory(prefix='spdinfer-int8-') as root:
-            calibration = os.path.join(root, 'train')
-            os.makedirs(calibration)
-            for i, image in enumerate(pixels):
-                Image.fromarray(image.transpose(1, 2, 0)).save(os.path.join(calibration, f'train_{i:05d}.png'))
+            # The idx file itself: calibrate prepares its samples as val does.
+            calibration = DATA / 'train-images-idx3-ubyte.gz'
             int8 = os.path.join(root, 'classifier.int8.safetensors')
             self.calibrate(CLASSIFIER, calibration, int8)
             test = DATA / 't10k-images-idx3-ubyte.gz'
