@@ -79,6 +79,18 @@ TEST_CASE("qgemm matches the reference bit for bit in every family", "[qgemm]") 
   check_product(*kernel, M, N, K, 3, accumulate, 1);
 }
 
+TEST_CASE("qgemm with few columns: every width up to a panel and past it", "[qgemm]") {
+  // A deep layer's small plane gives 1..16 columns, which the wide kernels run with fewer vectors.
+  const QgemmFamily family = GENERATE(QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::AvxVnni,
+                                      QgemmFamily::Avx512Vnni);
+  const QgemmKernel* kernel = kernel_if_supported(family);
+  if (!kernel) return;
+  for (int64_t N = 1; N <= 50; ++N) {
+    CAPTURE(kernel->name, N);
+    check_product(*kernel, 19, N, 1030, 2, N % 2 == 0, 9);
+  }
+}
+
 TEST_CASE("qgemm over large products: many panels and blocks of k", "[qgemm]") {
   const QgemmFamily family = GENERATE(QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::AvxVnni,
                                       QgemmFamily::Avx512Vnni);
