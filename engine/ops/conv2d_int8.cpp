@@ -51,7 +51,8 @@ struct PaddedInput {
 };
 
 // Where each column of a tile reads in its tap's padded plane, per chunk of 16 columns: the
-// offset of output position c0 + j from tap (0, 0)'s byte, or -1 past the tile's columns; and
+// offset of column c0 + j (image (c0 + j) / OHW, output position (c0 + j) % OHW) from tap
+// (0, 0)'s byte in the first image, or -1 past the tile's columns; and
 // whether the chunk's 16 offsets are consecutive bytes (one output row, stride 1), so that the
 // chunk can be read as 16-byte rows.
 struct TileColumns {
@@ -59,15 +60,20 @@ struct TileColumns {
   bool* consecutive;  // 1 per chunk
 };
 
-void map_tile_columns(int64_t OW, int64_t width, const Conv2dParams& p, int64_t c0, int64_t cols,
-                      const TileColumns& map) {
-  int64_t oy = c0 / OW, ox = c0 % OW;
+// Images lie image_bytes apart; offsets grow with the column, so 16 of them 15 apart are
+// consecutive.
+void map_tile_columns(int64_t OH, int64_t OW, int64_t width, int64_t image_bytes, const Conv2dParams& p, int64_t c0,
+                      int64_t cols, const TileColumns& map) {
+  int64_t n = c0 / (OH * OW), oy = c0 % (OH * OW) / OW, ox = c0 % OW;
   for (int64_t chunk = 0; chunk < ceil_div(cols, 16); ++chunk) {
     int32_t* offset = map.offset + 16 * chunk;
     for (int64_t i = 0; i < 16; ++i) {
       const bool inside = 16 * chunk + i < cols;
-      offset[i] = inside ? static_cast<int32_t>(oy * p.stride_h * width + ox * p.stride_w) : -1;
-      if (inside && ++ox == OW) ox = 0, ++oy;
+      offset[i] = inside ? static_cast<int32_t>(n * image_bytes + oy * p.stride_h * width + ox * p.stride_w) : -1;
+      if (inside && ++ox == OW) {
+        ox = 0;
+        if (++oy == OH) oy = 0, ++n;
+      }
     }
     map.consecutive[chunk] = offset[15] >= 0 && offset[15] - offset[0] == 15;
   }
@@ -226,19 +232,24 @@ Conv2dInt8::Conv2dInt8(const Shape& input, const Tensor& weight, const Tensor* b
 
 Conv2dInt8::Plan Conv2dInt8::plan(int threads) const {
   threads = std::max(threads, 1);
-  const int64_t OHW = OH_ * OW_, planes = N_ * groups_;
   Plan plan;
   int64_t tile = std::max(kMinTileCols, kTileBytes / std::max<int64_t>(K_, 1));
   tile = std::max<int64_t>(kernel_->nr, tile / kernel_->nr * kernel_->nr);
+  // Images side by side when one does not fill a tile; the columns' offsets into the quantised
+  // batch are int32 (map_tile_columns).
+  plan.batched = N_ > 1 && OH_ * OW_ < tile && input_bytes() < (int64_t{1} << 31);
+  plan.planes = plan.batched ? groups_ : N_ * groups_;
+  plan.plane_cols = plan.batched ? N_ * OH_ * OW_ : OH_ * OW_;
+  const int64_t columns = plan.plane_cols, planes = plan.planes;
   // Tiles of a multiple of 16 columns (pack_im2col_tile's chunks), as many per plane as make
   // planes * tiles a multiple of threads, so that every thread gets the same work, while tiles
   // keep kMinSplitCols columns; else the output channels are split as well (the bits do not
   // depend on the tiles: the sums are exact).
   auto tile_columns = [&](int64_t pieces) {
-    plan.tile_cols = ceil_div(ceil_div(OHW, pieces), 16) * 16;
-    plan.col_tiles = ceil_div(OHW, plan.tile_cols);
+    plan.tile_cols = ceil_div(ceil_div(columns, pieces), 16) * 16;
+    plan.col_tiles = ceil_div(columns, plan.tile_cols);
   };
-  const int64_t first = ceil_div(OHW, tile);
+  const int64_t first = ceil_div(columns, tile);
   tile_columns(first);
   bool balanced = threads == 1 || planes * plan.col_tiles % threads == 0;
   for (int64_t pieces = first + 1; !balanced; ++pieces) {
@@ -319,7 +330,8 @@ void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int thr
     }
   });
 
-  const int64_t tiles = plan.col_tiles * plan.row_tiles, items = N_ * groups_ * tiles;
+  const int64_t tiles = plan.col_tiles * plan.row_tiles, items = plan.planes * tiles;
+  const int64_t image_bytes = C_ * PH * PW;
   parallel_for(plan.slots, threads, [&](int64_t slot) {
     uint8_t* slot_base = bytes + input_bytes() + slot * slot_bytes(plan);
     const int64_t chunks = ceil_div(plan.tile_cols, 16);
@@ -330,26 +342,32 @@ void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int thr
     int64_t built = -1;  // the (plane, column tile) whose B `packed` holds
     for (int64_t item = slot * items / plan.slots; item < (slot + 1) * items / plan.slots; ++item) {
       const int64_t rt = item % plan.row_tiles, ct = item / plan.row_tiles % plan.col_tiles, plane = item / tiles;
-      const int64_t n = plane / groups_, g = plane % groups_;
-      const int64_t c0 = ct * plan.tile_cols, cols = std::min(plan.tile_cols, OHW - c0);
+      // The plane's first image n0 and group g; column c of the plane is image n0 + c / OHW.
+      const int64_t n0 = plan.batched ? 0 : plane / groups_, g = plan.batched ? plane : plane % groups_;
+      const int64_t c0 = ct * plan.tile_cols, cols = std::min(plan.tile_cols, plan.plane_cols - c0);
       const int64_t r0 = rt * plan.tile_rows, rows = std::min(plan.tile_rows, Og_ - r0);
       if (built != item / plan.row_tiles) {
         built = item / plan.row_tiles;
-        const uint8_t* q_g = quantized + (n * C_ + g * Cg_) * PH * PW;  // (C/groups, PH, PW)
-        if (pointwise_) {  // the planes are B (K = C/groups rows of H*W) as they lie
-          qgemm_pack_b(*kernel_, K_, cols, q_g + c0, HW, packed);
+        const uint8_t* q_g = quantized + n0 * image_bytes + g * Cg_ * PH * PW;  // (C/groups, PH, PW)
+        if (pointwise_ && c0 / OHW == (c0 + cols - 1) / OHW) {
+          // One image's planes are B (K = C/groups rows of H*W) as they lie.
+          qgemm_pack_b(*kernel_, K_, cols, q_g + c0 / OHW * image_bytes + c0 % OHW, HW, packed);
         } else {
-          map_tile_columns(OW_, PW, p_, c0, cols, map);  // once per tile: small next to the packing
+          map_tile_columns(OH_, OW_, PW, image_bytes, p_, c0, cols, map);  // small next to the packing
           pack_im2col_tile(*kernel_, PaddedInput{q_g, PH, PW}, Cg_, kH_, kW_, p_, cols, map, packed);
         }
       }
       qgemm_packed(weights_[g], r0, rows, cols, packed, sums, cols);
-      // The epilogue while the tile's sums are in cache.
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t oc = g * Og_ + r0 + r;
-        float* dst = o + (n * O_ + oc) * OHW + c0;
-        dequantize_row(sums + r * cols, cols, multiplier_[oc], bias_[oc], dst);
-        apply_activation(dst, cols, p_.activation);
+      // The epilogue while the tile's sums are in cache, image by image.
+      for (int64_t c = c0; c < c0 + cols;) {
+        const int64_t n = n0 + c / OHW, pos = c % OHW, run = std::min(OHW - pos, c0 + cols - c);
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t oc = g * Og_ + r0 + r;
+          float* dst = o + (n * O_ + oc) * OHW + pos;
+          dequantize_row(sums + r * cols + (c - c0), run, multiplier_[oc], bias_[oc], dst);
+          apply_activation(dst, run, p_.activation);
+        }
+        c += run;
       }
     }
   });

@@ -267,6 +267,35 @@ TEST_CASE("int8 conv2d fast path: depthwise, asymmetric padding, no bias, deep a
       }
 }
 
+TEST_CASE("int8 conv2d fast path: small planes of a batch side by side in one GEMM", "[conv2d_int8]") {
+  // A deep layer's planes (1x1 .. 5x5): tiles hold several images and may start or end inside
+  // one, pointwise tiles straddle images, strided 1x1 shortcuts gather; batch 1 gives 1..25
+  // columns, the narrow kernels' widths.
+  struct Case {
+    Shape input, weight;
+    Conv2dParams p;
+  };
+  const Case cases[] = {
+      {{7, 40, 4, 4}, {24, 40, 1, 1}, conv_params(1, 0, 1, 1, Activation::ReLU)},  // pointwise
+      {{5, 24, 5, 5}, {20, 24, 3, 3}, conv_params(1, 1, 1, 1, Activation::SiLU)},  // 3x3, 25 per image
+      {{9, 32, 4, 4}, {48, 32, 1, 1}, conv_params(2, 0)},                          // strided shortcut
+      {{6, 16, 3, 3}, {16, 8, 3, 3}, conv_params(1, 1, 1, 2)},                     // groups
+      {{3, 600, 2, 2}, {36, 600, 3, 3}, conv_params(1, 1)},                        // deep: 2 blocks of k
+      {{1, 64, 2, 2}, {17, 64, 1, 1}, conv_params(1, 0)},                          // 4 columns
+      {{1, 64, 4, 4}, {17, 64, 1, 1}, conv_params(1, 0)},                          // 16 columns
+      {{40, 8, 1, 1}, {12, 8, 1, 1}, conv_params(1, 0)},                           // 1x1 planes
+  };
+  for (const Case& c : cases)
+    for (const QgemmKernel* kernel : supported_kernels())
+      for (int threads : {1, 2, 3}) {
+        CAPTURE(shape_to_string(c.input), shape_to_string(c.weight), kernel->name, threads);
+        const Tensor x = random_tensor(c.input, 41, -1.0f, 1.0f);
+        const Tensor w = random_tensor(c.weight, 42, -0.2f, 0.2f);
+        const Tensor b = random_tensor({c.weight[0]}, 43, -0.3f, 0.3f);
+        check_fast_path(*kernel, x, w, &b, c.p, 1.0f / 127.0f, threads);
+      }
+}
+
 TEST_CASE("int8 conv2d fast path quantises as the reference: ties, clamping, NaN and infinities", "[conv2d_int8]") {
   const float scale = 0.25f;
   Tensor x({1, 3, 5, 7});
