@@ -104,7 +104,11 @@ void pack_im2col_tile(const QgemmKernel& kernel, const PaddedInput& in, int64_t 
     for (int64_t chunk = 0; chunk < ceil_div(padded_cols, 16); ++chunk) {
       uint8_t* out = packed + qgemm_packed_b_offset(kernel, K, g, 16 * chunk);
       const int32_t* offset = map.offset + 16 * chunk;
-      if (chunk < chunks && map.consecutive[chunk] && tap[3]) {
+      if (chunk >= chunks) {  // padding past the tile's columns
+        std::memset(out, 128, 64);
+        continue;
+      }
+      if (map.consecutive[chunk] && tap[3]) {
         const uint8_t* const rows[4] = {tap[0] + offset[0], tap[1] + offset[0], tap[2] + offset[0],
                                         tap[3] + offset[0]};
         qgemm_interleave16(rows, out);
@@ -112,7 +116,7 @@ void pack_im2col_tile(const QgemmKernel& kernel, const PaddedInput& in, int64_t 
       }
       for (int t = 0; t < 4; ++t)
         for (int64_t i = 0; i < 16; ++i)
-          gathered[t][i] = tap[t] && chunk < chunks && offset[i] >= 0 ? tap[t][offset[i]] : uint8_t{128};
+          gathered[t][i] = tap[t] && offset[i] >= 0 ? tap[t][offset[i]] : uint8_t{128};
       const uint8_t* const rows[4] = {gathered[0], gathered[1], gathered[2], gathered[3]};
       qgemm_interleave16(rows, out);
     }
