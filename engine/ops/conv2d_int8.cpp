@@ -6,6 +6,10 @@
 #include <cstring>
 #include <string>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <tmmintrin.h>
+#endif
+
 #include "engine/error.h"
 #include "engine/graph.h"
 #include "engine/int_math.h"
@@ -52,12 +56,19 @@ struct PaddedInput {
 
 // Where each column of a tile reads in its tap's padded plane, per chunk of 16 columns: the
 // offset of column c0 + j (image (c0 + j) / OHW, output position (c0 + j) % OHW) from tap
-// (0, 0)'s byte in the first image, or -1 past the tile's columns; and
-// whether the chunk's 16 offsets are consecutive bytes (one output row, stride 1), so that the
-// chunk can be read as 16-byte rows.
+// (0, 0)'s byte in the first image, or -1 past the tile's columns; and how the chunk's 16 bytes
+// of a row of im2col are read:
+//   Consecutive: they lie side by side (one output row, stride 1): read as they lie;
+//   Shuffle:     all within 32 bytes of the first (a small plane's several output rows, or a
+//                stride 2 row): two 16-byte reads and a byte shuffle (pshufb) by `shuffle`'s
+//                indices (the first 16 pick from the first read, the next 16 from the second,
+//                0x80 = none), instead of 16 single bytes;
+//   Gather:      one byte at a time (the rest, and a tile's last, partial chunk).
+enum class ChunkRead : uint8_t { Gather, Consecutive, Shuffle };
 struct TileColumns {
-  int32_t* offset;  // 16 per chunk
-  bool* consecutive;  // 1 per chunk
+  int32_t* offset;   // 16 per chunk
+  uint8_t* shuffle;  // 32 per chunk
+  ChunkRead* read;   // 1 per chunk
 };
 
 // Images lie image_bytes apart; offsets grow with the column, so 16 of them 15 apart are
@@ -75,19 +86,50 @@ void map_tile_columns(int64_t OH, int64_t OW, int64_t width, int64_t image_bytes
         if (++oy == OH) oy = 0, ++n;
       }
     }
-    map.consecutive[chunk] = offset[15] >= 0 && offset[15] - offset[0] == 15;
+    const int64_t span = offset[15] - offset[0];
+    map.read[chunk] = offset[15] < 0 ? ChunkRead::Gather
+                      : span == 15   ? ChunkRead::Consecutive
+                      : span < 32    ? ChunkRead::Shuffle
+                                     : ChunkRead::Gather;
+    uint8_t* index = map.shuffle + 32 * chunk;
+    for (int i = 0; i < 16; ++i) {
+      const int32_t d = offset[15] < 0 ? 0 : offset[i] - offset[0];
+      index[i] = d < 16 ? static_cast<uint8_t>(d) : uint8_t{0x80};
+      index[16 + i] = d >= 16 ? static_cast<uint8_t>(d - 16) : uint8_t{0x80};
+    }
   }
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+// A Shuffle chunk's 16 bytes of each of 4 rows (from[t] its first byte) into out[t]: reads 32
+// bytes from each from[t] (the quantised input has 32 bytes to spare after it). SSSE3, which
+// every family but the generic one implies (they need AVX2).
+__attribute__((target("ssse3"))) void shuffle_chunk(const uint8_t* const from[4], const uint8_t* index,
+                                                    uint8_t (*out)[16]) {
+  const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(index));
+  const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(index + 16));
+  for (int t = 0; t < 4; ++t) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from[t]));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from[t] + 16));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[t]), _mm_or_si128(_mm_shuffle_epi8(a, lo), _mm_shuffle_epi8(b, hi)));
+  }
+}
+constexpr bool kCanShuffle = true;
+#else
+void shuffle_chunk(const uint8_t* const[4], const uint8_t*, uint8_t (*)[16]) {}
+constexpr bool kCanShuffle = false;
+#endif
 
 // Columns [c0, c0 + cols) of the im2col matrix of one image and group (rows (c, ky, kx), column
 // j = output position c0 + j), built straight into qgemm's packed layout: 16 columns of 4 rows at
 // a time, each row's 16 bytes read where they lie in the padded planes when the chunk's columns
-// are consecutive there, else gathered first. c0 is a multiple of 16; `map` is the tile's
+// are consecutive there, else shuffled or gathered first (TileColumns). c0 is a multiple of 16; `map` is the tile's
 // (map_tile_columns).
 void pack_im2col_tile(const QgemmKernel& kernel, const PaddedInput& in, int64_t Cg, int64_t kH, int64_t kW,
                       const Conv2dParams& p, int64_t cols, const TileColumns& map, uint8_t* packed) {
   const int64_t K = Cg * kH * kW, groups = (K + 3) / 4, plane = in.height * in.width;
   const int64_t padded_cols = ceil_div(cols, kernel.nr) * kernel.nr, chunks = ceil_div(cols, 16);
+  const bool shuffles = kCanShuffle && kernel.family != QgemmFamily::Generic;
   alignas(16) uint8_t gathered[4][16];
   for (int64_t g = 0; g < groups; ++g) {
     // The group's 4 rows of im2col: the byte of tap (c, ky, kx) for output (0, 0); null past K.
@@ -108,16 +150,22 @@ void pack_im2col_tile(const QgemmKernel& kernel, const PaddedInput& in, int64_t 
         std::memset(out, 128, 64);
         continue;
       }
-      if (map.consecutive[chunk] && tap[3]) {
-        const uint8_t* const rows[4] = {tap[0] + offset[0], tap[1] + offset[0], tap[2] + offset[0],
-                                        tap[3] + offset[0]};
+      const uint8_t* const rows[4] = {gathered[0], gathered[1], gathered[2], gathered[3]};
+      const ChunkRead read = map.read[chunk];
+      if (tap[3] && (read == ChunkRead::Consecutive || (read == ChunkRead::Shuffle && shuffles))) {
+        const uint8_t* const first[4] = {tap[0] + offset[0], tap[1] + offset[0], tap[2] + offset[0],
+                                         tap[3] + offset[0]};
+        if (read == ChunkRead::Consecutive) {
+          qgemm_interleave16(first, out);
+          continue;
+        }
+        shuffle_chunk(first, map.shuffle + 32 * chunk, gathered);
         qgemm_interleave16(rows, out);
         continue;
       }
       for (int t = 0; t < 4; ++t)
         for (int64_t i = 0; i < 16; ++i)
           gathered[t][i] = tap[t] && offset[i] >= 0 ? tap[t][offset[i]] : uint8_t{128};
-      const uint8_t* const rows[4] = {gathered[0], gathered[1], gathered[2], gathered[3]};
       qgemm_interleave16(rows, out);
     }
   }
@@ -274,9 +322,10 @@ Conv2dInt8::Plan Conv2dInt8::plan(int threads) const {
 
 int64_t Conv2dInt8::padded_height() const { return H_ + p_.pad_top + p_.pad_bottom; }
 int64_t Conv2dInt8::padded_width() const { return W_ + p_.pad_left + p_.pad_right; }
-int64_t Conv2dInt8::input_bytes() const { return align64(N_ * C_ * padded_height() * padded_width()); }
+// 32 bytes to spare: a Shuffle chunk reads 32 bytes from its first (pack_im2col_tile).
+int64_t Conv2dInt8::input_bytes() const { return align64(N_ * C_ * padded_height() * padded_width() + 32); }
 int64_t Conv2dInt8::chunk_bytes(const Plan& plan) const {
-  return align64(ceil_div(plan.tile_cols, 16) * (16 * sizeof(int32_t) + sizeof(bool)));
+  return align64(ceil_div(plan.tile_cols, 16) * (16 * sizeof(int32_t) + 32 + sizeof(ChunkRead)));
 }
 int64_t Conv2dInt8::packed_bytes(const Plan& plan) const {
   return align64(static_cast<int64_t>(qgemm_packed_b_bytes(*kernel_, K_, plan.tile_cols)));
@@ -339,8 +388,8 @@ void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int thr
   parallel_for(plan.slots, threads, [&](int64_t slot) {
     uint8_t* slot_base = bytes + input_bytes() + slot * slot_bytes(plan);
     const int64_t chunks = ceil_div(plan.tile_cols, 16);
-    const TileColumns map{reinterpret_cast<int32_t*>(slot_base),
-                          reinterpret_cast<bool*>(slot_base + chunks * 16 * sizeof(int32_t))};
+    const TileColumns map{reinterpret_cast<int32_t*>(slot_base), slot_base + chunks * 16 * sizeof(int32_t),
+                          reinterpret_cast<ChunkRead*>(slot_base + chunks * (16 * sizeof(int32_t) + 32))};
     uint8_t* packed = slot_base + chunk_bytes(plan);
     int32_t* sums = reinterpret_cast<int32_t*>(packed + packed_bytes(plan));
     int64_t built = -1;  // the (plane, column tile) whose B `packed` holds
