@@ -414,12 +414,15 @@ void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int thr
       // The epilogue while the tile's sums are in cache, image by image.
       for (int64_t c = c0; c < c0 + cols;) {
         const int64_t n = n0 + c / OHW, pos = c % OHW, run = std::min(OHW - pos, c0 + cols - c);
+        float* first = o + (n * O_ + g * Og_ + r0) * OHW + pos;
         for (int64_t r = 0; r < rows; ++r) {
           const int64_t oc = g * Og_ + r0 + r;
-          float* dst = o + (n * O_ + oc) * OHW + pos;
-          dequantize_row(sums + r * cols + (c - c0), run, multiplier_[oc], bias_[oc], dst);
-          apply_activation(dst, run, p_.activation);
+          dequantize_row(sums + r * cols + (c - c0), run, multiplier_[oc], bias_[oc], first + r * OHW);
+          if (run < OHW) apply_activation(first + r * OHW, run, p_.activation);
         }
+        // A whole image's plane: its channels lie together, one activation call for all (a
+        // small plane's rows are too short to pay for a call each).
+        if (run == OHW) apply_activation(first, rows * OHW, p_.activation);
         c += run;
       }
     }
