@@ -77,20 +77,25 @@ void run(int64_t kgroups, const void* a_panel, const uint8_t* b, const int32_t* 
 }
 
 // 16 values at a time: divide, clamp (maxps / minps: NaN -> -127), round to nearest even
-// (vcvtps2dq), add the zero point, narrow to bytes (vpmovdb).
+// (vcvtps2dq), add the zero point, narrow to bytes (vpmovdb). The last 1..15 values by the same
+// instructions under a mask: a padded small plane is quantised a row of 2..8 values at a time,
+// which a scalar tail would do one by one.
 void quantize(const float* x, int64_t n, float scale, uint8_t* out) {
   const __m512 s = _mm512_set1_ps(scale), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
   const __m512i zero_point = _mm512_set1_epi32(128);
   // The zero-masked forms with every lane set: GCC 12's plain ones pass an undefined vector that
   // -Wmaybe-uninitialized reports (a false report); the instructions are the same.
   const __mmask16 all = 0xffff;
+  auto sixteen = [&](__m512 xi) {
+    const __m512 v = _mm512_maskz_min_ps(all, _mm512_maskz_max_ps(all, _mm512_div_ps(xi, s), lo), hi);
+    return _mm512_maskz_cvtepi32_epi8(all, _mm512_add_epi32(_mm512_maskz_cvtps_epi32(all, v), zero_point));
+  };
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m512 v = _mm512_maskz_min_ps(all, _mm512_maskz_max_ps(all, _mm512_div_ps(_mm512_loadu_ps(x + i), s), lo), hi);
-    const __m512i q = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(all, v), zero_point);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_maskz_cvtepi32_epi8(all, q));
+  for (; i + 16 <= n; i += 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), sixteen(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 tail = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm_mask_storeu_epi8(out + i, tail, sixteen(_mm512_maskz_loadu_ps(tail, x + i)));
   }
-  for (; i < n; ++i) out[i] = quantize_one(x[i], scale);
 }
 
 const QgemmKernel kKernel{QgemmFamily::Avx512Vnni, "avx512-vnni", kRows, kCols, false, run, quantize};
