@@ -122,11 +122,16 @@ void qgemm_pack_b(const QgemmKernel& kernel, int64_t K, int64_t N, const uint8_t
         const uint8_t* const rows[4] = {row[0] + j, row[1] + j, row[2] + j, row[3] + j};
         qgemm_interleave16(rows, out + (j / nr) * panel_bytes + g * nr * 4 + (j % nr) * 4);
       }
-    // The rest, and the padding: 128 (the zero point) past K and past N.
-    for (; j < padded_n; ++j) {
+    // The rest, and the padding: 128 (the zero point) past K and past N. The columns past N lie
+    // together at the end of the last panel: one fill, not a byte at a time (a small plane's
+    // few columns would otherwise spend most of the packing on them).
+    for (; j < N; ++j) {
       uint8_t* dst = out + (j / nr) * panel_bytes + g * nr * 4 + (j % nr) * 4;
-      for (int t = 0; t < 4; ++t) dst[t] = row[t] && j < N ? row[t][j] : uint8_t{128};
+      for (int t = 0; t < 4; ++t) dst[t] = row[t] ? row[t][j] : uint8_t{128};
     }
+    if (N < padded_n)
+      std::memset(out + (N / nr) * panel_bytes + g * nr * 4 + (N % nr) * 4, 128,
+                  static_cast<std::size_t>(padded_n - N) * 4);
   }
 }
 

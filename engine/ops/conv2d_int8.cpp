@@ -6,6 +6,10 @@
 #include <cstring>
 #include <string>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <tmmintrin.h>
+#endif
+
 #include "engine/error.h"
 #include "engine/graph.h"
 #include "engine/int_math.h"
@@ -51,37 +55,81 @@ struct PaddedInput {
 };
 
 // Where each column of a tile reads in its tap's padded plane, per chunk of 16 columns: the
-// offset of output position c0 + j from tap (0, 0)'s byte, or -1 past the tile's columns; and
-// whether the chunk's 16 offsets are consecutive bytes (one output row, stride 1), so that the
-// chunk can be read as 16-byte rows.
+// offset of column c0 + j (image (c0 + j) / OHW, output position (c0 + j) % OHW) from tap
+// (0, 0)'s byte in the first image, or -1 past the tile's columns; and how the chunk's 16 bytes
+// of a row of im2col are read:
+//   Consecutive: they lie side by side (one output row, stride 1): read as they lie;
+//   Shuffle:     all within 32 bytes of the first (a small plane's several output rows, or a
+//                stride 2 row): two 16-byte reads and a byte shuffle (pshufb) by `shuffle`'s
+//                indices (the first 16 pick from the first read, the next 16 from the second,
+//                0x80 = none), instead of 16 single bytes;
+//   Gather:      one byte at a time (the rest, and a tile's last, partial chunk).
+enum class ChunkRead : uint8_t { Gather, Consecutive, Shuffle };
 struct TileColumns {
-  int32_t* offset;  // 16 per chunk
-  bool* consecutive;  // 1 per chunk
+  int32_t* offset;   // 16 per chunk
+  uint8_t* shuffle;  // 32 per chunk
+  ChunkRead* read;   // 1 per chunk
 };
 
-void map_tile_columns(int64_t OW, int64_t width, const Conv2dParams& p, int64_t c0, int64_t cols,
-                      const TileColumns& map) {
-  int64_t oy = c0 / OW, ox = c0 % OW;
+// Images lie image_bytes apart; offsets grow with the column, so 16 of them 15 apart are
+// consecutive.
+void map_tile_columns(int64_t OH, int64_t OW, int64_t width, int64_t image_bytes, const Conv2dParams& p, int64_t c0,
+                      int64_t cols, const TileColumns& map) {
+  int64_t n = c0 / (OH * OW), oy = c0 % (OH * OW) / OW, ox = c0 % OW;
   for (int64_t chunk = 0; chunk < ceil_div(cols, 16); ++chunk) {
     int32_t* offset = map.offset + 16 * chunk;
     for (int64_t i = 0; i < 16; ++i) {
       const bool inside = 16 * chunk + i < cols;
-      offset[i] = inside ? static_cast<int32_t>(oy * p.stride_h * width + ox * p.stride_w) : -1;
-      if (inside && ++ox == OW) ox = 0, ++oy;
+      offset[i] = inside ? static_cast<int32_t>(n * image_bytes + oy * p.stride_h * width + ox * p.stride_w) : -1;
+      if (inside && ++ox == OW) {
+        ox = 0;
+        if (++oy == OH) oy = 0, ++n;
+      }
     }
-    map.consecutive[chunk] = offset[15] >= 0 && offset[15] - offset[0] == 15;
+    const int64_t span = offset[15] - offset[0];
+    map.read[chunk] = offset[15] < 0 ? ChunkRead::Gather
+                      : span == 15   ? ChunkRead::Consecutive
+                      : span < 32    ? ChunkRead::Shuffle
+                                     : ChunkRead::Gather;
+    uint8_t* index = map.shuffle + 32 * chunk;
+    for (int i = 0; i < 16; ++i) {
+      const int32_t d = offset[15] < 0 ? 0 : offset[i] - offset[0];
+      index[i] = d < 16 ? static_cast<uint8_t>(d) : uint8_t{0x80};
+      index[16 + i] = d >= 16 ? static_cast<uint8_t>(d - 16) : uint8_t{0x80};
+    }
   }
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+// A Shuffle chunk's 16 bytes of each of 4 rows (from[t] its first byte) into out[t]: reads 32
+// bytes from each from[t] (the quantised input has 32 bytes to spare after it). SSSE3, which
+// every family but the generic one implies (they need AVX2).
+__attribute__((target("ssse3"))) void shuffle_chunk(const uint8_t* const from[4], const uint8_t* index,
+                                                    uint8_t (*out)[16]) {
+  const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(index));
+  const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(index + 16));
+  for (int t = 0; t < 4; ++t) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from[t]));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from[t] + 16));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[t]), _mm_or_si128(_mm_shuffle_epi8(a, lo), _mm_shuffle_epi8(b, hi)));
+  }
+}
+constexpr bool kCanShuffle = true;
+#else
+void shuffle_chunk(const uint8_t* const[4], const uint8_t*, uint8_t (*)[16]) {}
+constexpr bool kCanShuffle = false;
+#endif
 
 // Columns [c0, c0 + cols) of the im2col matrix of one image and group (rows (c, ky, kx), column
 // j = output position c0 + j), built straight into qgemm's packed layout: 16 columns of 4 rows at
 // a time, each row's 16 bytes read where they lie in the padded planes when the chunk's columns
-// are consecutive there, else gathered first. c0 is a multiple of 16; `map` is the tile's
+// are consecutive there, else shuffled or gathered first (TileColumns). c0 is a multiple of 16; `map` is the tile's
 // (map_tile_columns).
 void pack_im2col_tile(const QgemmKernel& kernel, const PaddedInput& in, int64_t Cg, int64_t kH, int64_t kW,
                       const Conv2dParams& p, int64_t cols, const TileColumns& map, uint8_t* packed) {
   const int64_t K = Cg * kH * kW, groups = (K + 3) / 4, plane = in.height * in.width;
   const int64_t padded_cols = ceil_div(cols, kernel.nr) * kernel.nr, chunks = ceil_div(cols, 16);
+  const bool shuffles = kCanShuffle && kernel.family != QgemmFamily::Generic;
   alignas(16) uint8_t gathered[4][16];
   for (int64_t g = 0; g < groups; ++g) {
     // The group's 4 rows of im2col: the byte of tap (c, ky, kx) for output (0, 0); null past K.
@@ -98,16 +146,26 @@ void pack_im2col_tile(const QgemmKernel& kernel, const PaddedInput& in, int64_t 
     for (int64_t chunk = 0; chunk < ceil_div(padded_cols, 16); ++chunk) {
       uint8_t* out = packed + qgemm_packed_b_offset(kernel, K, g, 16 * chunk);
       const int32_t* offset = map.offset + 16 * chunk;
-      if (chunk < chunks && map.consecutive[chunk] && tap[3]) {
-        const uint8_t* const rows[4] = {tap[0] + offset[0], tap[1] + offset[0], tap[2] + offset[0],
-                                        tap[3] + offset[0]};
+      if (chunk >= chunks) {  // padding past the tile's columns
+        std::memset(out, 128, 64);
+        continue;
+      }
+      const uint8_t* const rows[4] = {gathered[0], gathered[1], gathered[2], gathered[3]};
+      const ChunkRead read = map.read[chunk];
+      if (tap[3] && (read == ChunkRead::Consecutive || (read == ChunkRead::Shuffle && shuffles))) {
+        const uint8_t* const first[4] = {tap[0] + offset[0], tap[1] + offset[0], tap[2] + offset[0],
+                                         tap[3] + offset[0]};
+        if (read == ChunkRead::Consecutive) {
+          qgemm_interleave16(first, out);
+          continue;
+        }
+        shuffle_chunk(first, map.shuffle + 32 * chunk, gathered);
         qgemm_interleave16(rows, out);
         continue;
       }
       for (int t = 0; t < 4; ++t)
         for (int64_t i = 0; i < 16; ++i)
-          gathered[t][i] = tap[t] && chunk < chunks && offset[i] >= 0 ? tap[t][offset[i]] : uint8_t{128};
-      const uint8_t* const rows[4] = {gathered[0], gathered[1], gathered[2], gathered[3]};
+          gathered[t][i] = tap[t] && offset[i] >= 0 ? tap[t][offset[i]] : uint8_t{128};
       qgemm_interleave16(rows, out);
     }
   }
@@ -226,19 +284,24 @@ Conv2dInt8::Conv2dInt8(const Shape& input, const Tensor& weight, const Tensor* b
 
 Conv2dInt8::Plan Conv2dInt8::plan(int threads) const {
   threads = std::max(threads, 1);
-  const int64_t OHW = OH_ * OW_, planes = N_ * groups_;
   Plan plan;
   int64_t tile = std::max(kMinTileCols, kTileBytes / std::max<int64_t>(K_, 1));
   tile = std::max<int64_t>(kernel_->nr, tile / kernel_->nr * kernel_->nr);
+  // Images side by side when one does not fill a tile; the columns' offsets into the quantised
+  // batch are int32 (map_tile_columns).
+  plan.batched = N_ > 1 && OH_ * OW_ < tile && input_bytes() < (int64_t{1} << 31);
+  plan.planes = plan.batched ? groups_ : N_ * groups_;
+  plan.plane_cols = plan.batched ? N_ * OH_ * OW_ : OH_ * OW_;
+  const int64_t columns = plan.plane_cols, planes = plan.planes;
   // Tiles of a multiple of 16 columns (pack_im2col_tile's chunks), as many per plane as make
   // planes * tiles a multiple of threads, so that every thread gets the same work, while tiles
   // keep kMinSplitCols columns; else the output channels are split as well (the bits do not
   // depend on the tiles: the sums are exact).
   auto tile_columns = [&](int64_t pieces) {
-    plan.tile_cols = ceil_div(ceil_div(OHW, pieces), 16) * 16;
-    plan.col_tiles = ceil_div(OHW, plan.tile_cols);
+    plan.tile_cols = ceil_div(ceil_div(columns, pieces), 16) * 16;
+    plan.col_tiles = ceil_div(columns, plan.tile_cols);
   };
-  const int64_t first = ceil_div(OHW, tile);
+  const int64_t first = ceil_div(columns, tile);
   tile_columns(first);
   bool balanced = threads == 1 || planes * plan.col_tiles % threads == 0;
   for (int64_t pieces = first + 1; !balanced; ++pieces) {
@@ -259,9 +322,10 @@ Conv2dInt8::Plan Conv2dInt8::plan(int threads) const {
 
 int64_t Conv2dInt8::padded_height() const { return H_ + p_.pad_top + p_.pad_bottom; }
 int64_t Conv2dInt8::padded_width() const { return W_ + p_.pad_left + p_.pad_right; }
-int64_t Conv2dInt8::input_bytes() const { return align64(N_ * C_ * padded_height() * padded_width()); }
+// 32 bytes to spare: a Shuffle chunk reads 32 bytes from its first (pack_im2col_tile).
+int64_t Conv2dInt8::input_bytes() const { return align64(N_ * C_ * padded_height() * padded_width() + 32); }
 int64_t Conv2dInt8::chunk_bytes(const Plan& plan) const {
-  return align64(ceil_div(plan.tile_cols, 16) * (16 * sizeof(int32_t) + sizeof(bool)));
+  return align64(ceil_div(plan.tile_cols, 16) * (16 * sizeof(int32_t) + 32 + sizeof(ChunkRead)));
 }
 int64_t Conv2dInt8::packed_bytes(const Plan& plan) const {
   return align64(static_cast<int64_t>(qgemm_packed_b_bytes(*kernel_, K_, plan.tile_cols)));
@@ -319,37 +383,47 @@ void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int thr
     }
   });
 
-  const int64_t tiles = plan.col_tiles * plan.row_tiles, items = N_ * groups_ * tiles;
+  const int64_t tiles = plan.col_tiles * plan.row_tiles, items = plan.planes * tiles;
+  const int64_t image_bytes = C_ * PH * PW;
   parallel_for(plan.slots, threads, [&](int64_t slot) {
     uint8_t* slot_base = bytes + input_bytes() + slot * slot_bytes(plan);
     const int64_t chunks = ceil_div(plan.tile_cols, 16);
-    const TileColumns map{reinterpret_cast<int32_t*>(slot_base),
-                          reinterpret_cast<bool*>(slot_base + chunks * 16 * sizeof(int32_t))};
+    const TileColumns map{reinterpret_cast<int32_t*>(slot_base), slot_base + chunks * 16 * sizeof(int32_t),
+                          reinterpret_cast<ChunkRead*>(slot_base + chunks * (16 * sizeof(int32_t) + 32))};
     uint8_t* packed = slot_base + chunk_bytes(plan);
     int32_t* sums = reinterpret_cast<int32_t*>(packed + packed_bytes(plan));
     int64_t built = -1;  // the (plane, column tile) whose B `packed` holds
     for (int64_t item = slot * items / plan.slots; item < (slot + 1) * items / plan.slots; ++item) {
       const int64_t rt = item % plan.row_tiles, ct = item / plan.row_tiles % plan.col_tiles, plane = item / tiles;
-      const int64_t n = plane / groups_, g = plane % groups_;
-      const int64_t c0 = ct * plan.tile_cols, cols = std::min(plan.tile_cols, OHW - c0);
+      // The plane's first image n0 and group g; column c of the plane is image n0 + c / OHW.
+      const int64_t n0 = plan.batched ? 0 : plane / groups_, g = plan.batched ? plane : plane % groups_;
+      const int64_t c0 = ct * plan.tile_cols, cols = std::min(plan.tile_cols, plan.plane_cols - c0);
       const int64_t r0 = rt * plan.tile_rows, rows = std::min(plan.tile_rows, Og_ - r0);
       if (built != item / plan.row_tiles) {
         built = item / plan.row_tiles;
-        const uint8_t* q_g = quantized + (n * C_ + g * Cg_) * PH * PW;  // (C/groups, PH, PW)
-        if (pointwise_) {  // the planes are B (K = C/groups rows of H*W) as they lie
-          qgemm_pack_b(*kernel_, K_, cols, q_g + c0, HW, packed);
+        const uint8_t* q_g = quantized + n0 * image_bytes + g * Cg_ * PH * PW;  // (C/groups, PH, PW)
+        if (pointwise_ && c0 / OHW == (c0 + cols - 1) / OHW) {
+          // One image's planes are B (K = C/groups rows of H*W) as they lie.
+          qgemm_pack_b(*kernel_, K_, cols, q_g + c0 / OHW * image_bytes + c0 % OHW, HW, packed);
         } else {
-          map_tile_columns(OW_, PW, p_, c0, cols, map);  // once per tile: small next to the packing
+          map_tile_columns(OH_, OW_, PW, image_bytes, p_, c0, cols, map);  // small next to the packing
           pack_im2col_tile(*kernel_, PaddedInput{q_g, PH, PW}, Cg_, kH_, kW_, p_, cols, map, packed);
         }
       }
       qgemm_packed(weights_[g], r0, rows, cols, packed, sums, cols);
-      // The epilogue while the tile's sums are in cache.
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t oc = g * Og_ + r0 + r;
-        float* dst = o + (n * O_ + oc) * OHW + c0;
-        dequantize_row(sums + r * cols, cols, multiplier_[oc], bias_[oc], dst);
-        apply_activation(dst, cols, p_.activation);
+      // The epilogue while the tile's sums are in cache, image by image.
+      for (int64_t c = c0; c < c0 + cols;) {
+        const int64_t n = n0 + c / OHW, pos = c % OHW, run = std::min(OHW - pos, c0 + cols - c);
+        float* first = o + (n * O_ + g * Og_ + r0) * OHW + pos;
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t oc = g * Og_ + r0 + r;
+          dequantize_row(sums + r * cols + (c - c0), run, multiplier_[oc], bias_[oc], first + r * OHW);
+          if (run < OHW) apply_activation(first + r * OHW, run, p_.activation);
+        }
+        // A whole image's plane: its channels lie together, one activation call for all (a
+        // small plane's rows are too short to pay for a call each).
+        if (run == OHW) apply_activation(first, rows * OHW, p_.activation);
+        c += run;
       }
     }
   });

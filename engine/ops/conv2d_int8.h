@@ -25,7 +25,11 @@
 // Then per (image, group, column tile): im2col reads those bytes straight into the GEMM's packed
 // layout (for 1x1 stride-1 unpadded convolutions the planes are B as they lie and are only
 // packed), the int8 GEMM gives the tile's int32 sums, and the epilogue (scale, bias, activation)
-// turns them into the output while they are in cache.
+// turns them into the output while they are in cache. When one image's output plane is smaller
+// than a tile (a deep layer's 8x8 or 2x2), the images of the batch lie side by side in B instead
+// (columns n * OH*OW + position), so that one GEMM covers several of them and the weights stream
+// once per tile of the batch rather than once per image; the epilogue puts each image's columns
+// back in its own place.
 #pragma once
 
 #include <cstddef>
@@ -84,11 +88,14 @@ class Conv2dInt8 {
   void run(const Tensor& input, Tensor& out, float* workspace, int threads) const;
 
  private:
-  // Work items are (image, group, column tile, row tile), row tile fastest; each slot (thread)
+  // Work items are (plane, column tile, row tile), row tile fastest, a plane being an (image,
+  // group), or a group of the whole batch when `batched`; each slot (thread)
   // takes a contiguous run of them and packs a column tile once for its row tiles. Row tiles
   // (output channels, a multiple of the kernel's rows) only when column tiles alone cannot give
   // the threads equal shares.
   struct Plan {
+    bool batched = false;
+    int64_t planes = 1, plane_cols = 0;  // plane_cols: OH*OW, or N*OH*OW when batched
     int64_t col_tiles = 1, tile_cols = 0;
     int64_t row_tiles = 1, tile_rows = 0;
     int64_t slots = 1;

@@ -216,6 +216,27 @@ std::vector<const QgemmKernel*> supported_kernels() {
   return kernels;
 }
 
+// A layer: its input and weight shapes and parameters.
+struct LayerCase {
+  Shape input, weight;
+  Conv2dParams p;
+};
+
+// Each layer's fast path against the reference in every family on 1, 2 and 3 threads, without a
+// bias and with one.
+void check_layers(const std::vector<LayerCase>& cases) {
+  for (const LayerCase& c : cases)
+    for (const QgemmKernel* kernel : supported_kernels())
+      for (int threads : {1, 2, 3}) {
+        CAPTURE(shape_to_string(c.input), shape_to_string(c.weight), kernel->name, threads);
+        const Tensor x = random_tensor(c.input, 31, -1.0f, 1.0f);
+        const Tensor w = random_tensor(c.weight, 32, -0.2f, 0.2f);
+        check_fast_path(*kernel, x, w, nullptr, c.p, 1.0f / 127.0f, threads);
+        const Tensor b = random_tensor({c.weight[0]}, 33, -0.3f, 0.3f);
+        check_fast_path(*kernel, x, w, &b, c.p, 0.7f / 127.0f, threads);
+      }
+}
+
 }  // namespace
 
 TEST_CASE("int8 conv2d fast path equals the reference over kernel/stride/padding/dilation/groups", "[conv2d_int8]") {
@@ -240,31 +261,33 @@ TEST_CASE("int8 conv2d fast path equals the reference over kernel/stride/padding
 }
 
 TEST_CASE("int8 conv2d fast path: depthwise, asymmetric padding, no bias, deep and wide layers", "[conv2d_int8]") {
-  struct Case {
-    Shape input, weight;
-    Conv2dParams p;
-  };
   Conv2dParams depthwise = conv_params(1, 1, 1, 16, Activation::SiLU);
   Conv2dParams asymmetric = conv_params(1, 0);
   asymmetric.pad_top = 1, asymmetric.pad_left = 0, asymmetric.pad_bottom = 0, asymmetric.pad_right = 1;
-  const Case cases[] = {
+  check_layers({
       {{2, 16, 12, 9}, {32, 1, 3, 3}, depthwise},                            // 2 outputs per channel
       {{1, 5, 8, 7}, {7, 5, 2, 2}, asymmetric},                              // "same" for an even kernel
       {{1, 64, 20, 20}, {40, 64, 3, 3}, conv_params(1, 1, 1, 1, Activation::ReLU)},  // K = 576: 2 blocks of k
       {{3, 24, 17, 19}, {50, 24, 1, 1}, conv_params(1, 0, 1, 1, Activation::SiLU)},  // pointwise, batch 3
       {{1, 4, 70, 90}, {9, 4, 3, 3}, conv_params(2, 1)},                     // many column tiles
       {{1, 32, 6, 7}, {40, 32, 3, 3}, conv_params(1, 1)},  // few columns: threads split the channels
-  };
-  for (const Case& c : cases)
-    for (const QgemmKernel* kernel : supported_kernels())
-      for (int threads : {1, 2, 3}) {
-        CAPTURE(shape_to_string(c.input), shape_to_string(c.weight), kernel->name, threads);
-        const Tensor x = random_tensor(c.input, 31, -1.0f, 1.0f);
-        const Tensor w = random_tensor(c.weight, 32, -0.2f, 0.2f);
-        check_fast_path(*kernel, x, w, nullptr, c.p, 1.0f / 127.0f, threads);
-        const Tensor b = random_tensor({c.weight[0]}, 33, -0.3f, 0.3f);
-        check_fast_path(*kernel, x, w, &b, c.p, 0.7f / 127.0f, threads);
-      }
+  });
+}
+
+TEST_CASE("int8 conv2d fast path: small planes of a batch side by side in one GEMM", "[conv2d_int8]") {
+  // A deep layer's planes (1x1 .. 5x5): tiles hold several images and may start or end inside
+  // one, pointwise tiles straddle images, strided 1x1 shortcuts gather; batch 1 gives 1..25
+  // columns, the narrow kernels' widths.
+  check_layers({
+      {{7, 40, 4, 4}, {24, 40, 1, 1}, conv_params(1, 0, 1, 1, Activation::ReLU)},  // pointwise
+      {{5, 24, 5, 5}, {20, 24, 3, 3}, conv_params(1, 1, 1, 1, Activation::SiLU)},  // 3x3, 25 per image
+      {{9, 32, 4, 4}, {48, 32, 1, 1}, conv_params(2, 0)},                          // strided shortcut
+      {{6, 16, 3, 3}, {16, 8, 3, 3}, conv_params(1, 1, 1, 2)},                     // groups
+      {{3, 600, 2, 2}, {36, 600, 3, 3}, conv_params(1, 1)},                        // deep: 2 blocks of k
+      {{1, 64, 2, 2}, {17, 64, 1, 1}, conv_params(1, 0)},                          // 4 columns
+      {{1, 64, 4, 4}, {17, 64, 1, 1}, conv_params(1, 0)},                          // 16 columns
+      {{40, 8, 1, 1}, {12, 8, 1, 1}, conv_params(1, 0)},                           // 1x1 planes
+  });
 }
 
 TEST_CASE("int8 conv2d fast path quantises as the reference: ties, clamping, NaN and infinities", "[conv2d_int8]") {

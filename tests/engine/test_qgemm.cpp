@@ -6,6 +6,7 @@
 // a line naming what it lacks.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdlib>
 #include <random>
 #include <vector>
@@ -79,6 +80,18 @@ TEST_CASE("qgemm matches the reference bit for bit in every family", "[qgemm]") 
   check_product(*kernel, M, N, K, 3, accumulate, 1);
 }
 
+TEST_CASE("qgemm with few columns: every width up to a panel and past it", "[qgemm]") {
+  // A deep layer's small plane gives 1..16 columns, which the wide kernels run with fewer vectors.
+  const QgemmFamily family = GENERATE(QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::AvxVnni,
+                                      QgemmFamily::Avx512Vnni);
+  const QgemmKernel* kernel = kernel_if_supported(family);
+  if (!kernel) return;
+  for (int64_t N = 1; N <= 50; ++N) {
+    CAPTURE(kernel->name, N);
+    check_product(*kernel, 19, N, 1030, 2, N % 2 == 0, 9);
+  }
+}
+
 TEST_CASE("qgemm over large products: many panels and blocks of k", "[qgemm]") {
   const QgemmFamily family = GENERATE(QgemmFamily::Generic, QgemmFamily::Avx2, QgemmFamily::AvxVnni,
                                       QgemmFamily::Avx512Vnni);
@@ -124,6 +137,43 @@ TEST_CASE("qgemm_packed gives the same bits however the rows are split", "[qgemm
   CHECK(count_wrong(whole, want, M, N) == 0);
   CHECK(count_wrong(parts, want, M, N) == 0);
   CHECK_THROWS_AS(qgemm_packed(packed, 1, 2, N, pb.data(), parts.data(), N), Error);
+}
+
+TEST_CASE("every family quantises as the rule, near half-integers too", "[qgemm]") {
+  // The generic family's loop is the rule value by value; the others may take shortcuts that
+  // must give the same bytes: values at, just off and far from every half-integer, the clamp's
+  // bounds, NaN and infinities, over scales with inexact reciprocals and a subnormal one.
+  std::vector<float> x;
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<float> jitter(-4e-5f, 4e-5f), wide(-300.0f, 300.0f);
+  for (float scale : {0.1f, 0.0123f, 3.0f / 127.0f, 7.77f, 1e-39f}) {
+    x.clear();
+    for (int k = -130; k <= 130; ++k)
+      for (int rep = 0; rep < 8; ++rep) {
+        const float h = static_cast<float>(k) + 0.5f;
+        x.push_back(h * scale);
+        x.push_back(std::nextafter(h, 1e9f) * scale);
+        x.push_back(std::nextafter(h, -1e9f) * scale);
+        x.push_back((h + jitter(rng)) * scale);
+        x.push_back(wide(rng) * scale);
+      }
+    x.push_back(std::nanf(""));
+    x.push_back(INFINITY);
+    x.push_back(-INFINITY);
+    x.push_back(0.0f);
+    std::vector<uint8_t> want(x.size()), got(x.size());
+    qgemm_kernel(QgemmFamily::Generic).quantize(x.data(), static_cast<int64_t>(x.size()), scale, want.data());
+    for (QgemmFamily family : {QgemmFamily::Avx2, QgemmFamily::AvxVnni, QgemmFamily::Avx512Vnni}) {
+      const QgemmKernel* kernel = kernel_if_supported(family);
+      if (!kernel) continue;
+      CAPTURE(kernel->name, scale);
+      kernel->quantize(x.data(), static_cast<int64_t>(x.size()), scale, got.data());
+      int wrong = 0;
+      for (std::size_t i = 0; i < x.size(); ++i)
+        if (got[i] != want[i] && ++wrong <= 5) FAIL_CHECK("x = " << x[i] << ": " << int{got[i]} << ", want " << int{want[i]});
+      CHECK(wrong == 0);
+    }
+  }
 }
 
 TEST_CASE("the int8 family follows the instruction family", "[qgemm]") {
