@@ -41,8 +41,7 @@ std::vector<AccuracyChange> scores(const std::string& model_path, Precision prec
 
 }  // namespace
 
-void check_accuracy_dataset(const std::string& fp32_model, const std::string& dataset, const std::string& split) {
-  const Model model = load_model(fp32_model, LoadOptions{Precision::kFp32});
+void check_accuracy_dataset(const Model& model, const std::string& dataset, const std::string& split) {
   if (model.family == Family::kYoloV5)
     check_detection_labels(open_detection_dataset(dataset, split), static_cast<int>(model.class_names.size()));
   else
@@ -51,6 +50,7 @@ void check_accuracy_dataset(const std::string& fp32_model, const std::string& da
 
 std::vector<AccuracyChange> compare_accuracy(const std::string& fp32_model, const std::string& int8_model,
                                              const std::string& dataset, const std::string& split, int threads) {
+  // Each model's figures, in one order: the fp32 run names and gates them.
   std::vector<AccuracyChange> changes = scores(fp32_model, Precision::kFp32, dataset, split, threads);
   const std::vector<AccuracyChange> int8 = scores(int8_model, Precision::kFile, dataset, split, threads);
   for (std::size_t i = 0; i < changes.size(); ++i) changes[i].int8 = int8.at(i).fp32;

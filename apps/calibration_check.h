@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "models/model.h"
+
 namespace spdinfer::cli {
 
 struct AccuracyChange {
@@ -16,9 +18,9 @@ struct AccuracyChange {
   bool gated = false;  // a drop of more than the allowed points is warned about
 };
 
-// Checks that `dataset` opens (and, for a detector, that every label file reads) for the model
-// at `fp32_model`, so that a mistake fails before calibration; throws spdinfer::Error.
-void check_accuracy_dataset(const std::string& fp32_model, const std::string& dataset, const std::string& split);
+// Checks that `dataset` opens (and, for a detector, that every label file reads) for `model`, so
+// that a mistake fails before calibration; throws spdinfer::Error.
+void check_accuracy_dataset(const Model& model, const std::string& dataset, const std::string& split);
 
 // Both models on `dataset` (`split` for a detector's dataset file).
 std::vector<AccuracyChange> compare_accuracy(const std::string& fp32_model, const std::string& int8_model,

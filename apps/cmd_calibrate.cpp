@@ -125,12 +125,12 @@ void run_calibrate(const CalibrateOptions& o) {
   ModelFile file = read_model_file(o.model);
   if (file.metadata.count("quantization"))
     throw Error(o.model + ": already an int8 model (made by spdinfer calibrate); calibrate the fp32 model file");
-  if (!o.check.empty()) check_accuracy_dataset(o.model, o.check, o.check_split);
   const std::map<std::string, std::string> metadata = file.metadata;
   const std::vector<TensorInfo> stored = file.tensors;
   WeightStore originals;
   for (const auto& [name, t] : file.weights) originals.emplace(name, t.clone());
   const Model m = build_model(std::move(file));
+  if (!o.check.empty()) check_accuracy_dataset(m, o.check, o.check_split);
   const std::vector<const Node*> convs = quantisable_convs(m);
   std::set<std::string> quantisable;
   for (const Node* n : convs) quantisable.insert(n->name);
