@@ -130,11 +130,27 @@ int64_t Graph::parameter_count() const {
 
 std::shared_ptr<const ExecutionPlan> Graph::plan(const std::vector<Shape>& input_shapes) const {
   std::lock_guard<std::mutex> lock(plans_mutex_);
-  auto it = plans_.find(input_shapes);
-  if (it != plans_.end()) return it->second;
+  const uint64_t now = ++plan_requests_;
+  for (CachedPlan& cached : plans_) {
+    if (cached.input_shapes == input_shapes) {
+      cached.last_used = now;
+      return cached.plan;
+    }
+  }
   std::shared_ptr<const ExecutionPlan> p = build_plan(input_shapes);
-  plans_.emplace(input_shapes, p);
+  if (plans_.size() >= kMaxCachedPlans) {
+    auto oldest = std::min_element(plans_.begin(), plans_.end(), [](const CachedPlan& a, const CachedPlan& b) {
+      return a.last_used < b.last_used;
+    });
+    plans_.erase(oldest);
+  }
+  plans_.push_back({input_shapes, p, now});
   return p;
+}
+
+std::size_t Graph::cached_plan_count() const {
+  std::lock_guard<std::mutex> lock(plans_mutex_);
+  return plans_.size();
 }
 
 std::shared_ptr<ExecutionPlan> Graph::build_plan(const std::vector<Shape>& input_shapes) const {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -128,8 +129,14 @@ class Graph {
   const Tensor& weight(const std::string& name) const;
   int64_t parameter_count() const;
 
-  // Shape inference and memory plan for these input shapes; cached.
+  // Shape inference and memory plan for these input shapes; cached. A plan holds its kernels'
+  // prepared weights (Winograd transforms, int8 panels) and its arena between runs, tens of MB
+  // for a detector, so only the kMaxCachedPlans most recently used stay cached: a stream of
+  // images of ever new sizes (photos letterboxed to their aspect ratio) would otherwise grow
+  // without bound. A plan dropped from the cache lives on while a run still holds it.
+  static constexpr std::size_t kMaxCachedPlans = 4;
   std::shared_ptr<const ExecutionPlan> plan(const std::vector<Shape>& input_shapes) const;
+  std::size_t cached_plan_count() const;
   std::vector<Tensor> forward(const std::vector<const Tensor*>& inputs, const RunOptions& options = {}) const;
 
  private:
@@ -139,8 +146,14 @@ class Graph {
   WeightStore weights_;
   const OpRegistry* ops_;
   bool reuse_buffers_;
+  struct CachedPlan {
+    std::vector<Shape> input_shapes;
+    std::shared_ptr<const ExecutionPlan> plan;
+    uint64_t last_used = 0;
+  };
   mutable std::mutex plans_mutex_;
-  mutable std::map<std::vector<Shape>, std::shared_ptr<const ExecutionPlan>> plans_;
+  mutable std::vector<CachedPlan> plans_;  // at most kMaxCachedPlans
+  mutable uint64_t plan_requests_ = 0;
 };
 
 }  // namespace spdinfer

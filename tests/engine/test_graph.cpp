@@ -245,6 +245,37 @@ TEST_CASE("graph: one graph run from 4 threads at once gives identical results",
   for (const Tensor& r : results) CHECK(compare_tensors(r, expected, 0, 0).empty());
 }
 
+TEST_CASE("graph: plans of only the most recent input shapes stay cached; a dropped one is rebuilt", "[graph]") {
+  WeightStore w;
+  add_conv_weights(w, "c1", 6, 6, 3, 1);
+  add_conv_weights(w, "c2", 6, 6, 3, 2);
+  const Graph g(residual_block_def(), std::move(w));
+  // Images of ever new sizes (photos letterboxed to their aspect ratio): the cache stays bounded.
+  std::vector<Tensor> inputs, first_results;
+  for (int64_t h = 5; h < 5 + 3 * static_cast<int64_t>(Graph::kMaxCachedPlans); ++h) {
+    inputs.push_back(random_tensor({1, 6, h, 7}, static_cast<std::uint32_t>(h)));
+    first_results.push_back(run_single(g, inputs.back()));
+    CHECK(g.cached_plan_count() <= Graph::kMaxCachedPlans);
+  }
+  CHECK(g.cached_plan_count() == Graph::kMaxCachedPlans);
+  // The first shape's plan was dropped long ago: rebuilt, it computes the same bits.
+  CHECK(compare_tensors(run_single(g, inputs.front()), first_results.front(), 0, 0).empty());
+  // A plan a caller still holds outlives its eviction and keeps working.
+  auto held = g.plan({inputs[1].shape()});
+  for (std::size_t i = 2; i < 2 + Graph::kMaxCachedPlans; ++i) run_single(g, inputs[i]);
+  auto outs = held->run({&inputs[1]}, RunOptions{1, {}});
+  REQUIRE(outs.size() == 1);
+  CHECK(compare_tensors(outs[0], first_results[1], 0, 0).empty());
+  // Least recently used goes first: of the cached shapes 2..5, touching 2 makes 3 the one a new
+  // shape drops (the same plan object comes back for 2, a new one for 3).
+  auto touched = g.plan({inputs[2].shape()});
+  auto third = g.plan({inputs[3].shape()});
+  g.plan({inputs[4].shape()}), g.plan({inputs[5].shape()}), g.plan({inputs[2].shape()});
+  run_single(g, inputs[6]);
+  CHECK(g.plan({inputs[2].shape()}) == touched);
+  CHECK(g.plan({inputs[3].shape()}) != third);
+}
+
 TEST_CASE("memory plan: buffers whose lifetimes overlap never share memory", "[graph]") {
   std::vector<BufferRequest> req = {{100, 0, 1}, {50, 1, 2}, {100, 2, 3}, {30, 0, 3}, {70, 3, 4}};
   MemoryPlan plan = plan_memory(req, true);
