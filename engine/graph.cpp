@@ -113,6 +113,7 @@ Graph::Graph(GraphDef def, WeightStore weights, const OpRegistry& ops, bool reus
 
   std::set<std::string> graph_inputs(def.inputs.begin(), def.inputs.end());
   def.nodes = drop_unused_nodes(topological_order(std::move(def.nodes), graph_inputs), def.outputs);
+  for (Node& node : def.nodes) node.prepared = std::make_shared<PreparedWeights>();
   def_ = std::move(def);
 }
 

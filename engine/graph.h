@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "engine/op_registry.h"
+#include "engine/prepared_weights.h"
 #include "engine/tensor.h"
 
 namespace spdinfer {
@@ -40,6 +41,10 @@ struct Node {
   std::vector<std::string> inputs;   // value names
   std::vector<std::string> weights;  // names in the graph's weight store, in the op's order
   std::vector<std::string> outputs;  // value names; every op here makes exactly one
+  // Set by the Graph that owns the node (a fresh one per graph, whatever a copied GraphDef held):
+  // where its kernels keep what they derive from its weights, for the plans of every input shape.
+  // Null outside a graph: a kernel then derives for itself.
+  std::shared_ptr<PreparedWeights> prepared = nullptr;
 };
 
 struct GraphDef {

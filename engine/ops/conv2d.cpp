@@ -482,17 +482,27 @@ class Conv2dKernel : public Kernel {
                   std::to_string(weight_shape_.at(0)) + " output channels");
     output_shape_ = conv2d_output_shape(input, weight_shape_, p_);
     // "input_scale" makes the node an int8 convolution (engine/ops/conv2d_int8.h).
+    // Weights the fast paths lay out once, for the plans of every input size when the node is a
+    // graph's (engine/prepared_weights.h), rather than on every run.
+    auto prepared = [&](const std::string& key, auto make) {
+      return node.prepared ? node.prepared->get<typename decltype(make())::element_type>(key, make) : make();
+    };
     if (const std::optional<float> input_scale = input_scale_attr(node)) {
-      int8_ = std::make_unique<Conv2dInt8>(input_, *weight_, bias_, p_, *input_scale);
+      conv2d_output_shape(input_, weight_shape_, p_);  // a mismatch named as conv2d names it
+      const QgemmKernel& kernel = qgemm_kernel();
+      auto packed = prepared(std::string("int8 ") + kernel.name, [&] {
+        return Conv2dInt8::pack_weights(*weight_, bias_, p_, *input_scale, kernel);
+      });
+      int8_ = std::make_unique<Conv2dInt8>(input_, weight_shape_, p_, std::move(packed));
       return;
     }
-    // Weights laid out for Winograd once, here, rather than on every run.
     path_ = choose_conv_path(input_, weight_shape_, p_);
-    if (path_.method == ConvMethod::Winograd) winograd_weights_ = WinogradWeights(*weight_);
+    if (path_.method == ConvMethod::Winograd)
+      winograd_weights_ = prepared("winograd", [&] { return std::make_shared<const WinogradWeights>(*weight_); });
   }
   std::size_t workspace_floats(int threads) const override {
     if (int8_) return int8_->workspace_floats(threads);
-    if (!winograd_weights_.empty()) return winograd_workspace_floats(input_, weight_shape_, p_, threads);
+    if (winograd_weights_) return winograd_workspace_floats(input_, weight_shape_, p_, threads);
     return conv2d_workspace_floats(input_, weight_shape_, p_, threads, path_);
   }
   std::string method() const override { return int8_ ? int8_->method() : path_.name(); }
@@ -503,8 +513,8 @@ class Conv2dKernel : public Kernel {
   void run(const std::vector<const Tensor*>& inputs, Tensor& out, float* ws, int threads) const override {
     if (int8_) {
       int8_->run(*inputs[0], out, ws, threads);
-    } else if (!winograd_weights_.empty()) {
-      conv2d_winograd(*inputs[0], winograd_weights_, bias_, p_, out, ws, threads);
+    } else if (winograd_weights_) {
+      conv2d_winograd(*inputs[0], *winograd_weights_, bias_, p_, out, ws, threads);
     } else {
       conv2d(*inputs[0], *weight_, bias_, p_, out, ws, threads, path_);
     }
@@ -516,7 +526,7 @@ class Conv2dKernel : public Kernel {
   const Tensor* weight_;
   const Tensor* bias_;
   std::unique_ptr<Conv2dInt8> int8_;  // set ("input_scale"): the int8 path runs this convolution
-  WinogradWeights winograd_weights_;  // empty unless the Winograd path runs this convolution
+  std::shared_ptr<const WinogradWeights> winograd_weights_;  // set when the Winograd path runs it
   ConvPath path_;
 };
 }  // namespace

@@ -254,32 +254,76 @@ void conv2d_int8_reference(const Tensor& input, const Tensor& weight, const Tens
   apply_activation(out.data(), out.numel(), p.activation);
 }
 
-Conv2dInt8::Conv2dInt8(const Shape& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& params,
-                       float input_scale, const QgemmKernel& kernel)
-    : p_(params), input_(input), input_scale_(input_scale), kernel_(&kernel) {
-  output_shape_ = conv2d_output_shape(input, weight.shape(), params);
-  if (bias && bias->shape() != Shape{weight.shape()[0]})
-    throw Error("int8 conv2d: bias must have shape (" + std::to_string(weight.shape()[0]) + "), found " +
+namespace {
+
+void check_int8_conv_args(const Shape& weight, const Tensor* bias, const Conv2dParams& params, float input_scale) {
+  if (bias && bias->shape() != Shape{weight[0]})
+    throw Error("int8 conv2d: bias must have shape (" + std::to_string(weight[0]) + "), found " +
                 shape_to_string(bias->shape()));
   if (!(input_scale > 0.0f) || !std::isfinite(input_scale))
     throw Error("int8 conv2d: input_scale must be a finite number > 0, found " + std::to_string(input_scale));
+  const int64_t K = weight[1] * weight[2] * weight[3];
+  if (K > kInt8MaxDepth)
+    throw Error("int8 conv2d: depth C/groups*kH*kW = " + std::to_string(K) + " exceeds " +
+                std::to_string(kInt8MaxDepth) + ", where int32 sums could overflow");
+  if (params.groups <= 0 || weight[0] % params.groups != 0)  // conv2d_output_shape says more
+    throw Error("int8 conv2d: output channels " + std::to_string(weight[0]) + " are not divisible by groups " +
+                std::to_string(params.groups));
+}
+
+// pack_weights after the shapes are checked, so that a mismatch is named as conv2d names it.
+std::shared_ptr<const Conv2dInt8::PackedWeights> checked_pack(const Shape& input, const Tensor& weight,
+                                                              const Tensor* bias, const Conv2dParams& params,
+                                                              float input_scale, const QgemmKernel& kernel) {
+  conv2d_output_shape(input, weight.shape(), params);
+  return Conv2dInt8::pack_weights(weight, bias, params, input_scale, kernel);
+}
+
+}  // namespace
+
+std::shared_ptr<const Conv2dInt8::PackedWeights> Conv2dInt8::pack_weights(const Tensor& weight, const Tensor* bias,
+                                                                          const Conv2dParams& params,
+                                                                          float input_scale,
+                                                                          const QgemmKernel& kernel) {
+  if (weight.rank() != 4)
+    throw Error("int8 conv2d: weight must be rank 4 (O, C/groups, kH, kW), found shape " +
+                shape_to_string(weight.shape()));
+  check_int8_conv_args(weight.shape(), bias, params, input_scale);
+  const int64_t O = weight.shape()[0], Og = O / params.groups;
+  const int64_t K = weight.shape()[1] * weight.shape()[2] * weight.shape()[3];
+  auto packed = std::make_shared<PackedWeights>();
+  packed->kernel = &kernel;
+  packed->input_scale = input_scale;
+  const Int8Weights q = quantize_conv_weights(weight);
+  for (int64_t g = 0; g < params.groups; ++g) packed->groups.emplace_back(kernel, q.q.data() + g * Og * K, Og, K, K);
+  packed->multiplier.resize(static_cast<std::size_t>(O));
+  packed->bias.assign(static_cast<std::size_t>(O), 0.0f);
+  for (int64_t o = 0; o < O; ++o) {
+    packed->multiplier[o] = input_scale * q.scale[o];
+    if (bias) packed->bias[o] = (*bias)[o];
+  }
+  return packed;
+}
+
+Conv2dInt8::Conv2dInt8(const Shape& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& params,
+                       float input_scale, const QgemmKernel& kernel)
+    : Conv2dInt8(input, weight.shape(), params, checked_pack(input, weight, bias, params, input_scale, kernel)) {}
+
+Conv2dInt8::Conv2dInt8(const Shape& input, const Shape& weight_shape, const Conv2dParams& params,
+                       std::shared_ptr<const PackedWeights> packed)
+    : p_(params), input_(input), input_scale_(packed->input_scale), kernel_(packed->kernel),
+      packed_(std::move(packed)) {
+  output_shape_ = conv2d_output_shape(input, weight_shape, params);
+  check_int8_conv_args(weight_shape, nullptr, params, input_scale_);
   N_ = input[0], C_ = input[1], H_ = input[2], W_ = input[3];
-  O_ = weight.shape()[0], kH_ = weight.shape()[2], kW_ = weight.shape()[3];
+  O_ = weight_shape[0], kH_ = weight_shape[2], kW_ = weight_shape[3];
   OH_ = output_shape_[2], OW_ = output_shape_[3];
   groups_ = params.groups, Cg_ = C_ / groups_, Og_ = O_ / groups_, K_ = Cg_ * kH_ * kW_;
-  if (K_ > kInt8MaxDepth)
-    throw Error("int8 conv2d: depth C/groups*kH*kW = " + std::to_string(K_) + " exceeds " +
-                std::to_string(kInt8MaxDepth) + ", where int32 sums could overflow");
+  if (static_cast<int64_t>(packed_->groups.size()) != groups_ || static_cast<int64_t>(packed_->multiplier.size()) != O_)
+    throw Error("int8 conv2d: packed weights of " + std::to_string(packed_->multiplier.size()) + " channels in " +
+                std::to_string(packed_->groups.size()) + " groups for weight " + shape_to_string(weight_shape));
   pointwise_ = kH_ == 1 && kW_ == 1 && params.stride_h == 1 && params.stride_w == 1 && params.pad_top == 0 &&
                params.pad_left == 0 && params.pad_bottom == 0 && params.pad_right == 0;
-  const Int8Weights q = quantize_conv_weights(weight);
-  for (int64_t g = 0; g < groups_; ++g) weights_.emplace_back(kernel, q.q.data() + g * Og_ * K_, Og_, K_, K_);
-  multiplier_.resize(static_cast<std::size_t>(O_));
-  bias_.assign(static_cast<std::size_t>(O_), 0.0f);
-  for (int64_t o = 0; o < O_; ++o) {
-    multiplier_[o] = input_scale * q.scale[o];
-    if (bias) bias_[o] = (*bias)[o];
-  }
 }
 
 Conv2dInt8::Plan Conv2dInt8::plan(int threads) const {
@@ -410,14 +454,14 @@ void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int thr
           pack_im2col_tile(*kernel_, PaddedInput{q_g, PH, PW}, Cg_, kH_, kW_, p_, cols, map, packed);
         }
       }
-      qgemm_packed(weights_[g], r0, rows, cols, packed, sums, cols);
+      qgemm_packed(packed_->groups[g], r0, rows, cols, packed, sums, cols);
       // The epilogue while the tile's sums are in cache, image by image.
       for (int64_t c = c0; c < c0 + cols;) {
         const int64_t n = n0 + c / OHW, pos = c % OHW, run = std::min(OHW - pos, c0 + cols - c);
         float* first = o + (n * O_ + g * Og_ + r0) * OHW + pos;
         for (int64_t r = 0; r < rows; ++r) {
           const int64_t oc = g * Og_ + r0 + r;
-          dequantize_row(sums + r * cols + (c - c0), run, multiplier_[oc], bias_[oc], first + r * OHW);
+          dequantize_row(sums + r * cols + (c - c0), run, packed_->multiplier[oc], packed_->bias[oc], first + r * OHW);
           if (run < OHW) apply_activation(first + r * OHW, run, p_.activation);
         }
         // A whole image's plane: its channels lie together, one activation call for all (a

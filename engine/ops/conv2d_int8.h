@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <memory>
 #include <vector>
 
 #include "engine/kernels/qgemm.h"
@@ -74,8 +75,25 @@ void conv2d_int8_reference(const Tensor& input, const Tensor& weight, const Tens
 // with its own workspace.
 class Conv2dInt8 {
  public:
+  // What does not depend on the input shape: the weights quantised and packed for `kernel`, one
+  // panel set per group, and each output channel's multiplier (input_scale * its weight scale) and
+  // bias. Made once per node and shared by the plans of every input size (engine/prepared_weights.h).
+  struct PackedWeights {
+    const QgemmKernel* kernel = nullptr;
+    float input_scale = 1.0f;
+    std::vector<QgemmPackedA> groups;
+    std::vector<float> multiplier;  // input_scale * s_w[o]
+    std::vector<float> bias;        // bias[o], or 0 as in the reference
+  };
+  static std::shared_ptr<const PackedWeights> pack_weights(const Tensor& weight, const Tensor* bias,
+                                                          const Conv2dParams& params, float input_scale,
+                                                          const QgemmKernel& kernel = qgemm_kernel());
+
   Conv2dInt8(const Shape& input, const Tensor& weight, const Tensor* bias, const Conv2dParams& params,
              float input_scale, const QgemmKernel& kernel = qgemm_kernel());
+  // With weights packed already (pack_weights of this weight, bias, params and input_scale).
+  Conv2dInt8(const Shape& input, const Shape& weight_shape, const Conv2dParams& params,
+             std::shared_ptr<const PackedWeights> packed);
 
   const Shape& output_shape() const { return output_shape_; }
   // Floats of workspace run needs on `threads` threads (the bytes it uses, rounded up): the
@@ -118,9 +136,7 @@ class Conv2dInt8 {
   bool pointwise_ = false;  // 1x1, stride 1, unpadded: the quantised planes are B as they lie
   float input_scale_ = 1.0f;
   const QgemmKernel* kernel_ = nullptr;
-  std::vector<QgemmPackedA> weights_;  // one per group
-  std::vector<float> multiplier_;      // input_scale * s_w[o]
-  std::vector<float> bias_;            // bias[o], or 0 as in the reference
+  std::shared_ptr<const PackedWeights> packed_;
 };
 
 }  // namespace spdinfer

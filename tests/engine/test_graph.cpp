@@ -11,6 +11,7 @@
 #include "engine/ops/batch_norm.h"
 #include "engine/ops/concat.h"
 #include "engine/ops/conv2d.h"
+#include "engine/ops/conv2d_int8.h"
 #include "engine/ops/space_to_depth.h"
 #include "test_util.h"
 
@@ -274,6 +275,51 @@ TEST_CASE("graph: plans of only the most recent input shapes stay cached; a drop
   run_single(g, inputs[6]);
   CHECK(g.plan({inputs[2].shape()}) == touched);
   CHECK(g.plan({inputs[3].shape()}) != third);
+}
+
+TEST_CASE("graph: the plans of every input size share a node's prepared weights (Winograd, int8)", "[graph]") {
+  // c1: 3x3, 64 -> 64 channels, Winograd at these sizes; c2: the same as an int8 convolution.
+  WeightStore w;
+  add_conv_weights(w, "c1", 64, 64, 3, 21);
+  add_conv_weights(w, "c2", 64, 64, 3, 22);
+  GraphDef def;
+  def.inputs = {"x"};
+  def.outputs = {"y"};
+  Node int8_conv = conv_node("c2", "h", "y", 1, 1, "none");
+  const float input_scale = 0.02f;
+  int8_conv.attrs["input_scale"] = input_scale;
+  def.nodes = {conv_node("c1", "x", "h", 1, 1, "relu"), int8_conv};
+  WeightStore reference_weights;
+  for (const auto& [name, t] : w) reference_weights.emplace(name, t.clone());
+  const Graph g(std::move(def), std::move(w));
+  REQUIRE(g.plan({{1, 64, 12, 12}})->kernel(0).method() == "winograd");
+  for (int64_t h : {12, 16, 20}) {
+    CAPTURE(h);
+    Tensor x = random_tensor({1, 64, h, 12}, static_cast<std::uint32_t>(h));
+    Tensor hidden = ref_conv(x, reference_weights, "c1", 1, 1, Activation::ReLU);
+    Conv2dParams p;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+    Tensor expected(hidden.shape());
+    conv2d_int8_reference(hidden, reference_weights.at("c2.weight"), &reference_weights.at("c2.bias"), p, input_scale,
+                          expected);
+    // The int8 layer rounds its input: a Winograd rounding of c1 may tip a value to the next
+    // step, so the bound is one step of the input times the weights' sums, not zero.
+    CHECK(compare_tensors(run_single(g, x), expected, 1e-2f, 1e-2f).empty());
+  }
+  // One prepared entry per node, whatever the number of plans.
+  for (const Node& node : g.nodes()) {
+    CAPTURE(node.name);
+    REQUIRE(node.prepared);
+    CHECK(node.prepared->size() == 1);
+  }
+  // A GraphDef copied from a graph's does not carry its prepared weights into another graph.
+  GraphDef copy = g.def();
+  WeightStore other;
+  add_conv_weights(other, "c1", 64, 64, 3, 31);
+  add_conv_weights(other, "c2", 64, 64, 3, 32);
+  const Graph g2(std::move(copy), std::move(other));
+  CHECK(g2.nodes()[0].prepared != g.nodes()[0].prepared);
+  CHECK(g2.nodes()[0].prepared->size() == 0);
 }
 
 TEST_CASE("memory plan: buffers whose lifetimes overlap never share memory", "[graph]") {
