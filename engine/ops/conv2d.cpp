@@ -488,7 +488,6 @@ class Conv2dKernel : public Kernel {
       return node.prepared ? node.prepared->get<typename decltype(make())::element_type>(key, make) : make();
     };
     if (const std::optional<float> input_scale = input_scale_attr(node)) {
-      conv2d_output_shape(input_, weight_shape_, p_);  // a mismatch named as conv2d names it
       const QgemmKernel& kernel = qgemm_kernel();
       auto packed = prepared(std::string("int8 ") + kernel.name, [&] {
         return Conv2dInt8::pack_weights(*weight_, bias_, p_, *input_scale, kernel);

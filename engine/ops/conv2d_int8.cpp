@@ -311,15 +311,17 @@ Conv2dInt8::Conv2dInt8(const Shape& input, const Tensor& weight, const Tensor* b
 
 Conv2dInt8::Conv2dInt8(const Shape& input, const Shape& weight_shape, const Conv2dParams& params,
                        std::shared_ptr<const PackedWeights> packed)
-    : p_(params), input_(input), input_scale_(packed->input_scale), kernel_(packed->kernel),
-      packed_(std::move(packed)) {
+    : p_(params), input_(input), packed_(std::move(packed)) {
   output_shape_ = conv2d_output_shape(input, weight_shape, params);
-  check_int8_conv_args(weight_shape, nullptr, params, input_scale_);
   N_ = input[0], C_ = input[1], H_ = input[2], W_ = input[3];
   O_ = weight_shape[0], kH_ = weight_shape[2], kW_ = weight_shape[3];
   OH_ = output_shape_[2], OW_ = output_shape_[3];
   groups_ = params.groups, Cg_ = C_ / groups_, Og_ = O_ / groups_, K_ = Cg_ * kH_ * kW_;
-  if (static_cast<int64_t>(packed_->groups.size()) != groups_ || static_cast<int64_t>(packed_->multiplier.size()) != O_)
+  // pack_weights checked the weights; these are what it packed them as.
+  const bool matches = static_cast<int64_t>(packed_->groups.size()) == groups_ &&
+                       static_cast<int64_t>(packed_->multiplier.size()) == O_ &&
+                       packed_->groups.front().rows() == Og_ && packed_->groups.front().cols() == K_;
+  if (!matches)
     throw Error("int8 conv2d: packed weights of " + std::to_string(packed_->multiplier.size()) + " channels in " +
                 std::to_string(packed_->groups.size()) + " groups for weight " + shape_to_string(weight_shape));
   pointwise_ = kH_ == 1 && kW_ == 1 && params.stride_h == 1 && params.stride_w == 1 && params.pad_top == 0 &&
@@ -330,7 +332,7 @@ Conv2dInt8::Plan Conv2dInt8::plan(int threads) const {
   threads = std::max(threads, 1);
   Plan plan;
   int64_t tile = std::max(kMinTileCols, kTileBytes / std::max<int64_t>(K_, 1));
-  tile = std::max<int64_t>(kernel_->nr, tile / kernel_->nr * kernel_->nr);
+  tile = std::max<int64_t>(packed_->kernel->nr, tile / packed_->kernel->nr * packed_->kernel->nr);
   // Images side by side when one does not fill a tile; the columns' offsets into the quantised
   // batch are int32 (map_tile_columns).
   plan.batched = N_ > 1 && OH_ * OW_ < tile && input_bytes() < (int64_t{1} << 31);
@@ -355,7 +357,7 @@ Conv2dInt8::Plan Conv2dInt8::plan(int threads) const {
   }
   if (!balanced) {
     tile_columns(first);
-    const int64_t mr = kernel_->mr;
+    const int64_t mr = packed_->kernel->mr;
     plan.tile_rows = std::max(mr, ceil_div(ceil_div(Og_, threads), mr) * mr);
   }
   plan.tile_rows = plan.tile_rows > 0 ? std::min(plan.tile_rows, Og_) : Og_;
@@ -372,7 +374,7 @@ int64_t Conv2dInt8::chunk_bytes(const Plan& plan) const {
   return align64(ceil_div(plan.tile_cols, 16) * (16 * sizeof(int32_t) + 32 + sizeof(ChunkRead)));
 }
 int64_t Conv2dInt8::packed_bytes(const Plan& plan) const {
-  return align64(static_cast<int64_t>(qgemm_packed_b_bytes(*kernel_, K_, plan.tile_cols)));
+  return align64(static_cast<int64_t>(qgemm_packed_b_bytes(*packed_->kernel, K_, plan.tile_cols)));
 }
 int64_t Conv2dInt8::slot_bytes(const Plan& plan) const {
   return chunk_bytes(plan) + packed_bytes(plan) + align64(plan.tile_rows * plan.tile_cols * 4);
@@ -384,7 +386,7 @@ std::size_t Conv2dInt8::workspace_floats(int threads) const {
 }
 
 std::string Conv2dInt8::method() const {
-  return std::string("int8 ") + (pointwise_ ? "1x1 " : "im2col ") + kernel_->name;
+  return std::string("int8 ") + (pointwise_ ? "1x1 " : "im2col ") + packed_->kernel->name;
 }
 
 void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int threads) const {
@@ -411,7 +413,7 @@ void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int thr
     uint8_t* dst = quantized + plane * PH * PW;
     if (PW == W_) {
       std::memset(dst, 128, static_cast<std::size_t>(p_.pad_top * PW));
-      kernel_->quantize(src, HW, input_scale_, dst + p_.pad_top * PW);
+      packed_->kernel->quantize(src, HW, packed_->input_scale, dst + p_.pad_top * PW);
       std::memset(dst + (p_.pad_top + H_) * PW, 128, static_cast<std::size_t>(p_.pad_bottom * PW));
       return;
     }
@@ -422,7 +424,7 @@ void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int thr
         continue;
       }
       std::memset(dst, 128, static_cast<std::size_t>(p_.pad_left));
-      kernel_->quantize(src + iy * W_, W_, input_scale_, dst + p_.pad_left);
+      packed_->kernel->quantize(src + iy * W_, W_, packed_->input_scale, dst + p_.pad_left);
       std::memset(dst + p_.pad_left + W_, 128, static_cast<std::size_t>(p_.pad_right));
     }
   });
@@ -448,10 +450,10 @@ void Conv2dInt8::run(const Tensor& input, Tensor& out, float* workspace, int thr
         const uint8_t* q_g = quantized + n0 * image_bytes + g * Cg_ * PH * PW;  // (C/groups, PH, PW)
         if (pointwise_ && c0 / OHW == (c0 + cols - 1) / OHW) {
           // One image's planes are B (K = C/groups rows of H*W) as they lie.
-          qgemm_pack_b(*kernel_, K_, cols, q_g + c0 / OHW * image_bytes + c0 % OHW, HW, packed);
+          qgemm_pack_b(*packed_->kernel, K_, cols, q_g + c0 / OHW * image_bytes + c0 % OHW, HW, packed);
         } else {
           map_tile_columns(OH_, OW_, PW, image_bytes, p_, c0, cols, map);  // small next to the packing
-          pack_im2col_tile(*kernel_, PaddedInput{q_g, PH, PW}, Cg_, kH_, kW_, p_, cols, map, packed);
+          pack_im2col_tile(*packed_->kernel, PaddedInput{q_g, PH, PW}, Cg_, kH_, kW_, p_, cols, map, packed);
         }
       }
       qgemm_packed(packed_->groups[g], r0, rows, cols, packed, sums, cols);

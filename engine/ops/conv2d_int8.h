@@ -34,9 +34,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
-#include <memory>
 #include <vector>
 
 #include "engine/kernels/qgemm.h"
@@ -134,9 +134,7 @@ class Conv2dInt8 {
   int64_t N_ = 0, C_ = 0, H_ = 0, W_ = 0, O_ = 0, kH_ = 0, kW_ = 0, OH_ = 0, OW_ = 0;
   int64_t groups_ = 1, Cg_ = 0, Og_ = 0, K_ = 0;
   bool pointwise_ = false;  // 1x1, stride 1, unpadded: the quantised planes are B as they lie
-  float input_scale_ = 1.0f;
-  const QgemmKernel* kernel_ = nullptr;
-  std::shared_ptr<const PackedWeights> packed_;
+  std::shared_ptr<const PackedWeights> packed_;  // and the kernel family and input scale with them
 };
 
 }  // namespace spdinfer
