@@ -46,10 +46,13 @@ void sgemm_narrow(int M, int N, int K, const float* A, int lda, const float* B, 
   float* bt = columns.data();
   for (int k = 0; k < K; ++k)
     for (int n = 0; n < N; ++n) bt[static_cast<std::ptrdiff_t>(n) * K + k] = B[static_cast<std::ptrdiff_t>(k) * ldb + n];
+  sgemm_dot_bt(M, N, K, A, lda, bt, C, ldc, accumulate);
+}
+
+void sgemm_dot_bt(int M, int N, int K, const float* A, int lda, const float* Bt, float* C, int ldc,
+                  bool accumulate) {
   static const GemmMicroKernel& kernel = gemm_micro_kernel(active_isa());
-  for (int n = 0; n < N; n += kMaxDotColumns)
-    kernel.dot(M, K, A, lda, bt + static_cast<std::ptrdiff_t>(n) * K, std::min(kMaxDotColumns, N - n), C + n, ldc,
-               accumulate);
+  kernel.dot(M, K, A, lda, Bt, N, C, ldc, accumulate);
 }
 
 void check_blas_int(int64_t value, const char* op, const char* what) {

@@ -31,13 +31,12 @@ struct GemmMicroKernel {
                          int rows, int cols, bool accumulate);
   // The product of few columns (engine/kernels/blas.h's sgemm_narrow), bound by reading A once: for each
   // row m < M of A (row-major, leading dimension lda), C[m][n] = (C[m][n] +) the dot product of
-  // that row with row n < cols of bt (cols x K, contiguous: B's columns), cols <= kMaxDotColumns.
-  // Each sum runs over k in an order that depends only on K.
+  // that row with row n < cols of bt (cols x K, contiguous: B's columns). Each sum runs over k in
+  // an order that depends only on K, so an element's bits do not depend on the other rows and
+  // columns of the call.
   void (*dot)(int64_t M, int64_t K, const float* A, int64_t lda, const float* bt, int cols, float* C, int64_t ldc,
               bool accumulate);
 };
-
-inline constexpr int kMaxDotColumns = 4;
 
 // Each family's kernel. Calling one the CPU lacks (isa_supported) is an illegal instruction:
 // go through gemm_micro_kernel() unless a test has checked.

@@ -29,6 +29,9 @@ struct Lanes {
 
 constexpr Isa kIsa = Isa::Avx2;
 constexpr int kRows = 4, kVectors = 3;
+// Dot products (run_dot): 4 rows x 2 columns, so that accumulators, columns and a row fit the
+// 16 registers.
+constexpr int kDotRows = 4, kDotCols = 2;
 
 #include "engine/kernels/gemm_micro_kernel.inc"
 

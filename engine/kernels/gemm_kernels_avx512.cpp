@@ -20,13 +20,14 @@ struct Lanes {
   static Reg broadcast(const float* p) { return _mm512_set1_ps(*p); }
   static Reg add(Reg x, Reg y) { return _mm512_add_ps(x, y); }
   static Reg fma(Reg x, Reg y, Reg acc) { return _mm512_fmadd_ps(x, y, acc); }
-  // Through memory rather than _mm512_reduce_add_ps, whose GCC 12 expansion warns of an
-  // uninitialised value (-Wmaybe-uninitialized, a false report). Once per dot product.
+  // Halves folded in registers: a store and narrower reloads would wait for store forwarding,
+  // once per dot product. The masked forms with every lane set are the plain instructions; the
+  // plain intrinsics (and _mm512_reduce_add_ps) make GCC 12 warn of an uninitialised value, a
+  // false report from their _mm512_undefined_ps.
   static float sum(Reg v) {
-    alignas(64) float lanes[kWidth];
-    _mm512_store_ps(lanes, v);
-    const __m128 x = _mm_add_ps(_mm_add_ps(_mm_load_ps(lanes), _mm_load_ps(lanes + 4)),
-                                _mm_add_ps(_mm_load_ps(lanes + 8), _mm_load_ps(lanes + 12)));
+    v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, 0x4E));  // 256-bit halves
+    v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, 0xB1));  // 128-bit quarters
+    const __m128 x = _mm512_mask_extractf32x4_ps(_mm_setzero_ps(), 0xF, v, 0);
     const __m128 y = _mm_add_ps(x, _mm_movehl_ps(x, x));
     return _mm_cvtss_f32(_mm_add_ss(y, _mm_shuffle_ps(y, y, 1)));
   }
@@ -34,6 +35,8 @@ struct Lanes {
 
 constexpr Isa kIsa = Isa::Avx512;
 constexpr int kRows = 8, kVectors = 2;
+// Dot products (run_dot): 4 rows x 4 columns, 16 accumulators of the 32 registers.
+constexpr int kDotRows = 4, kDotCols = 4;
 
 #include "engine/kernels/gemm_micro_kernel.inc"
 

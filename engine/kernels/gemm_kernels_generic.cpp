@@ -27,6 +27,8 @@ struct Lanes {
 
 constexpr Isa kIsa = Isa::Generic;
 constexpr int kRows = 4, kVectors = 2;
+// Dot products (run_dot): 4 rows x 2 columns, within the 16 registers.
+constexpr int kDotRows = 4, kDotCols = 2;
 
 #include "engine/kernels/gemm_micro_kernel.inc"
 

@@ -65,14 +65,18 @@ TEST_CASE("sgemm and sgemm_narrow match a double-precision product", "[blas]") {
       CHECK(C[static_cast<std::size_t>(m) * ldc + n] == C0[static_cast<std::size_t>(m) * ldc + n]);
 }
 
-TEST_CASE("sgemm_narrow gives each column the same bits whatever the call's other columns", "[blas]") {
-  const int M = 37, K = 301, N = 7;
+TEST_CASE("sgemm_narrow gives each element the same bits whatever the call's other rows and columns", "[blas]") {
+  const int M = 37, K = 301, N = 7;  // blocks of rows and columns with tails of both
   const auto A = random_values(M * K, 6), B = random_values(K * N, 7);
-  std::vector<float> all(M * N), one(M);
+  std::vector<float> all(M * N), one(M), row(N);
   sgemm_narrow(M, N, K, A.data(), K, B.data(), N, all.data(), N);
   for (int n = 0; n < N; ++n) {
     sgemm_narrow(M, 1, K, A.data(), K, B.data() + n, N, one.data(), 1);
     for (int m = 0; m < M; ++m) CHECK(one[m] == all[m * N + n]);
+  }
+  for (int m = 0; m < M; ++m) {
+    sgemm_narrow(1, N, K, A.data() + m * K, K, B.data(), N, row.data(), N);
+    for (int n = 0; n < N; ++n) CHECK(row[n] == all[m * N + n]);
   }
 }
 

@@ -1,5 +1,6 @@
-// linear: a hand-computed product, fast (sgemm_bt, column blocks over
-// threads) vs reference sweeps, the (N, in, 1, 1) input form, and the errors.
+// linear: a hand-computed product, fast (dot products for batches of up to kNarrowGemmColumns,
+// sgemm_bt beyond; column blocks over threads) vs reference sweeps, the (N, in, 1, 1) input form,
+// and the errors.
 //
 // Tolerance: the reference accumulates in double, the BLAS in float over up
 // to 300 products of values in [-1, 1]: |fast - ref| <= 1e-4 + 1e-4 * |ref|.
@@ -36,7 +37,7 @@ TEST_CASE("linear matches a hand-computed product", "[linear]") {
 }
 
 TEST_CASE("linear fast matches reference", "[linear]") {
-  const int64_t N = GENERATE(1, 3);
+  const int64_t N = GENERATE(1, 3, 9);  // one input, a few (dot products), more (sgemm_bt)
   const int64_t in = GENERATE(1, 7, 64, 300);
   const int64_t out = GENERATE(1, 10, 129, 200);  // 129 and 200 split into column blocks with 2 threads
   const bool with_bias = GENERATE(true, false);

@@ -147,9 +147,9 @@ TEST_CASE("gemm gives the same bits whether B is read where it lies or packed", 
 
 TEST_CASE("the dot-product kernel of every family matches the reference", "[sgemm]") {
   const Isa isa = GENERATE(Isa::Generic, Isa::Avx2, Isa::Avx512);
-  const int64_t M = GENERATE(1, 5, 33);
+  const int64_t M = GENERATE(1, 4, 5, 33);  // whole blocks of rows and tails
   const int64_t K = GENERATE(1, 7, 31, 32, 33, 100, 600);
-  const int cols = GENERATE(1, 2, 3, 4);
+  const int cols = GENERATE(1, 2, 3, 4, 5, 8, 11);
   const bool accumulate = GENERATE(false, true);
   CAPTURE(isa_name(isa), M, K, cols, accumulate);
   const GemmMicroKernel* kernel = kernel_if_supported(isa);

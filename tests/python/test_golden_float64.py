@@ -10,6 +10,7 @@ The rule must tell rounding from bugs: a model file nudged by one ulp passes, on
 bias or two swapped output channels fails.
 """
 
+import os
 import re
 import sys
 import unittest
@@ -26,6 +27,16 @@ from weights_tools.reference.random_model import write_random_model
 PHOTO = REPO / 'assets' / 'scenes' / 'demo_scene.jpg'
 FINAL_RATIO = 1.5  # the final output's error may be at most this times PyTorch fp32's
 FLOOR = 1e-6       # spdinfer golden's default --floor
+# The per-layer bar: spdinfer golden's default ratio, 2x PyTorch fp32's error. The reruns with a
+# family or path forced (SPDINFER_ISA, SPDINFER_CONV_OFF; tests/CMakeLists.txt) are there to catch
+# one that computes something else, which puts a layer orders of magnitude off (the perturbation
+# tests below). A layer's max error after dozens of chained layers is a draw of its inputs'
+# rounding, and each rerun draws again: on a Zen 5 EPYC the bundled detector's model.18 (a 1x1
+# convolution whose output has a third of its input's magnitude) measured 1.22x with the default
+# family, 2.09x without Winograd and 2.25x with the portable family (each product rounded before
+# the add), its final output 0.73-0.76x in all three. So the reruns allow 3x a layer; the final
+# output's bar is the same for all.
+LAYER_RATIO = 3.0 if os.environ.get('SPDINFER_ISA') or os.environ.get('SPDINFER_CONV_OFF') else 2.0
 
 # One table row: layer, shape, max |f64|, spdinfer-f64, PyTorch-f64, ratio, spdinfer-fp32, result.
 ROW = re.compile(r'^(\S+)\s+\(([\d, ]+)\)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(PASS|FAIL)(.*)$', re.M)
@@ -49,7 +60,7 @@ class GoldenFloat64Test(GoldenFileTest):
         self.assertNotIn('error', result.stderr)
         return result.returncode, result.stdout, parse_table(result.stdout)
 
-    def check(self, model, *source, min_layers=20, ratio=2.0, final_ratio=FINAL_RATIO):
+    def check(self, model, *source, min_layers=20, ratio=LAYER_RATIO, final_ratio=FINAL_RATIO):
         """Every layer passes the float64 rule (spdinfer within `ratio` x PyTorch fp32's error);
         the final output is within `final_ratio`."""
         status, table, rows = self.golden(model, self.dump(model, *source, '--float64'), '--ratio', ratio)
