@@ -1,8 +1,8 @@
 """weights_tools.train.detector --resume: a run stopped and continued ends where an uninterrupted
 run ends.
 
-What it is: three-epoch runs of SPD-YOLOv5n on 24 generated 96 px scenes at input 64 (one thread,
-so the arithmetic is the same run to run): one straight through, one stopped by a tiny --minutes
+What it is: three-epoch runs of SPD-YOLOv5n on the tiny scene set (tests/python/train_support.py;
+one thread, so the arithmetic is the same run to run): one straight through, one stopped by a tiny --minutes
 budget after its first steps, continued with another tiny budget (stopping at another point,
 perhaps an epoch's end) and continued again to the end. The EMA weights saved, the per-epoch losses
 and the step count must be equal exactly. Then the ways a resume is refused: no state in the
@@ -11,53 +11,28 @@ dataset-fashion-mnist (skips with a message without the latter).
 What it is not: a test of what the recipe reaches (docs/experiments.md).
 """
 
-import contextlib
-import io
 import json
 import os
-import tempfile
 import unittest
 
 import torch
 
 from weights_tools.train.detector import main
 from weights_tools.train.fashion_mnist import DEFAULT_DATA
-from weights_tools.train.synth_scenes import main as make_scenes
 from weights_tools.train.train_state import STATE_FILE
+
+from tests.python.train_support import TinyTrainingTest, quiet
 
 # Each continuation stops at the first step that starts after this budget: 6 ms, so after one step.
 TINY_MINUTES = '0.0001'
 MAX_CONTINUATIONS = 40  # a safety bound: every continuation takes at least one step
 
 
-def quiet(fn, *args):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = fn(*args)
-    return status, out.getvalue(), err.getvalue()
-
-
 @unittest.skipUnless(os.path.isdir(DEFAULT_DATA), f'{DEFAULT_DATA} absent (Debian package dataset-fashion-mnist)')
-class ResumeTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        data_dir = os.path.join(cls.tmp.name, 'data')
-        status, _, err = quiet(make_scenes, ['--out', data_dir, '--train', '24', '--val', '2', '--test', '2',
-                                             '--size', '96', '--object-size', '8-24', '--objects', '2-4'])
-        assert status in (0, None), err
-        cls.data = os.path.join(data_dir, 'dataset.json')
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
-
+class ResumeTest(TinyTrainingTest):
     def run_dir(self, name):
         return os.path.join(self.tmp.name, name)
 
-    def train(self, out, *extra):
-        return quiet(main, [self.data, '--arch', 'space_depth_n', '--out', out, '--epochs', '3', '--img', '64',
-                            '--batch', '8', '--threads', '1', '--warmup-epochs', '0', *extra])
 
     def test_stopped_and_resumed_run_equals_uninterrupted_run(self):
         straight, pieces = self.run_dir('straight'), self.run_dir('pieces')

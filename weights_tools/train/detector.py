@@ -352,6 +352,27 @@ def build_model(arch_name, nc, img):
     return model.train(), arch
 
 
+def init_weights(model, path, names):
+    """Starts `model` from the weights of a trained one (a spdinfer model file or a checkpoint) of
+    the same architecture and classes: a finished run continued with a new schedule."""
+    # The reference loader: the file is read (a checkpoint converted) as spdinfer would read it.
+    from weights_tools.convert.converter import ConvertError
+    from weights_tools.reference import load
+    try:
+        trained, meta = load(path)
+    except ConvertError as e:
+        raise TrainError(f'--init: {e}') from None  # names the file already
+    except (ValueError, OSError) as e:
+        raise TrainError(f'--init {path}: {e}') from None
+    if list(meta.get('class_names') or []) != list(names):
+        raise TrainError(f'--init {path}: its classes {meta.get("class_names")} are not the dataset\'s {list(names)}')
+    own, theirs = model.state_dict(), trained.state_dict()
+    if set(own) != set(theirs) or any(own[k].shape != theirs[k].shape for k in own):
+        raise TrainError(f'--init {path}: its layers do not match the --arch network')
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in theirs.items()})
+    model.train()
+
+
 def make_optimizer(model, kind, lr, hyp=HYP):
     """SGD (Nesterov) or AdamW (betas momentum, 0.999) with YOLOv5's three groups: BatchNorm
     weights, conv weights (the only ones with weight decay), biases (group 2, warmed up apart)."""
@@ -456,6 +477,8 @@ def train(args, state=None):
           f'loaded in {clock.seconds():.1f} s', flush=True)
 
     model, arch = build_model(args.arch, nc, args.img)
+    if getattr(args, 'init', None) and state is None:  # runs stored before --init existed lack it
+        init_weights(model, args.init, names)
     loss_fn = YoloLoss(model.model[-1], args.img)
     ema = ModelEMA(model)
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
@@ -617,6 +640,9 @@ def main(argv=None):
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--limit', type=int, help='use only the first N training scenes (smoke runs)')
+    p.add_argument('--init', metavar='MODEL',
+                   help='start from the weights of a trained model of the same --arch and classes '
+                        '(a spdinfer model file or a checkpoint) instead of random ones')
     p.add_argument('--verbose', action='store_true', help='print the losses every 10 steps')
     args = p.parse_args(argv)
     args.resume, args.stop_minutes = None, None
