@@ -5,6 +5,7 @@
 #include <chrono>
 #include <set>
 
+#include "engine/attributes.h"
 #include "engine/error.h"
 #include "engine/memory_budget.h"
 #include "engine/memory_plan.h"
@@ -84,6 +85,50 @@ std::vector<Node> drop_unused_nodes(std::vector<Node> nodes, const std::vector<s
 }
 
 std::size_t bytes_of(const Shape& shape) { return static_cast<std::size_t>(shape_numel(shape)) * sizeof(float); }
+
+// Where a concat input lives when its producer writes it straight into the concat's output.
+struct ConcatHome {
+  std::string concat_output;
+  std::size_t offset = 0;  // floats from the start of the concat's output
+};
+
+// Concatenations that copy nothing: their inputs are planned inside their output, so each
+// input's producer writes it where the concat keeps it and the concat finds it there
+// (engine/ops/concat.cpp then skips the copy). That needs each input to be one contiguous range
+// of the output (only size-1 dimensions before the axis: a batch-1 channel concat, as YOLO's
+// C3 blocks, heads and Detect outputs are), made by a node of this graph, the input of no other
+// such concat and not itself one's output (one home each, no nesting), listed once, and starting
+// on a 64-byte boundary as every arena value does (kernels may rely on it). The rest copy.
+std::map<std::string, ConcatHome> concat_homes(const GraphDef& def, const std::map<std::string, Shape>& shapes) {
+  std::set<std::string> produced;
+  for (const Node& node : def.nodes) produced.insert(node.outputs[0]);
+  std::map<std::string, ConcatHome> homes;
+  std::set<std::string> concat_outputs;
+  for (const Node& node : def.nodes) {
+    if (node.op != "concat") continue;
+    const Shape& out = shapes.at(node.outputs[0]);
+    const int rank = static_cast<int>(out.size());
+    const int axis_attr = int_attr(node, "axis", 1), axis = axis_attr < 0 ? axis_attr + rank : axis_attr;
+    bool contiguous = axis >= 0 && axis < rank;
+    for (int d = 0; contiguous && d < axis; ++d) contiguous = out[d] == 1;
+    std::set<std::string> seen;
+    std::size_t offset = 0;
+    bool placeable = contiguous;
+    for (const std::string& in : node.inputs) {
+      placeable = placeable && produced.count(in) && !homes.count(in) && !concat_outputs.count(in) &&
+                  seen.insert(in).second && offset % 16 == 0;
+      offset += static_cast<std::size_t>(shape_numel(shapes.at(in)));
+    }
+    if (!placeable) continue;
+    offset = 0;
+    for (const std::string& in : node.inputs) {
+      homes[in] = {node.outputs[0], offset};
+      offset += static_cast<std::size_t>(shape_numel(shapes.at(in)));
+    }
+    concat_outputs.insert(node.outputs[0]);
+  }
+  return homes;
+}
 
 }  // namespace
 
@@ -212,12 +257,31 @@ std::shared_ptr<ExecutionPlan> Graph::build_plan(const std::vector<Shape>& input
     auto it = request_of.find(out);
     if (it != request_of.end()) requests[it->second].last_step = steps;
   }
+  // A concat's output that holds its inputs lives from the first input's producer to the last
+  // reader of any of them; the inputs get no memory of their own.
+  const std::map<std::string, ConcatHome> homes =
+      reuse_buffers_ ? concat_homes(def_, plan->value_shapes_) : std::map<std::string, ConcatHome>{};
+  for (const auto& [value, home] : homes) {
+    const BufferRequest& part = requests[request_of.at(value)];
+    BufferRequest& whole = requests[request_of.at(home.concat_output)];
+    whole.first_step = std::min(whole.first_step, part.first_step);
+    whole.last_step = std::max(whole.last_step, part.last_step);
+  }
+  std::vector<BufferRequest> own;  // the values with memory of their own
+  std::map<std::string, std::size_t> own_index;
+  for (const auto& [value, index] : request_of)
+    if (!homes.count(value)) {
+      own_index[value] = own.size();
+      own.push_back(requests[index]);
+    }
   // A node's output must not share memory with its own inputs: lifetimes that
   // touch at a step overlap, which plan_memory already honours.
-  MemoryPlan memory = plan_memory(requests, reuse_buffers_);
+  MemoryPlan memory = plan_memory(own, reuse_buffers_);
   std::map<std::string, ExecutionPlan::Slot> slots;
   for (std::size_t i = 0; i < def_.inputs.size(); ++i) slots[def_.inputs[i]] = {ExecutionPlan::Slot::kInput, i};
-  for (const auto& [value, index] : request_of) slots[value] = {ExecutionPlan::Slot::kArena, memory.offsets[index]};
+  for (const auto& [value, index] : own_index) slots[value] = {ExecutionPlan::Slot::kArena, memory.offsets[index]};
+  for (const auto& [value, home] : homes)
+    slots[value] = {ExecutionPlan::Slot::kArena, memory.offsets[own_index.at(home.concat_output)] + home.offset};
   std::map<std::string, std::size_t> value_index;
   for (const auto& [value, slot] : slots) {
     value_index[value] = plan->value_slots_.size();

@@ -1,7 +1,8 @@
 // Concatenation. Both forms see each tensor as (outer, len_i, inner) around
 // the axis: the reference copies element by element with full index
 // arithmetic, the fast form copies each input's contiguous len_i * inner
-// block per outer index with memcpy.
+// block per outer index with memcpy, and skips an input that already lies
+// where it belongs (a graph's plan can put it there: engine/graph.cpp).
 #include "engine/ops/concat.h"
 
 #include <cstring>
@@ -106,9 +107,12 @@ void concat(const std::vector<const Tensor*>& inputs, const ConcatParams& params
     const int64_t o = item / count;
     const std::size_t k = static_cast<std::size_t>(item % count);
     const int64_t block = inputs[k]->shape()[axis] * e.inner;
-    if (block == 0) return;
-    std::memcpy(out.data() + o * out_block + offsets[k], inputs[k]->data() + o * block,
-                static_cast<std::size_t>(block) * sizeof(float));
+    float* dst = out.data() + o * out_block + offsets[k];
+    const float* src = inputs[k]->data() + o * block;
+    // The graph may have planned the input inside the output already (engine/graph.cpp's
+    // concat_homes): its producer wrote it where it belongs.
+    if (block == 0 || src == dst) return;
+    std::memcpy(dst, src, static_cast<std::size_t>(block) * sizeof(float));
   });
 }
 

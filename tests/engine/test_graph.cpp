@@ -2,6 +2,7 @@
 // hand-built blocks (residual, SPD, C3-like with concat) against the same
 // computation written with the reference ops, with and without buffer reuse.
 #include <catch2/catch.hpp>
+#include <map>
 #include <thread>
 
 #include "engine/error.h"
@@ -152,6 +153,42 @@ TEST_CASE("graph: C3-like block with concat equals the reference ops", "[graph]"
   auto plan = g.plan({x.shape()});
   if (reuse) CHECK(plan->planned_bytes() < plan->unshared_bytes());
   else CHECK(plan->planned_bytes() >= plan->unshared_bytes());
+}
+
+TEST_CASE("graph: a batch-1 concat's inputs are written where its output keeps them; results unchanged", "[graph]") {
+  const int64_t N = GENERATE(1, 2);
+  const auto [H, W] = GENERATE(table<int64_t, int64_t>({{16, 16}, {13, 11}}));  // 13 x 11: off 64-byte steps
+  CAPTURE(N, H, W);
+  const auto weights = [] {
+    WeightStore w;
+    add_conv_weights(w, "cv1", 4, 8, 1, 31);
+    add_conv_weights(w, "cv2", 4, 8, 3, 32);
+    add_conv_weights(w, "cv3", 6, 8, 1, 33);
+    add_conv_weights(w, "cv4", 5, 12, 3, 34);
+    return w;
+  };
+  GraphDef def;
+  def.inputs = {"x"};
+  def.outputs = {"y1", "y2", "a"};
+  // cat1 can hold a and b; cat2 cannot hold b (cat1 does) nor the graph's input x, so it copies.
+  def.nodes = {conv_node("cv1", "x", "a", 1, 0, "silu"), conv_node("cv2", "x", "b", 1, 1, "silu"),
+               Node{"cat1", "concat", {{"axis", 1}}, {"a", "b"}, {}, {"c1"}},
+               Node{"cat2", "concat", {{"axis", -3}}, {"b", "x"}, {}, {"c2"}},
+               conv_node("cv3", "c1", "y1", 1, 0, "none"), conv_node("cv4", "c2", "y2", 1, 1, "relu")};
+  Graph unshared(def, weights(), builtin_ops(), false);
+  Graph g(std::move(def), weights());
+  const Tensor x = random_tensor({N, 8, H, W}, 35);
+  std::map<std::string, const float*> where;
+  RunOptions options;
+  options.observer = [&](const Node& node, const Tensor& out, double) { where[node.name] = out.data(); };
+  const std::vector<Tensor> got = g.forward({&x}, options);
+  const std::vector<Tensor> want = unshared.forward({&x}, RunOptions{});
+  REQUIRE(got.size() == 3);
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(compare_tensors(got[i], want[i], 0.0f, 0.0f).empty());
+  const bool in_place = N == 1 && H * W % 16 == 0;
+  CHECK((where["cv1"] == where["cat1"]) == in_place);
+  CHECK((where["cv2"] == where["cat1"] + 4 * H * W) == in_place);
+  CHECK(where["cv2"] != where["cat2"]);
 }
 
 TEST_CASE("graph: validation errors name the node and the problem", "[graph]") {
