@@ -164,6 +164,7 @@ ConvPlan plan_conv(const ConvDims& d, int threads, const ConvPath& path) {
 // Columns [c0, c0 + cols) of the im2col matrix of one image and group.
 // in: (C/groups, H, W) of that image and group; col: (K, cols) row-major with row stride ld,
 // row (c, ky, kx), column j = output position c0 + j = oy * OW + ox.
+SPDINFER_VECTOR_CLONES
 void im2col_tile(const float* in, const ConvDims& d, const Conv2dParams& p, int64_t c0, int64_t cols,
                  int64_t ld, float* col) {
   const int64_t sh = p.stride_h, sw = p.stride_w;
@@ -190,6 +191,11 @@ void im2col_tile(const float* in, const ConvDims& d, const Conv2dParams& p, int6
           std::fill(run, run + (a - ox), 0.0f);
           if (sw == 1) {
             if (b > a) std::copy(row + a + xoff, row + b + xoff, run + (a - ox));
+          } else if (sw == 2) {
+            // Every other input: a constant stride the compiler turns into vector shuffles (the
+            // strided convolutions of YOLOv5 and ResNet shortcuts), where a variable one stays
+            // scalar.
+            for (int64_t x = a; x < b; ++x) run[x - ox] = row[2 * x + xoff];
           } else {
             for (int64_t x = a; x < b; ++x) run[x - ox] = row[x * sw + xoff];
           }
