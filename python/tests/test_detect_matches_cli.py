@@ -39,7 +39,7 @@ def test_result_layout(scene_model):
     ({"conf": 0.1, "iou": 0.3, "max_det": 5, "classes": [1, 4], "img_size": 320},
      ["--conf", "0.1", "--iou", "0.3", "--max-det", "5", "--classes", "1,4", "--img", "320"]),
     ({"conf": 0.1, "classes": ["Ankle boot", 4, "Sandal"]}, ["--conf", "0.1", "--classes", "Ankle boot,4,Sandal"]),
-    ({"conf": 0.1, "classes": "Sandal"}, ["--conf", "0.1", "--classes", "5"]),
+    ({"conf": 0.1, "classes": "Bag"}, ["--conf", "0.1", "--classes", "8"]),
     ({"slice": (320, 256), "overlap": 0.25, "conf": 0.15},
      ["--slice", "320x256", "--overlap", "0.25", "--conf", "0.15"]),
     ({"slice": 256, "full_pass": False, "merge": "nms", "match": "iou", "merge_thres": 0.4, "tile_batch": 3},

@@ -38,10 +38,11 @@ def match(objects, detections, threshold=0.5):
 
 class BundledDetectorTest(unittest.TestCase):
     def test_demo_scene_small_objects_are_found(self):
-        # What scripts/demo runs. The bundled detector boxes 17 of the 29 objects at the defaults,
-        # 10 with the right class, 2 of its 19 boxes on nothing (docs/experiments.md); the bounds
-        # leave room for rounding, but a model that lost its weights, a broken letterbox or a
-        # shifted box mapping finds next to nothing, and a class mix-up fails the last one.
+        # What scripts/demo runs. The bundled detector boxes 23 of the 29 objects at the defaults,
+        # 15 with the right class; 27 of its 29 boxes lie on an object (4 of them a second class on
+        # an object already boxed), 2 on nothing (docs/experiments.md). The bounds leave room for
+        # rounding, but a model that lost its weights, a broken letterbox or a shifted box mapping
+        # finds next to nothing, and a class mix-up fails the last one.
         done = run(cli(), 'detect', MODEL, SCENE, '--img', '640', *DEMO_OPTIONS, '--json', '--nosave', '--threads',
                    '2')
         self.assertEqual(done.returncode, 0, done.stderr)
@@ -52,9 +53,10 @@ class BundledDetectorTest(unittest.TestCase):
         dets = result['detections']
         located, _ = match([(0, b) for _, b in objects], [dict(d, class_id=0) for d in dets])
         classified, _ = match(objects, dets)
-        self.assertGreaterEqual(located, 0.5 * len(objects), dets)      # objects boxed at IoU 0.5, any class
-        self.assertGreaterEqual(located, 0.8 * len(dets), dets)         # boxes that are on an object
-        self.assertGreaterEqual(classified, 0.3 * len(objects), dets)   # ... with the right class
+        on_objects = sum(1 for d in dets if max(box_iou([d['box']], [b])[0, 0] for _, b in objects) >= 0.5)
+        self.assertGreaterEqual(located, 0.7 * len(objects), dets)      # objects boxed at IoU 0.5, any class
+        self.assertGreaterEqual(on_objects, 0.85 * len(dets), dets)     # boxes that lie on an object
+        self.assertGreaterEqual(classified, 0.45 * len(objects), dets)  # ... boxed with the right class
 
 
 if __name__ == '__main__':

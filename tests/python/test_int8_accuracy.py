@@ -3,8 +3,10 @@ model against the float32 one on held-out images, for both bundled models.
 
 What it is:
 - the bundled detector (assets/scenes_spd_yolov5n.safetensors), calibrated on the first 200 training
-  scenes (weights_tools.train.synth_scenes, seed 0, made here), on the 1,000 test scenes: mAP@0.5 and
-  AP-small of int8 within 1 point of float32's;
+  scenes (weights_tools.train.synth_scenes, seed 0, made here) by the 99.99th percentile, on the 1,000
+  test scenes: mAP@0.5 and AP-small of int8 within 1 point of float32's. (For the detector bundled
+  since its continued training, KL thresholds lose 1.5 points of mAP@0.5: 0.433 -> 0.418; the
+  percentile 0.433 -> 0.434 and AP-small 0.300 -> 0.294; largest |x| 0.430 and 0.293.)
 - the bundled classifier (assets/fashion_resnet_spd.safetensors), calibrated on 200 Fashion-MNIST
   training images, on the 10,000 test images: top-1 within 0.5 points of float32's.
 The figures are printed (docs/performance.md quotes them). What it is not: a test of the int8
@@ -47,8 +49,9 @@ def json_of(done):
 
 
 class Int8AccuracyTest(unittest.TestCase):
-    def calibrate(self, model, images, out):
-        done = run(cli(), 'calibrate', model, images, '-o', out, '--images', str(CALIBRATION_IMAGES), '--threads', '2')
+    def calibrate(self, model, images, out, *options):
+        done = run(cli(), 'calibrate', model, images, '-o', out, '--images', str(CALIBRATION_IMAGES), '--threads', '2',
+                   *options)
         self.assertEqual(done.returncode, 0, done.stderr)
 
     def test_detector_int8_keeps_map_and_ap_small(self):
@@ -58,7 +61,7 @@ class Int8AccuracyTest(unittest.TestCase):
             generate(root, {'train': CALIBRATION_IMAGES, 'val': 0, 'test': TEST_SCENES}, PRESETS['small'], seed=0,
                      log=lambda _: None)
             int8 = os.path.join(root, 'detector.int8.safetensors')
-            self.calibrate(DETECTOR, os.path.join(root, 'images', 'train'), int8)
+            self.calibrate(DETECTOR, os.path.join(root, 'images', 'train'), int8, '--method', 'percentile')
             dataset = os.path.join(root, 'dataset.json')
             fp32 = json_of(run(cli(), 'val', DETECTOR, dataset, '--split', 'test', '--json', '--threads', '2'))
             q = json_of(run(cli(), 'val', int8, dataset, '--split', 'test', '--json', '--threads', '2'))
