@@ -112,19 +112,17 @@ std::map<std::string, ConcatHome> concat_homes(const GraphDef& def, const std::m
     bool contiguous = axis >= 0 && axis < rank;
     for (int d = 0; contiguous && d < axis; ++d) contiguous = out[d] == 1;
     std::set<std::string> seen;
+    std::vector<std::size_t> offsets;
     std::size_t offset = 0;
     bool placeable = contiguous;
     for (const std::string& in : node.inputs) {
       placeable = placeable && produced.count(in) && !homes.count(in) && !concat_outputs.count(in) &&
                   seen.insert(in).second && offset % 16 == 0;
+      offsets.push_back(offset);
       offset += static_cast<std::size_t>(shape_numel(shapes.at(in)));
     }
     if (!placeable) continue;
-    offset = 0;
-    for (const std::string& in : node.inputs) {
-      homes[in] = {node.outputs[0], offset};
-      offset += static_cast<std::size_t>(shape_numel(shapes.at(in)));
-    }
+    for (std::size_t i = 0; i < node.inputs.size(); ++i) homes[node.inputs[i]] = {node.outputs[0], offsets[i]};
     concat_outputs.insert(node.outputs[0]);
   }
   return homes;

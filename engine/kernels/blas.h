@@ -37,8 +37,9 @@ void sgemm_narrow(int M, int N, int K, const float* A, int lda, const float* B, 
 inline constexpr int kNarrowGemmColumns = 8;
 
 // C (M x N) = A (M x K) * Bt^T [+ C], Bt (N x K) contiguous: sgemm_narrow's dot products without
-// its transposition of B, for operands that already hold B's columns as rows (a linear layer's
-// inputs against its weight's rows). For few columns, as sgemm_narrow.
+// its transposition of B, for operands that already hold B's columns as rows. For products with
+// few rows or few columns, bound by reading the larger operand once (a linear layer's few inputs
+// against its weight's rows).
 void sgemm_dot_bt(int M, int N, int K, const float* A, int lda, const float* Bt, float* C, int ldc,
                   bool accumulate = false);
 

@@ -1,14 +1,13 @@
 // Linear layer. The fast form is one product per block of output features, which is what the
 // threads split (with batch 1 it is a matrix-vector product whose only parallelism is across the
 // weight's rows): sgemm_bt, or for a batch of a few rows, bound by reading the weight once, dot
-// products of the weight's rows with the inputs (sgemm_dot_bt; 2048 -> 100 features at batch 1,
+// products of the inputs with the weight's rows (sgemm_dot_bt; 2048 -> 100 features at batch 1,
 // one Zen 5 core: 0.35 ms by sgemm_bt, which packs the weight on every call, against 0.04).
 #include "engine/ops/linear.h"
 
 #include <algorithm>
 #include <climits>
 #include <string>
-#include <vector>
 
 #include "engine/kernels/blas.h"
 #include "engine/error.h"
@@ -77,21 +76,12 @@ void linear(const Tensor& input, const Tensor& weight, const Tensor* bias, Tenso
   parallel_for(blocks, threads, [&](int64_t b) {
     const int j0 = static_cast<int>(b) * block, cols = std::min(block, out - j0);
     if (cols <= 0) return;
+    // output[:, j0:j0+cols] (N, cols) = input (N, in) . weight[j0:j0+cols, :]^T
     const float* w_rows = w + int64_t{j0} * in;
-    if (N == 1) {
-      // output[0, j0:j0+cols] = weight[j0:j0+cols, :] . input[0]: one dot product per feature.
-      sgemm_dot_bt(cols, 1, in, w_rows, in, a, c + j0, 1);
-    } else if (N <= kNarrowGemmColumns) {
-      // The same for each of the N inputs, then transposed into the output's rows.
-      thread_local std::vector<float> transposed;
-      transposed.resize(static_cast<std::size_t>(cols) * N);
-      sgemm_dot_bt(cols, N, in, w_rows, in, a, transposed.data(), N);
-      for (int n = 0; n < N; ++n)
-        for (int j = 0; j < cols; ++j) c[int64_t{n} * out + j0 + j] = transposed[static_cast<std::size_t>(j) * N + n];
-    } else {
-      // output[:, j0:j0+cols] (N, cols) = input (N, in) . weight[j0:j0+cols, :]^T
+    if (N <= kNarrowGemmColumns)
+      sgemm_dot_bt(N, cols, in, a, in, w_rows, c + j0, out);
+    else
       sgemm_bt(N, cols, in, a, in, w_rows, in, c + j0, out);
-    }
     if (bias)
       for (int n = 0; n < N; ++n)
         for (int j = j0; j < j0 + cols; ++j) c[int64_t{n} * out + j] += (*bias)[j];

@@ -370,7 +370,6 @@ def init_weights(model, path, names):
     if set(own) != set(theirs) or any(own[k].shape != theirs[k].shape for k in own):
         raise TrainError(f'--init {path}: its layers do not match the --arch network')
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in theirs.items()})
-    model.train()
 
 
 def make_optimizer(model, kind, lr, hyp=HYP):
