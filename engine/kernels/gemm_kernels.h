@@ -19,6 +19,7 @@ struct GemmMicroKernel {
   Isa isa;
   int mr;  // rows of C per call (A panel height)
   int nr;  // columns of C per call (B panel width)
+  int lanes;  // floats per vector register: a B panel narrower than nr is read in multiples of it
   // C[0, rows) x [0, cols) = (C +) sum over k < kc of a[k * mr + r] * b[k * ldb + j], with
   // 1 <= kc, rows <= mr and cols <= nr; C row-major with leading dimension ldc. Each element is one
   // chain of fused multiply-adds in order of k (Generic: multiply, then add), so a result does
@@ -28,6 +29,11 @@ struct GemmMicroKernel {
   // The same with A's rows read where they lie: a[r * lda + k] for r < rows (no packed panel, no
   // padding rows). For products of few columns, where packing A would cost as much as using it.
   void (*run_unpacked_a)(int64_t kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+                         int rows, int cols, bool accumulate);
+  // run_unpacked_a for A's rows streamed from memory once, in order of k (sgemm.cpp's few-column
+  // products): each row is prefetched a little ahead, where the hardware prefetcher would stop at
+  // every 4 KiB page. The same bits as run_unpacked_a.
+  void (*run_streamed_a)(int64_t kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
                          int rows, int cols, bool accumulate);
   // The product of few columns (engine/kernels/blas.h's sgemm_narrow), bound by reading A once: for each
   // row m < M of A (row-major, leading dimension lda), C[m][n] = (C[m][n] +) the dot product of

@@ -6,6 +6,9 @@
 //                                    unless A was packed at plan time or B has so few columns
 //                                    that A is read where it lies (kUnpackedAMaxColumns);
 //         each B panel (kc x NR, L1) against every A panel of the block: the micro-kernel.
+// Except for products of at most one panel of columns with A read where it lies
+// (gemm_streamed_a): all of B is packed first, then each panel of A's rows runs through every
+// block of k before the next, so that A streams from memory once, row by row, in order.
 #include "engine/kernels/sgemm.h"
 
 #include <algorithm>
@@ -43,6 +46,11 @@ constexpr int64_t kUnpackedAMaxColumns = 512;
 struct Scratch {
   std::vector<float> a, b;
 };
+
+Scratch& thread_scratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
 
 float* grow(std::vector<float>& v, int64_t floats) {
   if (v.size() < static_cast<std::size_t>(floats)) v.resize(static_cast<std::size_t>(floats));
@@ -85,6 +93,41 @@ struct ASource {
   int64_t row0 = 0;  // the packed rows' offset (gemm_packed's row0)
 };
 
+// The product of at most kernel.nr columns with A's rows read where they lie. A's rows are then
+// the product's whole cost: each value of A serves one multiply-add per column, so at 16 columns
+// the kernel is bound by reading A from memory. Blocked as above, each row would be read 1 KiB
+// at a time (a block of k), too little for the hardware prefetcher to get ahead; here each panel
+// of rows is read through every block of k in turn, prefetched ahead by the kernel, while all of
+// B (K x up to nr floats) waits packed in L2. The same blocks of k as gemm_blocked, so the same
+// bits. On a Zen 5 EPYC, one core, A from memory, 16 columns: 2048 x 2048 A 1.27 -> 1.03 ms,
+// 512 x 4608 0.75 -> 0.52, 2048 x 512 0.50 -> 0.33.
+void gemm_streamed_a(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                     const BMatrix& b, float* C, int64_t ldc, bool accumulate) {
+  const int64_t block_k = gemm_k_block(K);
+  // B's panel as narrow as its columns allow, in whole vectors: the kernel reads no more.
+  const int64_t width = (N + kernel.lanes - 1) / kernel.lanes * kernel.lanes;
+  // B is read where it lies when its rows are whole vectors and either lie packed already (a 1x1
+  // convolution's input planes of 16 positions) or A has so few rows that packing would not pay
+  // (as in gemm_blocked); otherwise it is packed, all of it.
+  const bool direct = b.layout == GemmLayout::RowMajor && N == width &&
+                      (b.ldb == width || (M <= kDirectBMaxPanels * kernel.mr && b.ldb <= kDirectBMaxRowStride));
+  const float* bp = b.b;
+  const int64_t ldb = direct ? b.ldb : width;
+  if (!direct) {
+    float* packed = grow(thread_scratch().b, K * width);
+    for (int64_t k0 = 0; k0 < K; k0 += block_k)
+      b.pack(k0, std::min(block_k, K - k0), 0, N, static_cast<int>(width), packed + k0 * width);
+    bp = packed;
+  }
+  const int cols = static_cast<int>(N);
+  for (int64_t m0 = 0; m0 < M; m0 += kernel.mr) {
+    const int rows = static_cast<int>(std::min<int64_t>(kernel.mr, M - m0));
+    for (int64_t k0 = 0; k0 < K; k0 += block_k)
+      kernel.run_streamed_a(std::min(block_k, K - k0), A + m0 * lda + k0, lda, bp + k0 * ldb, ldb, C + m0 * ldc, ldc,
+                            rows, cols, accumulate || k0 > 0);
+  }
+}
+
 void gemm_blocked(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K, const ASource& a, const BMatrix& b,
                   float* C, int64_t ldc, bool accumulate) {
   if (M <= 0 || N <= 0) return;
@@ -93,7 +136,8 @@ void gemm_blocked(const GemmMicroKernel& kernel, int64_t M, int64_t N, int64_t K
       for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
     return;
   }
-  thread_local Scratch scratch;
+  if (!a.packed && N <= kernel.nr) return gemm_streamed_a(kernel, M, N, K, a.A, a.lda, b, C, ldc, accumulate);
+  Scratch& scratch = thread_scratch();
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t block_m = kBlockM / mr * mr;
   // A row-major B is read where it lies (B, ldb) when A has few panels of rows.

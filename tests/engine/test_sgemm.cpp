@@ -127,6 +127,44 @@ TEST_CASE("gemm gives the same bits however the product is split", "[sgemm]") {
   CHECK(whole == parts);
 }
 
+TEST_CASE("few-column products stream A's rows through every block of k: the same bits as wide ones", "[sgemm]") {
+  const Isa isa = GENERATE(Isa::Generic, Isa::Avx2, Isa::Avx512);
+  CAPTURE(isa_name(isa));
+  const GemmMicroKernel* kernel = kernel_if_supported(isa);
+  if (!kernel) return;
+  // K = 1000: four blocks of k; 600 more columns make the wide product pack A, so the few-column
+  // one (at most one panel: A's rows read where they lie, prefetched) is checked against the
+  // blocked loops. B's first columns are read packed, where they lie (whole vectors, rows
+  // contiguous, or A of few rows) or copied.
+  const int64_t K = 1000, wide = 600;
+  const int64_t M = GENERATE(5, 37);
+  const int64_t N = GENERATE_COPY(int64_t{1}, int64_t{kernel->lanes}, int64_t{kernel->lanes + 3}, int64_t{kernel->nr});
+  const bool contiguous_b = GENERATE(false, true);
+  CAPTURE(M, N, contiguous_b);
+  const int64_t ldb = N + wide;
+  const auto a = random_floats(M * K, 10), b = random_floats(K * ldb, 11);
+  std::vector<float> whole(static_cast<std::size_t>(M * ldb));
+  gemm(*kernel, M, ldb, K, a.data(), K, b.data(), ldb, whole.data(), ldb);
+  std::vector<float> b_few(static_cast<std::size_t>(K * N));
+  for (int64_t k = 0; k < K; ++k) std::copy(b.begin() + k * ldb, b.begin() + k * ldb + N, b_few.begin() + k * N);
+  std::vector<float> few(static_cast<std::size_t>(M * N)), want(few.size());
+  const bool accumulate = GENERATE(false, true);
+  CAPTURE(accumulate);
+  if (accumulate) few = random_floats(M * N, 12);
+  want = few;
+  if (contiguous_b)
+    gemm(*kernel, M, N, K, a.data(), K, b_few.data(), N, few.data(), N, accumulate);
+  else
+    gemm(*kernel, M, N, K, a.data(), K, b.data(), ldb, few.data(), N, accumulate);
+  gemm_reference(M, N, K, a.data(), K, b.data(), ldb, want.data(), N, accumulate);
+  CHECK(count_wrong(few, want, M, N, N, K, 0.0f) == 0);
+  if (accumulate) return;  // the wide product did not accumulate
+  int differing = 0;
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t n = 0; n < N; ++n) differing += few[r * N + n] != whole[r * ldb + n];
+  CHECK(differing == 0);
+}
+
 TEST_CASE("gemm gives the same bits whether B is read where it lies or packed", "[sgemm]") {
   const Isa isa = GENERATE(Isa::Generic, Isa::Avx2, Isa::Avx512);
   CAPTURE(isa_name(isa));
