@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "engine/kernels/direct_conv_kernels.h"
 #include "engine/kernels/gemm_kernels.h"
 
 namespace spdinfer {
@@ -40,9 +41,17 @@ constexpr int kDotRows = 4, kDotCols = 4;
 
 #include "engine/kernels/gemm_micro_kernel.inc"
 
+// The direct convolution's block (engine/kernels/direct_conv_kernels.h): 12 positions x 2 registers of
+// output channels, 24 accumulators of the 32 registers.
+constexpr int kDirectPixels = 12, kDirectVectors = 2;
+
+#include "engine/kernels/direct_conv_kernel.inc"
+
 }  // namespace
 
 const GemmMicroKernel& gemm_micro_kernel_avx512() { return kKernel;
 }
+
+const DirectConvKernel& direct_conv_kernel_avx512() { return kDirectKernel; }
 
 }  // namespace spdinfer

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "engine/kernels/direct_conv_kernels.h"
 #include "engine/kernels/gemm_kernels.h"
 
 namespace spdinfer {
@@ -32,8 +33,16 @@ constexpr int kDotRows = 4, kDotCols = 2;
 
 #include "engine/kernels/gemm_micro_kernel.inc"
 
+// The direct convolution's block (engine/kernels/direct_conv_kernels.h): 6 positions x 2 registers of
+// output channels, 12 accumulators (the 16 registers: the two weight registers and the broadcast value beside them).
+constexpr int kDirectPixels = 6, kDirectVectors = 2;
+
+#include "engine/kernels/direct_conv_kernel.inc"
+
 }  // namespace
 
 const GemmMicroKernel& gemm_micro_kernel_generic() { return kKernel; }
+
+const DirectConvKernel& direct_conv_kernel_generic() { return kDirectKernel; }
 
 }  // namespace spdinfer

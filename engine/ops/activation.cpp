@@ -79,6 +79,18 @@ void apply_activation(float* data, int64_t n, Activation a) {
   }
 }
 
+SPDINFER_VECTOR_CLONES
+void bias_activation(float* c, int64_t rows, int64_t cols, int64_t ld, const float* bias, Activation a) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = c + r * ld;
+    if (bias) {
+      const float b = bias[r];
+      for (int64_t j = 0; j < cols; ++j) row[j] += b;
+    }
+    apply_activation(row, cols, a);
+  }
+}
+
 void activation(const Tensor& input, Activation a, Tensor& output, int threads) {
   check_same_shape(input, output);
   constexpr int64_t kChunk = 1 << 14;

@@ -22,6 +22,9 @@ const char* activation_name(Activation a);
 void activation_reference(const Tensor& input, Activation a, Tensor& output);
 // Fast form over a raw range, in place; what fused ops call on their output.
 void apply_activation(float* data, int64_t n, Activation a);
+// A convolution's epilogue over a (rows, cols) block of channels' rows (row stride ld), while it
+// is still in cache: row r gets bias[r] added (bias may be null), then the activation.
+void bias_activation(float* c, int64_t rows, int64_t cols, int64_t ld, const float* bias, Activation a);
 // Fast form, tensor to tensor (may be the same memory), split over threads.
 void activation(const Tensor& input, Activation a, Tensor& output, int threads);
 

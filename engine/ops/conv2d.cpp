@@ -29,6 +29,7 @@
 #include "engine/kernels/sgemm.h"
 #include "engine/kernels/vector_clones.h"
 #include "engine/ops/conv2d_int8.h"
+#include "engine/ops/conv_direct.h"
 #include "engine/ops/conv_path.h"
 #include "engine/ops/winograd.h"
 #include "engine/parallel.h"
@@ -233,20 +234,6 @@ void depthwise_plane(const float* in, const float* w, float bias, const ConvDims
   }
 }
 
-// Bias add and activation over a (rows, cols) block of the GEMM output with row stride ld,
-// while the block is still in cache.
-SPDINFER_VECTOR_CLONES
-void bias_activation(float* c, int64_t rows, int64_t cols, int64_t ld, const float* bias, Activation a) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = c + r * ld;
-    if (bias) {
-      const float b = bias[r];
-      for (int64_t j = 0; j < cols; ++j) row[j] += b;
-    }
-    apply_activation(row, cols, a);
-  }
-}
-
 // out (rows x N) = rows [oc0, oc0 + rows) of the weight w (O, K) * columns B (K x N), by the
 // product the plan chose.
 void gemm(ConvProduct product, const float* w, int64_t oc0, int64_t rows, int64_t N, int64_t K, const float* B,
@@ -294,7 +281,8 @@ void batched_gemm(const float* in, const float* w, const float* bias, const Conv
 
 ConvPath conv2d_path(const Shape& input, const Shape& weight, const Conv2dParams& params) {
   ConvSwitches switches = ConvSwitches::from_environment();
-  switches.winograd = false;  // the kernel's choice, made before conv2d is called
+  switches.winograd = false;  // the kernel's choices, made before conv2d is called
+  switches.direct = false;
   return choose_conv_path(input, weight, params, switches);
 }
 
@@ -409,6 +397,7 @@ void conv2d(const Tensor& input, const Tensor& weight, const Tensor* bias, const
             float* workspace, int threads, const ConvPath& path) {
   const ConvDims d = check_conv_call(input, weight, bias, p, out);
   if (path.method == ConvMethod::Winograd) throw Error("conv2d: the Winograd path is conv2d_winograd's");
+  if (path.method == ConvMethod::Direct) throw Error("conv2d: the direct path is conv2d_direct's");
   const ConvPlan plan = plan_conv(d, threads, path);
   const float* in = input.data();
   const float* w = weight.data();
@@ -504,10 +493,17 @@ class Conv2dKernel : public Kernel {
     path_ = choose_conv_path(input_, weight_shape_, p_);
     if (path_.method == ConvMethod::Winograd)
       winograd_weights_ = prepared("winograd", [&] { return std::make_shared<const WinogradWeights>(*weight_); });
+    if (path_.method == ConvMethod::Direct) {
+      const DirectConvKernel& kernel = direct_conv_kernel(active_isa());
+      direct_weights_ = prepared(std::string("direct ") + isa_name(kernel.isa),
+                                 [&] { return std::make_shared<const DirectConvWeights>(kernel, *weight_); });
+    }
   }
   std::size_t workspace_floats(int threads) const override {
     if (int8_) return int8_->workspace_floats(threads);
     if (winograd_weights_) return winograd_workspace_floats(input_, weight_shape_, p_, threads);
+    if (direct_weights_)
+      return conv2d_direct_workspace_floats(input_, weight_shape_, p_, direct_weights_->kernel(), threads);
     return conv2d_workspace_floats(input_, weight_shape_, p_, threads, path_);
   }
   std::string method() const override { return int8_ ? int8_->method() : path_.name(); }
@@ -520,6 +516,8 @@ class Conv2dKernel : public Kernel {
       int8_->run(*inputs[0], out, ws, threads);
     } else if (winograd_weights_) {
       conv2d_winograd(*inputs[0], *winograd_weights_, bias_, p_, out, ws, threads);
+    } else if (direct_weights_) {
+      conv2d_direct(*inputs[0], *direct_weights_, bias_, p_, out, ws, threads);
     } else {
       conv2d(*inputs[0], *weight_, bias_, p_, out, ws, threads, path_);
     }
@@ -532,6 +530,7 @@ class Conv2dKernel : public Kernel {
   const Tensor* bias_;
   std::unique_ptr<Conv2dInt8> int8_;  // set ("input_scale"): the int8 path runs this convolution
   std::shared_ptr<const WinogradWeights> winograd_weights_;  // set when the Winograd path runs it
+  std::shared_ptr<const DirectConvWeights> direct_weights_;    // set when the direct path runs it
   ConvPath path_;
 };
 }  // namespace

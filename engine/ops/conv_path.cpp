@@ -6,6 +6,7 @@
 #include "engine/error.h"
 #include "engine/int_math.h"
 #include "engine/kernels/blas.h"
+#include "engine/ops/conv_direct.h"
 #include "engine/ops/winograd.h"
 
 namespace spdinfer {
@@ -25,6 +26,14 @@ constexpr int64_t kWinogradMinTiles = 16;
 // the two paths measure even (512 channels: 2.8-3.5 ms by im2col, 3.1-3.5 by Winograd), so the
 // transformed copy would only add 16/9 of the weights to the process's memory.
 constexpr int64_t kWinogradLargeWeightBytes = 8 << 20;
+// Direct (engine/ops/conv_direct.h): layers not taken by Winograd with at most this many input
+// channels, at least this many output channels (fewer leave each broadcast input value one or two
+// multiply-adds), at most this many (more would be done as several passes over the input)...
+constexpr int64_t kDirectMaxInputChannels = 64;
+constexpr int64_t kDirectMinOutputChannels = 32;
+constexpr int64_t kDirectMaxOutputChannels = 64;
+// ... on maps at least this wide (rows of whole blocks of positions).
+constexpr int64_t kDirectMinWidth = 32;
 // Output planes smaller than this many positions are batched across images, up to about this
 // many columns per GEMM.
 constexpr int64_t kBatchedGemmColumns = 256;
@@ -36,6 +45,7 @@ const char* method_name(ConvMethod m) {
     case ConvMethod::Depthwise: return "depthwise";
     case ConvMethod::Winograd: return "winograd";
     case ConvMethod::Pointwise: return "1x1";
+    case ConvMethod::Direct: return "direct";
     case ConvMethod::Im2col: return "im2col";
   }
   return "?";
@@ -58,9 +68,10 @@ ConvSwitches ConvSwitches::from_environment() {
   std::istringstream words(off);
   for (std::string word; std::getline(words, word, ',');) {
     if (word == "winograd") s.winograd = false;
+    else if (word == "direct") s.direct = false;
     else if (word == "narrow") s.narrow = false;
     else if (!word.empty())
-      throw Error("SPDINFER_CONV_OFF: unknown path '" + word + "' (expected winograd or narrow)");
+      throw Error("SPDINFER_CONV_OFF: unknown path '" + word + "' (expected winograd, direct or narrow)");
   }
   return s;
 }
@@ -80,6 +91,11 @@ ConvPath choose_conv_path(const Shape& input, const Shape& weight, const Conv2dP
   if (switches.winograd && winograd_supports(input, weight, p) && C >= kWinogradMinChannels &&
       O >= kWinogradMinChannels && tiles >= min_tiles) {
     path.method = ConvMethod::Winograd;
+    return path;
+  }
+  if (switches.direct && direct_conv_supports(input, weight, p) && C <= kDirectMaxInputChannels &&
+      O >= kDirectMinOutputChannels && O <= kDirectMaxOutputChannels && out[3] >= kDirectMinWidth) {
+    path.method = ConvMethod::Direct;
     return path;
   }
   const bool pointwise = weight[2] == 1 && weight[3] == 1 && p.stride_h == 1 && p.stride_w == 1 &&

@@ -17,6 +17,7 @@ enum class ConvMethod {
   Depthwise,  // one input channel per group: direct loops
   Winograd,   // 3x3 stride 1: F(2x2, 3x3) (engine/ops/winograd.h)
   Pointwise,  // 1x1 stride 1 unpadded: the input planes are the GEMM's B as they lie
+  Direct,     // narrow layers of large maps, stride 1: summed straight from the input (conv_direct.h)
   Im2col,     // everything else: im2col tiles and a GEMM
 };
 
@@ -36,9 +37,10 @@ struct ConvPath {
 };
 
 // The fast paths, each of which can be switched off. from_environment() reads SPDINFER_CONV_OFF,
-// a comma-separated list of "winograd" and "narrow" (unknown words are an error).
+// a comma-separated list of "winograd", "direct" and "narrow" (unknown words are an error).
 struct ConvSwitches {
   bool winograd = true;
+  bool direct = true;
   bool narrow = true;
   static ConvSwitches from_environment();
 };
@@ -47,7 +49,8 @@ struct ConvSwitches {
 ConvPath choose_conv_path(const Shape& input, const Shape& weight, const Conv2dParams& params,
                           const ConvSwitches& switches = ConvSwitches::from_environment());
 
-// The path conv2d itself takes for these shapes: never Winograd (conv2d_winograd runs that).
+// The path conv2d itself takes for these shapes: never Winograd nor Direct (conv2d_winograd and
+// conv2d_direct run those, from weights prepared for them).
 ConvPath conv2d_path(const Shape& input, const Shape& weight, const Conv2dParams& params);
 
 }  // namespace spdinfer

@@ -41,7 +41,9 @@ TEST_CASE("each kind of layer gets its path, and the path its name", "[conv_path
     const char* name;
   } cases[] = {
       {{1, 64, 40, 40}, {64, 64, 3, 3}, 3, 1, "winograd"},
-      {{1, 16, 160, 160}, {32, 16, 3, 3}, 3, 1, "im2col"},         // too few channels for Winograd
+      {{1, 16, 160, 160}, {32, 16, 3, 3}, 3, 1, "direct"},         // too few channels for Winograd
+      {{1, 12, 320, 320}, {16, 12, 3, 3}, 3, 1, "im2col"},         // too few output channels for direct
+      {{1, 32, 20, 20}, {64, 32, 3, 3}, 3, 1, "im2col"},           // a map too narrow for direct
       {{1, 64, 80, 80}, {64, 64, 1, 1}, 1, 1, "1x1"},
       {{1, 512, 4, 4}, {512, 512, 3, 3}, 3, 1, "im2col"},  // 16 columns
       {{1, 256, 8, 8}, {256, 256, 3, 3}, 3, 1, "winograd"},  // 16 tiles
@@ -59,16 +61,18 @@ TEST_CASE("each kind of layer gets its path, and the path its name", "[conv_path
     CHECK(choose_conv_path(c.input, c.weight, p, all).name() == c.name);
   }
   ConvSwitches none;
-  none.winograd = none.narrow = false;
+  none.winograd = none.direct = none.narrow = false;
   CHECK(choose_conv_path({1, 64, 40, 40}, {64, 64, 3, 3}, same_padding(3), none).name() == "im2col");
+  CHECK(choose_conv_path({1, 16, 160, 160}, {32, 16, 3, 3}, same_padding(3), none).name() == "im2col");
   CHECK(choose_conv_path({1, 512, 2, 2}, {512, 512, 3, 3}, same_padding(3), none).name() == "im2col");
 }
 
 TEST_CASE("SPDINFER_CONV_OFF switches paths off and refuses unknown words", "[conv_path]") {
   {
-    const ConvOff off("winograd,narrow");
+    const ConvOff off("winograd,direct,narrow");
     const ConvSwitches s = ConvSwitches::from_environment();
     CHECK_FALSE(s.winograd);
+    CHECK_FALSE(s.direct);
     CHECK_FALSE(s.narrow);
   }
   CHECK(ConvSwitches::from_environment().winograd);
@@ -77,7 +81,7 @@ TEST_CASE("SPDINFER_CONV_OFF switches paths off and refuses unknown words", "[co
 }
 
 TEST_CASE("every conv path, on or off, matches the reference through the graph op", "[conv_path]") {
-  const std::string off = GENERATE(std::string(), "winograd", "narrow", "winograd,narrow");
+  const std::string off = GENERATE(std::string(), "winograd", "direct", "narrow", "winograd,direct,narrow");
   struct Case {
     Shape input;
     int64_t out_channels;
@@ -86,6 +90,7 @@ TEST_CASE("every conv path, on or off, matches the reference through the graph o
   } cases[] = {
       {{1, 64, 12, 12}, 64, 3, "winograd"},
       {{1, 8, 17, 19}, 16, 3, "im2col"},
+      {{1, 16, 5, 40}, 32, 3, "direct"},
       {{1, 40, 4, 4}, 70, 3, "im2col"},
       {{1, 72, 2, 2}, 20, 3, "im2col narrow"},
       {{3, 24, 3, 3}, 30, 1, "1x1 x3 images"},
