@@ -1,6 +1,6 @@
 // The direct convolution's micro-kernels, one per instruction family (engine/kernels/cpu_features.h),
-// for narrow convolutions on large maps (engine/ops/conv_direct.h): a block of `pixels` output
-// positions of one row by up to `vectors` registers of output channels, summed over the whole
+// for narrow convolutions on large maps (engine/ops/conv_direct.h): a block of output positions
+// of one row by up to `vectors` registers of output channels, summed over the whole
 // depth K = C * kH * kW straight from the input, with no im2col copy. Each input value is
 // broadcast and multiplied by a register of output channels' weights, so the weights are the
 // vector operand, as in a channel-blocked (NCHWc) kernel, while the input keeps its plain layout.
@@ -19,10 +19,16 @@ namespace spdinfer {
 
 struct DirectConvKernel {
   Isa isa;
-  int lanes;    // output channels per register
-  int pixels;   // output positions per block
-  int vectors;  // registers of output channels per block, at most
-  // For p < pixels and output channel j < nvec * lanes (nvec in [1, vectors]):
+  int lanes;      // output channels per register
+  int vectors;    // registers of output channels per block, at most
+  int pixels[4];  // output positions per block of 1, 2, 3, 4 registers (entries past `vectors` unused)
+  int pixels_for(int nvec) const { return pixels[nvec - 1]; }
+  int max_pixels() const {
+    int most = 0;
+    for (int v = 1; v <= vectors; ++v) most = pixels_for(v) > most ? pixels_for(v) : most;
+    return most;
+  }
+  // For p < pixels_for(nvec) and output channel j < nvec * lanes (nvec in [1, vectors]):
   //   tile[p * ldt + j] = sum over k < K of in[offsets[k] + p] * w[k * nvec * lanes + j],
   // summed as described above with block_k = gemm_k_block(K) (engine/kernels/sgemm.h: passed in,
   // as a kernel file may not share inline code). `in` points at the block's first position;

@@ -1,7 +1,8 @@
 // The AVX2 GEMM micro-kernel: 4 rows x 24 columns (three ymm registers per row), 12
 // accumulators, B loaded as three vectors and each A value broadcast from memory per step of k.
-// Compiled with -mavx2 -mfma (CMakeLists.txt); called only when
-// active_isa() allows it.
+// With it, the family's direct-convolution kernel (engine/kernels/direct_conv_kernels.h), built on
+// the same registers. Compiled with -mavx2 -mfma (CMakeLists.txt); called only when active_isa()
+// allows it.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -36,9 +37,10 @@ constexpr int kDotRows = 4, kDotCols = 2;
 
 #include "engine/kernels/gemm_micro_kernel.inc"
 
-// The direct convolution's block (engine/kernels/direct_conv_kernels.h): 6 positions x 2 registers of
-// output channels, 12 accumulators (the 16 registers: the two weight registers and the broadcast value beside them).
-constexpr int kDirectPixels = 6, kDirectVectors = 2;
+// The direct convolution's blocks (engine/kernels/direct_conv_kernels.h), positions x registers of
+// output channels: 6 x 2: 12 accumulators, the two weight registers and the broadcast value within the 16.
+constexpr int kDirectVectors = 2;
+constexpr int kDirectPixels[4] = {12, 6, 0, 0};
 
 #include "engine/kernels/direct_conv_kernel.inc"
 

@@ -1,7 +1,8 @@
 // The AVX-512 GEMM micro-kernel: 8 rows x 32 columns (two zmm registers per row), 16
 // accumulators, B loaded as two vectors and each A value broadcast from memory per step of k.
-// Compiled with -mavx512f -mavx512bw -mavx512vl -mfma (CMakeLists.txt); called only when
-// active_isa() allows it.
+// With it, the family's direct-convolution kernel (engine/kernels/direct_conv_kernels.h), built on
+// the same registers. Compiled with -mavx512f -mavx512bw -mavx512vl -mfma (CMakeLists.txt); called
+// only when active_isa() allows it.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -41,9 +42,11 @@ constexpr int kDotRows = 4, kDotCols = 4;
 
 #include "engine/kernels/gemm_micro_kernel.inc"
 
-// The direct convolution's block (engine/kernels/direct_conv_kernels.h): 12 positions x 2 registers of
-// output channels, 24 accumulators of the 32 registers.
-constexpr int kDirectPixels = 12, kDirectVectors = 2;
+// The direct convolution's blocks (engine/kernels/direct_conv_kernels.h), positions x registers of
+// output channels: 12 x 2 or 6 x 4: 24 accumulators of the 32 registers, so a 64-channel layer broadcasts each
+// input value once for four registers of weights.
+constexpr int kDirectVectors = 4;
+constexpr int kDirectPixels[4] = {24, 12, 8, 6};
 
 #include "engine/kernels/direct_conv_kernel.inc"
 

@@ -1,6 +1,7 @@
 // The portable GEMM micro-kernel: SSE2, which every x86-64 CPU has, 4 rows x 8 columns (two xmm
 // registers per row). No fused multiply-add here: each step rounds the product, then the sum.
-// It is the fallback for CPUs without AVX2 and the family the faster ones are compared with.
+// It is the fallback for CPUs without AVX2 and the family the faster ones are compared with. With
+// it, the family's direct-convolution kernel (engine/kernels/direct_conv_kernels.h).
 #include <emmintrin.h>
 
 #include <cstdint>
@@ -33,9 +34,10 @@ constexpr int kDotRows = 4, kDotCols = 2;
 
 #include "engine/kernels/gemm_micro_kernel.inc"
 
-// The direct convolution's block (engine/kernels/direct_conv_kernels.h): 6 positions x 2 registers of
-// output channels, 12 accumulators (the 16 registers: the two weight registers and the broadcast value beside them).
-constexpr int kDirectPixels = 6, kDirectVectors = 2;
+// The direct convolution's blocks (engine/kernels/direct_conv_kernels.h), positions x registers of
+// output channels: 6 x 2: 12 accumulators, the two weight registers and the broadcast value within the 16.
+constexpr int kDirectVectors = 2;
+constexpr int kDirectPixels[4] = {12, 6, 0, 0};
 
 #include "engine/kernels/direct_conv_kernel.inc"
 

@@ -1,6 +1,6 @@
 // Direct convolution for the narrow layers of large maps (YOLO's early 3x3 convolutions: 16-64
-// output channels at 80-320 px), where im2col + GEMM spends as long copying the receptive fields
-// as multiplying them (one im2col value per multiply-add of each 8-row panel of a 32-channel layer).
+// output channels at 80-320 px), where im2col + GEMM spends about as long copying the receptive
+// fields as multiplying them: each im2col value written serves only 16-64 multiply-adds.
 //
 // Per band of output rows, the input rows it reads are copied once with their zero padding
 // around them (plain layout, a few hundred KiB, in L2); the family's kernel

@@ -27,10 +27,10 @@ constexpr int64_t kWinogradMinTiles = 16;
 // transformed copy would only add 16/9 of the weights to the process's memory.
 constexpr int64_t kWinogradLargeWeightBytes = 8 << 20;
 // Direct (engine/ops/conv_direct.h): layers not taken by Winograd with at most this many input
-// channels, at least this many output channels (fewer leave each broadcast input value one or two
-// multiply-adds), at most this many (more would be done as several passes over the input)...
+// channels, at least this many output channels (fewer leave each broadcast input value less than
+// a register's multiply-add), at most this many (more are several passes over the input)...
 constexpr int64_t kDirectMaxInputChannels = 64;
-constexpr int64_t kDirectMinOutputChannels = 32;
+constexpr int64_t kDirectMinOutputChannels = 16;
 constexpr int64_t kDirectMaxOutputChannels = 64;
 // ... on maps at least this wide (rows of whole blocks of positions).
 constexpr int64_t kDirectMinWidth = 32;

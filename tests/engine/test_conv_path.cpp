@@ -42,7 +42,8 @@ TEST_CASE("each kind of layer gets its path, and the path its name", "[conv_path
   } cases[] = {
       {{1, 64, 40, 40}, {64, 64, 3, 3}, 3, 1, "winograd"},
       {{1, 16, 160, 160}, {32, 16, 3, 3}, 3, 1, "direct"},         // too few channels for Winograd
-      {{1, 12, 320, 320}, {16, 12, 3, 3}, 3, 1, "im2col"},         // too few output channels for direct
+      {{1, 12, 320, 320}, {16, 12, 3, 3}, 3, 1, "direct"},         // the SPD stem
+      {{1, 12, 320, 320}, {8, 12, 3, 3}, 3, 1, "im2col"},          // too few output channels for direct
       {{1, 32, 20, 20}, {64, 32, 3, 3}, 3, 1, "im2col"},           // a map too narrow for direct
       {{1, 64, 80, 80}, {64, 64, 1, 1}, 1, 1, "1x1"},
       {{1, 512, 4, 4}, {512, 512, 3, 3}, 3, 1, "im2col"},  // 16 columns
