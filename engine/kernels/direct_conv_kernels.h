@@ -28,13 +28,14 @@ struct DirectConvKernel {
     for (int v = 1; v <= vectors; ++v) most = pixels_for(v) > most ? pixels_for(v) : most;
     return most;
   }
-  // For p < pixels_for(nvec) and output channel j < nvec * lanes (nvec in [1, vectors]):
-  //   tile[p * ldt + j] = sum over k < K of in[offsets[k] + p] * w[k * nvec * lanes + j],
+  // For p < pixels_for(nvec) and output channel j < nvec * lanes (nvec in [1, vectors]), stride
+  // 1 or 2:
+  //   tile[p * ldt + j] = sum over k < K of in[offsets[k] + p * stride] * w[k * nvec * lanes + j],
   // summed as described above with block_k = gemm_k_block(K) (engine/kernels/sgemm.h: passed in,
   // as a kernel file may not share inline code). `in` points at the block's first position;
   // offsets[k] is where value k of the receptive field lies from there.
   void (*run)(int64_t K, int64_t block_k, const int64_t* offsets, const float* in, const float* w, int nvec,
-              float* tile, int64_t ldt);
+              int stride, float* tile, int64_t ldt);
 };
 
 // Each family's kernel. Calling one the CPU lacks (isa_supported) is an illegal instruction.

@@ -26,7 +26,7 @@ struct DirectGeometry {
   int64_t N, C, H, W, O, kH, kW, OH, OW, K;
   int64_t band_width;       // floats per band row: left padding, the input row, right padding, slack
   int64_t rows_per_band;    // output rows a band serves
-  int64_t band_input_rows;  // input rows it holds: rows_per_band + the kernel's reach below
+  int64_t band_input_rows;  // input rows it holds
   int64_t tile_ld;          // output channels in the row tile, every group's registers
   int64_t bands_per_image;
 
@@ -37,18 +37,23 @@ struct DirectGeometry {
     OH = out[2], OW = out[3];
     K = C * kH * kW;
     // The last block of a row reads up to a block's positions past the row's end: slack, zero.
-    band_width = p.pad_left + W + p.pad_right + kernel.max_pixels();
-    const int64_t reach = (kH - 1) * p.dilation_h;
-    rows_per_band = std::clamp<int64_t>(kBandFloats / std::max<int64_t>(1, C * band_width) - reach, 1, OH);
-    band_input_rows = rows_per_band + reach;
+    band_width = p.pad_left + W + p.pad_right + int64_t{p.stride_w} * kernel.max_pixels();
+    // Input rows for R output rows: (R - 1) * stride + the kernel's reach + 1.
+    const int64_t reach = (kH - 1) * p.dilation_h, budget = kBandFloats / std::max<int64_t>(1, C * band_width);
+    rows_per_band = std::clamp<int64_t>((budget - reach - 1) / p.stride_h + 1, 1, OH);
+    band_input_rows = input_rows(rows_per_band, p);
     const int64_t group_channels = int64_t{kernel.vectors} * kernel.lanes;
     tile_ld = ceil_div(O, group_channels) * group_channels;
     bands_per_image = ceil_div(OH, rows_per_band);
   }
+  // Input rows a band of `rows` output rows reads.
+  int64_t input_rows(int64_t rows, const Conv2dParams& p) const {
+    return (rows - 1) * p.stride_h + (kH - 1) * p.dilation_h + 1;
+  }
   int64_t offsets_floats() const { return round_up_16(2 * K); }  // K int64 offsets
   int64_t band_floats() const { return round_up_16(C * band_input_rows * band_width); }
   int64_t tile_floats(const DirectConvKernel& kernel) const {
-    return round_up_16((OW + kernel.max_pixels()) * tile_ld);
+    return round_up_16((OW + kernel.max_pixels()) * tile_ld);  // a row's last block may pass OW
   }
   int64_t slot_floats(const DirectConvKernel& kernel) const {
     return offsets_floats() + band_floats() + tile_floats(kernel);
@@ -114,7 +119,8 @@ const DirectConvKernel& direct_conv_kernel(Isa isa) {
 }
 
 bool direct_conv_supports(const Shape& input, const Shape& weight, const Conv2dParams& p) {
-  return input.size() == 4 && weight.size() == 4 && p.groups == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+  return input.size() == 4 && weight.size() == 4 && p.groups == 1 && (p.stride_h == 1 || p.stride_h == 2) &&
+         (p.stride_w == 1 || p.stride_w == 2) &&
          weight[2] * weight[3] > 1 && weight[1] == input[1];
 }
 
@@ -152,7 +158,7 @@ void conv2d_direct(const Tensor& input, const DirectConvWeights& weights, const 
   const DirectConvKernel& kernel = weights.kernel();
   if (!direct_conv_supports(input.shape(), weights.weight_shape(), p))
     throw Error("direct convolution: input " + shape_to_string(input.shape()) + " and weight " +
-                shape_to_string(weights.weight_shape()) + " need one group and stride 1");
+                shape_to_string(weights.weight_shape()) + " need one group and stride 1 or 2");
   const DirectGeometry g(input.shape(), weights.weight_shape(), p, kernel);
   if (out.shape() != Shape{g.N, g.O, g.OH, g.OW})
     throw Error("direct convolution: output tensor must have shape " + shape_to_string({g.N, g.O, g.OH, g.OW}) +
@@ -179,14 +185,14 @@ void conv2d_direct(const Tensor& input, const DirectConvWeights& weights, const 
     for (int64_t unit = slot * units / slots; unit < (slot + 1) * units / slots; ++unit) {
       const int64_t n = unit / g.bands_per_image, oy0 = unit % g.bands_per_image * g.rows_per_band;
       const int64_t rows = std::min(g.rows_per_band, g.OH - oy0);
-      fill_band(input.data() + n * g.C * g.H * g.W, g, p, oy0 - p.pad_top, rows + (g.kH - 1) * p.dilation_h, band);
+      fill_band(input.data() + n * g.C * g.H * g.W, g, p, oy0 * p.stride_h - p.pad_top, g.input_rows(rows, p), band);
       float* image_out = out.data() + n * g.O * g.OH * g.OW;
       for (int64_t r = 0; r < rows; ++r) {
-        const float* band_row = band + r * g.band_width;
+        const float* band_row = band + r * p.stride_h * g.band_width;
         for (int64_t gi = 0; gi < weights.groups(); ++gi) {
           const int nvec = weights.vectors(gi);
           for (int64_t x0 = 0; x0 < g.OW; x0 += kernel.pixels_for(nvec))
-            kernel.run(g.K, block_k, offsets, band_row + x0, weights.group(gi), nvec,
+            kernel.run(g.K, block_k, offsets, band_row + x0 * p.stride_w, weights.group(gi), nvec, p.stride_w,
                        tile + x0 * g.tile_ld + gi * group_channels, g.tile_ld);
         }
         tile_to_planes(tile, g, oy0 + r, image_out);

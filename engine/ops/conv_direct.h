@@ -10,7 +10,8 @@
 // activation follow while the band's rows are in cache. The sums are the GEMM's, operation for
 // operation, so the output equals the im2col path's bit for bit (tests/engine/test_conv_direct.cpp).
 //
-// Limits: one group, stride 1 (dilation and any padding allowed), a kernel larger than 1x1; what
+// Limits: one group, stride 1 or 2 (dilation and any padding allowed), a kernel larger than 1x1 (on
+// YOLO's 1x1 layers it measured 0.7-0.96x the GEMM that reads the input planes as they lie); what
 // chooses it is engine/ops/conv_path.cpp.
 #pragma once
 

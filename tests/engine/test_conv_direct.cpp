@@ -1,5 +1,5 @@
 // The direct convolution (engine/ops/conv_direct.h): every family's kernel against conv2d_reference
-// over kernel sizes, paddings, dilations, channel counts around the kernels' register blocks and
+// over kernel sizes, paddings, dilations, strides, channel counts around the kernels' register blocks and
 // maps narrower than a block; the same bits as the im2col + GEMM path of the family in use (what
 // keeps the golden tests' figures whichever path runs), whatever the thread count; the packed
 // weights' layout; and the limits it refuses. A family the CPU lacks is skipped with a line naming it.
@@ -53,7 +53,7 @@ TEST_CASE("the direct convolution of every family matches the reference", "[conv
   struct Case {
     Shape input;
     int64_t out_channels, kh, kw;
-    int pad_top, pad_left, pad_bottom, pad_right, dilation;
+    int pad_top, pad_left, pad_bottom, pad_right, dilation, stride_h = 1, stride_w = 1;
   } cases[] = {
       {{1, 16, 12, 40}, 32, 3, 3, 1, 1, 1, 1, 1},   // YOLO's 3x3 "same" convolutions
       {{2, 3, 9, 13}, 37, 3, 3, 1, 1, 1, 1, 1},     // channels past a register, a row of one partial block
@@ -65,15 +65,20 @@ TEST_CASE("the direct convolution of every family matches the reference", "[conv
       {{1, 6, 11, 12}, 20, 3, 3, 2, 2, 2, 2, 2},    // dilation 2
       {{1, 7, 6, 20}, 24, 1, 3, 0, 1, 0, 1, 1},     // a 1x3 kernel
       {{1, 8, 1, 1}, 33, 3, 3, 1, 1, 1, 1, 1},      // a single position
+      {{1, 16, 13, 41}, 32, 3, 3, 1, 1, 1, 1, 1, 2, 2},  // stride 2 (the standard YOLOv5's), odd sizes
+      {{2, 3, 14, 30}, 16, 6, 6, 2, 2, 2, 2, 1, 2, 2},   // its 6x6 stride-2 stem
+      {{1, 5, 9, 25}, 20, 3, 3, 0, 1, 0, 1, 1, 2, 1},    // stride 2 down the rows only
+      {{1, 5, 9, 25}, 20, 3, 3, 1, 0, 1, 0, 2, 1, 2},    // across them only, dilated
   };
   const int threads = GENERATE(1, 3);
   const DirectConvKernel* kernel = kernel_if_supported(isa);
   if (!kernel) return;
   for (const Case& c : cases) {
-    CAPTURE(isa_name(isa), threads, shape_to_string(c.input), c.out_channels, c.kh, c.kw);
+    CAPTURE(isa_name(isa), threads, shape_to_string(c.input), c.out_channels, c.kh, c.kw, c.stride_h, c.stride_w);
     Conv2dParams p;
     p.pad_top = c.pad_top, p.pad_left = c.pad_left, p.pad_bottom = c.pad_bottom, p.pad_right = c.pad_right;
     p.dilation_h = p.dilation_w = c.dilation;
+    p.stride_h = c.stride_h, p.stride_w = c.stride_w;
     p.activation = Activation::SiLU;
     const Tensor input = random_tensor(c.input, 1);
     const Tensor weight = random_tensor({c.out_channels, c.input[1], c.kh, c.kw}, 2, -0.3f, 0.3f);
@@ -96,9 +101,11 @@ TEST_CASE("the direct path gives the im2col path's bits, on any number of thread
   const DirectConvKernel& kernel = direct_conv_kernel(active_isa());
   const Shape input_shape = GENERATE(Shape{1, 16, 10, 48}, Shape{2, 32, 5, 37}, Shape{1, 48, 4, 33});
   const int64_t out_channels = GENERATE(32, 45, 64);
-  CAPTURE(isa_name(kernel.isa), shape_to_string(input_shape), out_channels);
+  const int stride = GENERATE(1, 2);
+  CAPTURE(isa_name(kernel.isa), shape_to_string(input_shape), out_channels, stride);
   Conv2dParams p;
   p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+  p.stride_h = p.stride_w = stride;
   p.activation = Activation::ReLU;
   const Tensor input = random_tensor(input_shape, 4);
   const Tensor weight = random_tensor({out_channels, input_shape[1], 3, 3}, 5, -0.2f, 0.2f);
@@ -131,7 +138,7 @@ TEST_CASE("direct-convolution weights: groups of the kernel's registers, k-major
 
 TEST_CASE("the direct path refuses what it cannot run", "[conv_direct]") {
   Conv2dParams strided;
-  strided.stride_h = strided.stride_w = 2;
+  strided.stride_h = strided.stride_w = 3;
   CHECK_FALSE(direct_conv_supports({1, 16, 40, 40}, {32, 16, 3, 3}, strided));
   Conv2dParams grouped;
   grouped.groups = 2;
@@ -142,10 +149,10 @@ TEST_CASE("the direct path refuses what it cannot run", "[conv_direct]") {
   const Tensor input = random_tensor({1, 4, 8, 8}, 8);
   const Tensor weight = random_tensor({8, 4, 3, 3}, 9);
   const DirectConvWeights packed(direct_conv_kernel(Isa::Generic), weight);
-  Tensor out({1, 8, 3, 3});
+  Tensor out({1, 8, 2, 2});
   std::vector<float> workspace(1 << 16);
   CHECK_THROWS_WITH(conv2d_direct(input, packed, nullptr, strided, out, workspace.data(), 1),
-                    Catch::Contains("stride 1"));
+                    Catch::Contains("stride 1 or 2"));
   Tensor wrong({1, 8, 5, 5});
   CHECK_THROWS_WITH(conv2d_direct(input, packed, nullptr, Conv2dParams{}, wrong, workspace.data(), 1),
                     Catch::Contains("output tensor must have shape (1, 8, 6, 6)"));

@@ -61,6 +61,9 @@ TEST_CASE("each kind of layer gets its path, and the path its name", "[conv_path
     CAPTURE(shape_to_string(c.input), shape_to_string(c.weight));
     CHECK(choose_conv_path(c.input, c.weight, p, all).name() == c.name);
   }
+  Conv2dParams strided = same_padding(3);
+  strided.stride_h = strided.stride_w = 2;
+  CHECK(choose_conv_path({1, 16, 320, 320}, {32, 16, 3, 3}, strided, all).name() == "direct");
   ConvSwitches none;
   none.winograd = none.direct = none.narrow = false;
   CHECK(choose_conv_path({1, 64, 40, 40}, {64, 64, 3, 3}, same_padding(3), none).name() == "im2col");
