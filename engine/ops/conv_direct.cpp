@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/int_math.h"
@@ -50,14 +51,11 @@ struct DirectGeometry {
   int64_t input_rows(int64_t rows, const Conv2dParams& p) const {
     return (rows - 1) * p.stride_h + (kH - 1) * p.dilation_h + 1;
   }
-  int64_t offsets_floats() const { return round_up_16(2 * K); }  // K int64 offsets
   int64_t band_floats() const { return round_up_16(C * band_input_rows * band_width); }
   int64_t tile_floats(const DirectConvKernel& kernel) const {
     return round_up_16((OW + kernel.max_pixels()) * tile_ld);  // a row's last block may pass OW
   }
-  int64_t slot_floats(const DirectConvKernel& kernel) const {
-    return offsets_floats() + band_floats() + tile_floats(kernel);
-  }
+  int64_t slot_floats(const DirectConvKernel& kernel) const { return band_floats() + tile_floats(kernel); }
   int64_t units() const { return N * bands_per_image; }
 };
 
@@ -173,11 +171,13 @@ void conv2d_direct(const Tensor& input, const DirectConvWeights& weights, const 
   const int64_t group_channels = int64_t{kernel.vectors} * kernel.lanes;
   const float* b = bias ? bias->data() : nullptr;
   parallel_for(slots, threads, [&](int64_t slot) {
-    float* base = workspace + slot * g.slot_floats(kernel);
-    int64_t* offsets = reinterpret_cast<int64_t*>(base);
-    float* band = base + g.offsets_floats();
+    float* band = workspace + slot * g.slot_floats(kernel);
     float* tile = band + g.band_floats();
-    // Where value k = (c, ky, kx) of a receptive field lies from its position's band entry.
+    // Where value k = (c, ky, kx) of a receptive field lies from its position's band entry (per
+    // thread, grown to the deepest layer seen and then reused: no allocation in the steady state).
+    thread_local std::vector<int64_t> offset_table;
+    if (offset_table.size() < static_cast<std::size_t>(g.K)) offset_table.resize(static_cast<std::size_t>(g.K));
+    int64_t* offsets = offset_table.data();
     for (int64_t c = 0, k = 0; c < g.C; ++c)
       for (int64_t ky = 0; ky < g.kH; ++ky)
         for (int64_t kx = 0; kx < g.kW; ++kx, ++k)

@@ -52,8 +52,7 @@ class DirectConvWeights {
   std::vector<float> data_;
 };
 
-// Floats of workspace conv2d_direct needs on `threads` threads (each thread's band, row tile and
-// table of offsets).
+// Floats of workspace conv2d_direct needs on `threads` threads (each thread's band and row tile).
 std::size_t conv2d_direct_workspace_floats(const Shape& input, const Shape& weight, const Conv2dParams& params,
                                            const DirectConvKernel& kernel, int threads);
 
