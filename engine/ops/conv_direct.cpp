@@ -19,6 +19,9 @@ namespace {
 // the row tile and the weights stay there together.
 constexpr int64_t kBandFloats = 1 << 16;
 
+// Bands of output rows per thread, at least, where the map has the rows.
+constexpr int64_t kBandsPerThread = 4;
+
 // Slices of a thread's workspace start on a 64-byte boundary.
 int64_t round_up_16(int64_t floats) { return (floats + 15) / 16 * 16; }
 
@@ -31,7 +34,8 @@ struct DirectGeometry {
   int64_t tile_ld;          // output channels in the row tile, every group's registers
   int64_t bands_per_image;
 
-  DirectGeometry(const Shape& input, const Shape& weight, const Conv2dParams& p, const DirectConvKernel& kernel) {
+  DirectGeometry(const Shape& input, const Shape& weight, const Conv2dParams& p, const DirectConvKernel& kernel,
+                 int threads) {
     const Shape out = conv2d_output_shape(input, weight, p);
     N = input[0], C = input[1], H = input[2], W = input[3];
     O = weight[0], kH = weight[2], kW = weight[3];
@@ -42,6 +46,10 @@ struct DirectGeometry {
     // Input rows for R output rows: (R - 1) * stride + the kernel's reach + 1.
     const int64_t reach = (kH - 1) * p.dilation_h, budget = kBandFloats / std::max<int64_t>(1, C * band_width);
     rows_per_band = std::clamp<int64_t>((budget - reach - 1) / p.stride_h + 1, 1, OH);
+    // At least kBandsPerThread bands a thread where the batch allows, so that whole bands share
+    // the rows out evenly (an 80-row map in 5 bands gave 2 threads 3 and 2).
+    const int64_t bands_wanted = ceil_div(kBandsPerThread * std::max(threads, 1), std::max<int64_t>(N, 1));
+    rows_per_band = std::min(rows_per_band, std::max<int64_t>(1, OH / bands_wanted));
     band_input_rows = input_rows(rows_per_band, p);
     const int64_t group_channels = int64_t{kernel.vectors} * kernel.lanes;
     tile_ld = ceil_div(O, group_channels) * group_channels;
@@ -146,7 +154,7 @@ DirectConvWeights::DirectConvWeights(const DirectConvKernel& kernel, const Tenso
 
 std::size_t conv2d_direct_workspace_floats(const Shape& input, const Shape& weight, const Conv2dParams& params,
                                            const DirectConvKernel& kernel, int threads) {
-  const DirectGeometry g(input, weight, params, kernel);
+  const DirectGeometry g(input, weight, params, kernel, threads);
   const int64_t slots = std::max<int64_t>(1, std::min<int64_t>(std::max(threads, 1), g.units()));
   return static_cast<std::size_t>(slots * g.slot_floats(kernel));
 }
@@ -157,7 +165,7 @@ void conv2d_direct(const Tensor& input, const DirectConvWeights& weights, const 
   if (!direct_conv_supports(input.shape(), weights.weight_shape(), p))
     throw Error("direct convolution: input " + shape_to_string(input.shape()) + " and weight " +
                 shape_to_string(weights.weight_shape()) + " need one group and stride 1 or 2");
-  const DirectGeometry g(input.shape(), weights.weight_shape(), p, kernel);
+  const DirectGeometry g(input.shape(), weights.weight_shape(), p, kernel, threads);
   if (out.shape() != Shape{g.N, g.O, g.OH, g.OW})
     throw Error("direct convolution: output tensor must have shape " + shape_to_string({g.N, g.O, g.OH, g.OW}) +
                 ", found " + shape_to_string(out.shape()));

@@ -153,6 +153,9 @@ TEST_CASE("the direct path refuses what it cannot run", "[conv_direct]") {
   std::vector<float> workspace(1 << 16);
   CHECK_THROWS_WITH(conv2d_direct(input, packed, nullptr, strided, out, workspace.data(), 1),
                     Catch::Contains("stride 1 or 2"));
+  // An empty batch: nothing to do, and no division by its size.
+  const Tensor empty = random_tensor({0, 4, 8, 40}, 10);
+  CHECK(run_direct(packed.kernel(), empty, weight, nullptr, Conv2dParams{}, 2).shape() == Shape{0, 8, 6, 38});
   Tensor wrong({1, 8, 5, 5});
   CHECK_THROWS_WITH(conv2d_direct(input, packed, nullptr, Conv2dParams{}, wrong, workspace.data(), 1),
                     Catch::Contains("output tensor must have shape (1, 8, 6, 6)"));
