@@ -36,6 +36,9 @@ struct DirectConvKernel {
   // offsets[k] is where value k of the receptive field lies from there.
   void (*run)(int64_t K, int64_t block_k, const int64_t* offsets, const float* in, const float* w, int nvec,
               int stride, float* tile, int64_t ldt);
+  // The tile of an output row into the output planes: out[o * plane + x] = tile[x * ldt + o] for
+  // x < positions, o < channels (registers of lanes x lanes transposed in place).
+  void (*to_planes)(const float* tile, int64_t ldt, int64_t positions, int64_t channels, float* out, int64_t plane);
 };
 
 // Each family's kernel. Calling one the CPU lacks (isa_supported) is an illegal instruction.

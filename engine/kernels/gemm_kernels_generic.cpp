@@ -21,6 +21,7 @@ struct Lanes {
   static Reg broadcast(const float* p) { return _mm_set1_ps(*p); }
   static Reg add(Reg x, Reg y) { return _mm_add_ps(x, y); }
   static Reg fma(Reg x, Reg y, Reg acc) { return _mm_add_ps(_mm_mul_ps(x, y), acc); }
+  static void transpose(Reg r[kWidth]) { _MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]); }
   static float sum(Reg v) {
     const __m128 y = _mm_add_ps(v, _mm_movehl_ps(v, v));
     return _mm_cvtss_f32(_mm_add_ss(y, _mm_shuffle_ps(y, y, 1)));

@@ -1,7 +1,5 @@
 #include "engine/ops/conv_direct.h"
 
-#include <xmmintrin.h>
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -85,32 +83,6 @@ void fill_band(const float* image, const DirectGeometry& g, const Conv2dParams& 
       std::fill(dst + p.pad_left + g.W, dst + g.band_width, 0.0f);
     }
   }
-}
-
-// The row tile (OW positions x tile_ld channels) into output row oy of every channel's plane, in
-// 4 x 4 blocks transposed in SSE registers (x86-64's baseline; a scalar copy took a third as long
-// as the products on YOLO's 32-channel layers).
-void tile_to_planes(const float* tile, const DirectGeometry& g, int64_t oy, float* image_out) {
-  const int64_t plane = g.OH * g.OW, ld = g.tile_ld;
-  float* row0 = image_out + oy * g.OW;
-  int64_t o0 = 0;
-  for (; o0 + 4 <= g.O; o0 += 4) {
-    float* dst = row0 + o0 * plane;
-    int64_t x = 0;
-    for (; x + 4 <= g.OW; x += 4) {
-      __m128 r0 = _mm_loadu_ps(tile + x * ld + o0), r1 = _mm_loadu_ps(tile + (x + 1) * ld + o0);
-      __m128 r2 = _mm_loadu_ps(tile + (x + 2) * ld + o0), r3 = _mm_loadu_ps(tile + (x + 3) * ld + o0);
-      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-      _mm_storeu_ps(dst + x, r0);
-      _mm_storeu_ps(dst + plane + x, r1);
-      _mm_storeu_ps(dst + 2 * plane + x, r2);
-      _mm_storeu_ps(dst + 3 * plane + x, r3);
-    }
-    for (; x < g.OW; ++x)
-      for (int64_t i = 0; i < 4; ++i) dst[i * plane + x] = tile[x * ld + o0 + i];
-  }
-  for (; o0 < g.O; ++o0)
-    for (int64_t x = 0; x < g.OW; ++x) row0[o0 * plane + x] = tile[x * ld + o0];
 }
 
 }  // namespace
@@ -203,7 +175,7 @@ void conv2d_direct(const Tensor& input, const DirectConvWeights& weights, const 
             kernel.run(g.K, block_k, offsets, band_row + x0 * p.stride_w, weights.group(gi), nvec, p.stride_w,
                        tile + x0 * g.tile_ld + gi * group_channels, g.tile_ld);
         }
-        tile_to_planes(tile, g, oy0 + r, image_out);
+        kernel.to_planes(tile, g.tile_ld, g.OW, g.O, image_out + (oy0 + r) * g.OW, g.OH * g.OW);
       }
       // The band's output rows of every channel are one contiguous range per plane.
       bias_activation(image_out + oy0 * g.OW, g.O, rows * g.OW, g.OH * g.OW, b, p.activation);

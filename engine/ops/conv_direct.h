@@ -6,7 +6,7 @@
 // around them (plain layout, a few hundred KiB, in L2); the family's kernel
 // (engine/kernels/direct_conv_kernels.h) then sums each block of positions x output channels
 // straight from that band, broadcasting input values against registers of packed weights, into a
-// channels-last tile of the output row, which is transposed into the output planes; the bias and
+// channels-last tile of the output row, which the family's registers transpose into the output planes; the bias and
 // activation follow while the band's rows are in cache. The sums are the GEMM's, operation for
 // operation, so the output equals the im2col path's bit for bit (tests/engine/test_conv_direct.cpp).
 //
