@@ -21,11 +21,12 @@ from tests.python.helpers import REPO
 MODEL = REPO / 'assets' / 'scenes_spd_yolov5n.safetensors'
 DATA = '/usr/share/datasets/fashion-mnist'
 
-# docs/experiments.md, "Continued training" of the detection section: the bundled model on the 1,000 test
-# scenes, `spdinfer val` defaults (--img 320 from the model file, --conf 0.001, --iou 0.6).
-DOCUMENTED = {'map50': 0.433, 'map50_95': 0.306, 'ap_small': 0.300}
+# docs/experiments.md, "A third schedule" of the detection section: the bundled model on the 1,000
+# test scenes, `spdinfer val` defaults (--img 320 from the model file, --conf 0.001, --iou 0.6),
+# to four decimals (the docs round them to three: 0.489, 0.349, 0.343).
+DOCUMENTED = {'map50': 0.4892, 'map50_95': 0.3495, 'ap_small': 0.3426}
 TEST_SCENES = 1000
-# The docs quote 3 decimals.
+# Half the docs' last decimal: float rounding in another instruction family moves these by far less.
 DOCUMENTED_TOLERANCE = 5e-4
 
 
